@@ -1,0 +1,109 @@
+//! Accounts: the companies (tenants) whose users sign in here.
+//!
+//! An account is created together with its first top user (its creator), either by the
+//! operator at the command line or by a top user of the account that will be its parent.
+//! It carries the services it pays for (`sms` with a message quota,
+//! `email_notifications`), an optional blocking date, and the version of the Data
+//! Protection Agreement its users must accept.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    audit::{self, Event},
+    error::{Error, Result},
+    passwords::Hasher,
+    rights::{Actor, ManagesAccount},
+    store::{AccountRow, Store, UserRow},
+    users::{self, StoredHash, UserRequest},
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
+#[sqlx(transparent)]
+#[serde(transparent)]
+pub struct AccountId(pub i64);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An account about to be created, every field checked.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub name: String,
+    pub parent_id: Option<AccountId>,
+    pub blocking_at: Option<i64>,
+    /// `Some(n)`: the `sms` service is on with `n` messages.
+    pub sms_quota: Option<i64>,
+    pub email_notifications: bool,
+}
+
+/// What a caller asks for when creating an account.
+#[derive(Debug, Clone, Default)]
+pub struct AccountRequest {
+    pub name: String,
+    pub parent: Option<AccountId>,
+    pub blocking_at: Option<i64>,
+    pub sms_quota: Option<i64>,
+    pub email_notifications: bool,
+    /// The account's first top user.
+    pub admin: UserRequest,
+}
+
+impl AccountRequest {
+    fn parse(&self) -> Result<NewAccount> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(Error::invalid("name", "use 1 to 100 characters"));
+        }
+        if self.sms_quota.is_some_and(|q| q < 0) {
+            return Err(Error::invalid("sms_quota", "cannot be negative"));
+        }
+        Ok(NewAccount {
+            name: name.to_owned(),
+            parent_id: self.parent,
+            blocking_at: self.blocking_at,
+            sms_quota: self.sms_quota,
+            email_notifications: self.email_notifications,
+        })
+    }
+}
+
+/// Creates an account and its first top user. Without a parent only the operator may;
+/// with one, whoever manages the parent.
+pub async fn create(
+    store: &Store,
+    hasher: &Hasher,
+    actor: &Actor,
+    request: &AccountRequest,
+    now: i64,
+) -> Result<(AccountRow, UserRow)> {
+    let new = request.parse()?;
+    if new.parent_id.is_none() && actor.user.is_some() {
+        return Err(Error::Forbidden);
+    }
+    // Check the admin's fields before the slow hash, and the hash before the transaction.
+    request.admin.parse(crate::accounts::AccountId(0), None, true)?;
+    let hash = StoredHash(users::hash_initial_password(hasher, &request.admin).await?);
+    let mut tx = store.write().await?;
+    if let Some(parent) = new.parent_id {
+        ManagesAccount::check(&mut tx, actor, parent).await?;
+    }
+    let id = tx.insert_account(&new, now).await?;
+    let details = serde_json::json!({
+        "name": new.name,
+        "parent_id": new.parent_id,
+        "sms_quota": new.sms_quota,
+        "email_notifications": new.email_notifications,
+        "blocking_at": new.blocking_at,
+    });
+    audit::record(&mut tx, Event::new(id, actor, "account.created").details(details), now).await?;
+    let proof = ManagesAccount::check(&mut tx, &Actor::operator(), id).await?;
+    let admin = users::insert(&mut tx, &proof, actor, &request.admin.parse(id, actor.user, true)?, &hash, now)
+        .await?;
+    tx.commit().await?;
+    Ok((proof.account().clone(), admin))
+}

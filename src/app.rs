@@ -1,0 +1,122 @@
+//! The application: its state (store, clock, hasher, keys, settings), the router built
+//! over it, and the server loop with graceful shutdown.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+
+use crate::{
+    clock::{Clock, SystemClock},
+    config::Config,
+    keys::SecretKey,
+    passwords::Hasher,
+    sessions::Lifetimes,
+    store::Store,
+};
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct App(Arc<State>);
+
+pub struct State {
+    pub config: Config,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: Hasher,
+    pub keys: SecretKey,
+    pub lifetimes: Lifetimes,
+}
+
+impl std::ops::Deref for App {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+impl App {
+    /// Connects to the database, brings its schema up to date and loads the secret key.
+    pub async fn new(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let store = Store::connect(&config.database_url()).await?;
+        store.migrate().await?;
+        let keys = match &config.secret_key {
+            Some(key) => key.clone(),
+            None => SecretKey::load_or_generate(&config.data_dir)?,
+        };
+        let threads = config
+            .hash_threads
+            .map(|n| n.get())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        Ok(Self(Arc::new(State {
+            config,
+            store,
+            clock,
+            hasher: Hasher::new(threads),
+            keys,
+            lifetimes: Lifetimes::default(),
+        })))
+    }
+
+    /// The app on the wall clock.
+    pub async fn from_config(config: Config) -> anyhow::Result<Self> {
+        Self::new(config, Arc::new(SystemClock)).await
+    }
+
+    /// The current time, read once per request by the edges.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Binds the configured address (port 0 picks a free one) and returns the server.
+    pub async fn bind(self) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(self.config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", self.config.listen))?;
+        let addr = listener.local_addr()?;
+        Ok(Server { app: self, listener, addr })
+    }
+}
+
+/// A bound server, not yet serving.
+pub struct Server {
+    pub app: App,
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+impl Server {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let router = crate::http::router(self.app.clone());
+        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("server error")?;
+        self.app.store.close().await;
+        Ok(())
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,318 @@
+//! The operator's command line. Every command reads the same configuration as `serve`,
+//! prints a line for people or JSON with `--json`, and exits non-zero with a one-line
+//! reason when it fails.
+
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use crate::{
+    accounts::{self, AccountRequest},
+    app::{self, App},
+    audit::{self, Event},
+    clock::to_unix,
+    config::Config,
+    demo,
+    lockout::{self, Scope},
+    rights::Actor,
+    users::{self, Right, UserRequest},
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about = "Authentication and account security for multi-tenant platforms")]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+
+    /// Print the result as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (JSON API, pages, metrics).
+    Serve {
+        /// Seed the demo company when it is not there yet.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Bring the database schema up to date.
+    Migrate,
+    /// Seed the demo company and print how to sign in.
+    Demo,
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account with its top user.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Username of the account's top user.
+        #[arg(long)]
+        admin: String,
+        #[arg(long)]
+        admin_password: String,
+        #[arg(long)]
+        admin_email: Option<String>,
+        /// Name of the parent account.
+        #[arg(long)]
+        parent: Option<String>,
+        /// Turn the `sms` service on with this many messages.
+        #[arg(long)]
+        sms_quota: Option<i64>,
+        /// Turn the `email_notifications` service on.
+        #[arg(long)]
+        email_notifications: bool,
+        /// When the account is blocked (RFC 3339, e.g. 2027-01-31T00:00:00Z).
+        #[arg(long, value_parser = parse_rfc3339)]
+        blocking_date: Option<OffsetDateTime>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user in an account.
+    Create {
+        /// Name of the account.
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password: String,
+        /// Username of the user that creates it (its manager). Default: the account's
+        /// top user who created the account.
+        #[arg(long)]
+        creator: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// The email address was already confirmed elsewhere.
+        #[arg(long)]
+        email_verified: bool,
+        /// Phone number in international form (E.164).
+        #[arg(long)]
+        phone: Option<String>,
+        /// The phone number was already confirmed elsewhere.
+        #[arg(long)]
+        phone_verified: bool,
+        #[arg(long)]
+        can_change_password: bool,
+        #[arg(long)]
+        can_send_sms: bool,
+        #[arg(long)]
+        must_change_password: bool,
+        /// en, ru or es.
+        #[arg(long)]
+        language: Option<String>,
+    },
+    /// Give a user a right on another user.
+    Grant {
+        /// Who receives the right.
+        #[arg(long)]
+        user: String,
+        /// On whom.
+        #[arg(long)]
+        target: String,
+        #[arg(long, value_enum)]
+        right: RightArg,
+    },
+    /// Lift a lock-out after failed sign-in or code attempts.
+    Unlock {
+        #[arg(long)]
+        username: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum RightArg {
+    ActAs,
+    Manage,
+}
+
+impl From<RightArg> for Right {
+    fn from(r: RightArg) -> Self {
+        match r {
+            RightArg::ActAs => Right::ActAs,
+            RightArg::Manage => Right::Manage,
+        }
+    }
+}
+
+fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("not an RFC 3339 time ({e}), e.g. 2027-01-31T00:00:00Z"))
+}
+
+/// Runs a command to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::metrics::init();
+    let app = App::from_config(cli.config.clone()).await?;
+    let (text, value) = match cli.command {
+        Command::Serve { demo } => return serve(app, demo).await,
+        Command::Migrate => ("the database schema is up to date".to_owned(), json!({ "migrated": true })),
+        Command::Demo => {
+            let seeded = demo::seed_if_missing(&app).await?;
+            (demo_text(&app, seeded.is_some()), json!({ "url": app.config.public_url().as_str(), "seeded": seeded }))
+        }
+        Command::Account(command) => account(&app, command).await?,
+        Command::User(command) => user(&app, command).await?,
+    };
+    if cli.json {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+    Ok(())
+}
+
+async fn serve(app: App, seed_demo: bool) -> anyhow::Result<()> {
+    let seeded = if seed_demo { demo::seed_if_missing(&app).await?.is_some() } else { false };
+    let server = app.bind().await?;
+    let url = server.app.config.public_url.clone().map_or_else(|| format!("http://{}", server.addr()), String::from);
+    tracing::info!(%url, "portcullis is listening");
+    println!("Portcullis is running at {url}");
+    if seed_demo {
+        println!("{}", demo_text(&server.app, seeded));
+    }
+    server.run(app::shutdown_signal()).await
+}
+
+fn demo_text(app: &App, seeded: bool) -> String {
+    let state = if seeded { "created" } else { "already there" };
+    format!(
+        "Demo company \"{}\" ({state}). Sign in at {} as\n  {} / {}  (top user)\n  {} / {}  (subordinate)",
+        demo::ACCOUNT,
+        app.config.public_url(),
+        demo::ADMIN,
+        demo::ADMIN_PASSWORD,
+        demo::DRIVER,
+        demo::DRIVER_PASSWORD,
+    )
+}
+
+async fn account(app: &App, command: AccountCommand) -> anyhow::Result<(String, Value)> {
+    let AccountCommand::Create {
+        name,
+        admin,
+        admin_password,
+        admin_email,
+        parent,
+        sms_quota,
+        email_notifications,
+        blocking_date,
+    } = command;
+    let parent = match parent {
+        Some(parent) => Some(account_named(app, &parent).await?.id),
+        None => None,
+    };
+    let request = AccountRequest {
+        name,
+        parent,
+        blocking_at: blocking_date.map(to_unix),
+        sms_quota,
+        email_notifications,
+        admin: UserRequest {
+            username: admin,
+            password: Some(admin_password.into()),
+            email: admin_email,
+            can_change_password: true,
+            must_change_password: Some(false),
+            ..Default::default()
+        },
+    };
+    let now = to_unix(app.now());
+    let (account, admin) = accounts::create(&app.store, &app.hasher, &Actor::operator(), &request, now).await?;
+    let text = format!("created account \"{}\" (id {}) with top user {}", account.name, account.id, admin.username);
+    Ok((text, json!({ "account_id": account.id, "name": account.name, "admin_id": admin.id })))
+}
+
+async fn user(app: &App, command: UserCommand) -> anyhow::Result<(String, Value)> {
+    let now = to_unix(app.now());
+    match command {
+        UserCommand::Create {
+            account,
+            username,
+            password,
+            creator,
+            email,
+            email_verified,
+            phone,
+            phone_verified,
+            can_change_password,
+            can_send_sms,
+            must_change_password,
+            language,
+        } => {
+            let account = account_named(app, &account).await?;
+            let creator = match creator {
+                Some(name) => Some(user_named(app, &name).await?.id),
+                None => app.store.read().await?.account_creator(account.id).await?,
+            };
+            let request = UserRequest {
+                username,
+                password: Some(password.into()),
+                email,
+                email_verified,
+                phone,
+                phone_verified,
+                can_change_password,
+                can_send_sms,
+                must_change_password: Some(must_change_password),
+                language,
+            };
+            let operator = Actor::operator();
+            let user = users::create(&app.store, &app.hasher, &operator, account.id, creator, &request, now).await?;
+            let text = format!("created user {} (id {}) in \"{}\"", user.username, user.id, account.name);
+            Ok((text, json!({ "user_id": user.id, "username": user.username, "account_id": account.id })))
+        }
+        UserCommand::Grant { user, target, right } => {
+            let (holder, on) = (user_named(app, &user).await?, user_named(app, &target).await?);
+            let right = Right::from(right);
+            let mut rights: Vec<Right> =
+                app.store.read().await?.grants_between(holder.id, on.id).await?.iter().filter_map(|r| parse_right(r)).collect();
+            rights.push(right);
+            users::set_grants(&app.store, &Actor::operator(), holder.id, on.id, &rights, now).await?;
+            let text = format!("{} now holds {} on {}", holder.username, right.as_str(), on.username);
+            Ok((text, json!({ "user": holder.username, "target": on.username, "right": right })))
+        }
+        UserCommand::Unlock { username } => {
+            let user = user_named(app, &username).await?;
+            let mut tx = app.store.write().await?;
+            let mut was_locked = false;
+            for scope in [Scope::Password, Scope::Code] {
+                was_locked |= lockout::clear(&mut tx, scope, &format!("user:{username}")).await?;
+            }
+            let details = json!({ "had_failures": was_locked });
+            let event = Event::new(user.account_id, &Actor::operator(), "user.unlocked").subject(user.id).details(details);
+            audit::record(&mut tx, event, now).await?;
+            tx.commit().await?;
+            let text = if was_locked { format!("{username} is unlocked") } else { format!("{username} was not locked") };
+            Ok((text, json!({ "username": username, "was_locked": was_locked })))
+        }
+    }
+}
+
+fn parse_right(s: &str) -> Option<Right> {
+    [Right::ActAs, Right::Manage].into_iter().find(|r| r.as_str() == s)
+}
+
+async fn account_named(app: &App, name: &str) -> anyhow::Result<crate::store::AccountRow> {
+    let found = app.store.read().await?.account_by_name(name).await?;
+    found.ok_or_else(|| anyhow::anyhow!("no account named {name:?}"))
+}
+
+async fn user_named(app: &App, username: &str) -> anyhow::Result<crate::store::UserRow> {
+    let found = app.store.read().await?.user_by_username(username).await?;
+    found.ok_or_else(|| anyhow::anyhow!("no user named {username:?}"))
+}

@@ -1,0 +1,97 @@
+//! One typed configuration, read from flags or the environment (flags win), shared by
+//! every command. Values are checked as they are parsed, so a bad value stops the
+//! program at start-up with a one-line reason naming the variable.
+
+use std::{net::SocketAddr, num::NonZeroUsize, path::PathBuf};
+
+use clap::Args;
+use url::Url;
+
+use crate::keys::SecretKey;
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Database: `sqlite://PATH` or `postgres://USER@HOST/DB`. Default: a SQLite file in
+    /// the data directory.
+    #[arg(long, env = "PORTCULLIS_DATABASE_URL", global = true, value_parser = parse_database_url)]
+    pub database_url: Option<String>,
+
+    /// Where the SQLite file and the generated secret key live.
+    #[arg(long, env = "PORTCULLIS_DATA_DIR", global = true, default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Address to listen on.
+    #[arg(long, env = "PORTCULLIS_LISTEN", global = true, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Base URL used in links inside emails. Default: `http://<listen>`.
+    #[arg(long, env = "PORTCULLIS_PUBLIC_URL", global = true)]
+    pub public_url: Option<Url>,
+
+    /// 32-byte key (64 hex digits) for encrypting secrets at rest and keyed hashes.
+    /// Default: generated into the data directory on first start and reused.
+    #[arg(long, env = "PORTCULLIS_SECRET_KEY", global = true, hide_env_values = true)]
+    pub secret_key: Option<SecretKey>,
+
+    /// SMTP server for outgoing email, e.g. `smtp://127.0.0.1:2525` or
+    /// `smtps://user:pass@host`. Unset: emails are written to the log.
+    #[arg(long, env = "PORTCULLIS_SMTP_URL", global = true, hide_env_values = true)]
+    pub smtp_url: Option<Url>,
+
+    /// Sender address of outgoing email.
+    #[arg(long, env = "PORTCULLIS_SMTP_FROM", global = true, default_value = "portcullis@localhost")]
+    pub smtp_from: String,
+
+    /// SMS gateway: receives POST JSON `{"to","text"}`; any 2xx means sent. Unset: no SMS.
+    #[arg(long, env = "PORTCULLIS_SMS_WEBHOOK_URL", global = true)]
+    pub sms_webhook_url: Option<Url>,
+
+    /// Base URL of flespi's REST API in the EU region.
+    #[arg(long, env = "PORTCULLIS_FLESPI_URL_EU", global = true, default_value = "https://flespi.io")]
+    pub flespi_url_eu: Url,
+
+    /// Base URL of flespi's REST API in the RU region.
+    #[arg(long, env = "PORTCULLIS_FLESPI_URL_RU", global = true, default_value = "https://flespi.ru")]
+    pub flespi_url_ru: Url,
+
+    /// Comma-separated addresses of proxies whose `X-Forwarded-For` is believed.
+    #[arg(long, env = "PORTCULLIS_TRUSTED_PROXIES", global = true, value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
+    /// How many password hashes may run at once. Default: the number of cores.
+    #[arg(long, env = "PORTCULLIS_HASH_THREADS", global = true)]
+    pub hash_threads: Option<NonZeroUsize>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "PORTCULLIS_MAX_BODY_BYTES", global = true, default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Write logs as JSON lines instead of text.
+    #[arg(long, env = "PORTCULLIS_LOG_JSON", global = true)]
+    pub log_json: bool,
+}
+
+impl Config {
+    /// The database URL in force: the configured one, or the SQLite file in the data dir.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("portcullis.db").display())
+        })
+    }
+
+    /// The base of links sent to people.
+    pub fn public_url(&self) -> Url {
+        self.public_url.clone().unwrap_or_else(|| {
+            Url::parse(&format!("http://{}", self.listen)).expect("a socket address is a valid URL")
+        })
+    }
+}
+
+fn parse_database_url(s: &str) -> Result<String, String> {
+    let known = ["sqlite:", "postgres://", "postgresql://"];
+    if known.iter().any(|prefix| s.starts_with(prefix)) {
+        Ok(s.to_owned())
+    } else {
+        Err("use sqlite://PATH or postgres://USER@HOST/DATABASE".to_owned())
+    }
+}

@@ -1,0 +1,45 @@
+//! The domain's one error type. Each variant says what happened in words a caller can
+//! act on; `http::error` alone decides the status code, and internal detail of
+//! `Unexpected` is logged there, never sent.
+
+use time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the username or password is wrong")]
+    InvalidCredentials,
+    #[error("too many failed attempts; try again later")]
+    Locked { retry_after: Duration },
+    #[error("the account is blocked")]
+    AccountBlocked,
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("finish the pending steps first")]
+    PendingDuty { pending: Vec<crate::sessions::Duty> },
+    #[error("you do not have the right to do this")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("{field} is already taken")]
+    Conflict { field: &'static str },
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("too soon; try again later")]
+    TooSoon { retry_after: Duration },
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::Invalid { field, message: message.into() }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Unexpected(e.into())
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,125 @@
+//! Administration of accounts.
+
+use axum::{Json, extract::State, http::StatusCode};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::users::UserBody;
+use crate::{
+    accounts::{self, AccountId, AccountRequest},
+    app::App,
+    clock::{from_unix, to_unix},
+    error::Result,
+    http::extract::{ApiJson, Client, Session},
+    passwords::Password,
+    store::AccountRow,
+    users::UserRequest,
+};
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AccountBody {
+    id: AccountId,
+    name: String,
+    parent_id: Option<AccountId>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    blocking_date: Option<OffsetDateTime>,
+    services: Services,
+    dpa_version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Services {
+    /// `null` when the `sms` service is off.
+    sms: Option<SmsService>,
+    email_notifications: bool,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SmsService {
+    /// Messages left.
+    quota: i64,
+}
+
+impl From<AccountRow> for AccountBody {
+    fn from(a: AccountRow) -> Self {
+        Self {
+            id: a.id,
+            name: a.name,
+            parent_id: a.parent_id,
+            blocking_date: a.blocking_at.map(from_unix),
+            services: Services {
+                sms: a.sms_enabled.then_some(SmsService { quota: a.sms_quota }),
+                email_notifications: a.email_notifications,
+            },
+            dpa_version: a.dpa_version,
+            created_at: from_unix(a.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAdminBody {
+    username: String,
+    #[schema(value_type = String, format = Password)]
+    password: Password,
+    email: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccountBody {
+    name: String,
+    /// Default: the caller's own account.
+    parent_id: Option<AccountId>,
+    /// The account's first top user.
+    admin: NewAdminBody,
+    /// Turns the `sms` service on with this many messages.
+    sms_quota: Option<i64>,
+    #[serde(default)]
+    email_notifications: bool,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    blocking_date: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedAccount {
+    account: AccountBody,
+    admin: UserBody,
+}
+
+/// Create an account below one the caller manages, with its first top user.
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "administration", security(("bearer" = [])),
+    request_body = NewAccountBody, responses(
+    (status = 201, body = CreatedAccount),
+    (status = 403, body = super::ErrorBody),
+    (status = 409, description = "`conflict`: the name or the admin's username is taken", body = super::ErrorBody),
+    (status = 422, body = super::ErrorBody),
+))]
+pub async fn create(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    ApiJson(body): ApiJson<NewAccountBody>,
+) -> Result<(StatusCode, Json<CreatedAccount>)> {
+    let request = AccountRequest {
+        name: body.name,
+        parent: Some(body.parent_id.unwrap_or(session.0.account.id)),
+        blocking_at: body.blocking_date.map(to_unix),
+        sms_quota: body.sms_quota,
+        email_notifications: body.email_notifications,
+        admin: UserRequest {
+            username: body.admin.username,
+            password: Some(body.admin.password),
+            email: body.admin.email,
+            can_change_password: true,
+            must_change_password: Some(true),
+            ..Default::default()
+        },
+    };
+    let actor = session.actor(&client);
+    let (account, admin) = accounts::create(&app.store, &app.hasher, &actor, &request, to_unix(app.now())).await?;
+    Ok((StatusCode::CREATED, Json(CreatedAccount { account: account.into(), admin: admin.into() })))
+}

@@ -1,0 +1,75 @@
+//! The JSON API under `/api/v1`, and its OpenAPI document.
+
+use axum::{
+    Json, Router,
+    routing::{get, patch, post, put},
+};
+use serde::Serialize;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+
+use crate::app::App;
+
+pub mod accounts;
+pub mod login;
+pub mod session;
+pub mod users;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/api/v1/login", post(login::login))
+        .route("/api/v1/session", get(session::get).delete(session::delete))
+        .route("/api/v1/sessions", get(session::list).delete(session::end_others))
+        .route("/api/v1/sessions/{id}", axum::routing::delete(session::end_one))
+        .route("/api/v1/accounts", post(accounts::create))
+        .route("/api/v1/users", post(users::create))
+        .route("/api/v1/users/{id}", patch(users::update))
+        .route("/api/v1/users/{id}/grants/{target_id}", put(users::put_grants).delete(users::delete_grants))
+        .route("/api/v1/openapi.json", get(openapi))
+}
+
+/// Every error answer has this shape, plus fields named in each endpoint's description
+/// (`field`, `retry_after`, `pending`...).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable snake_case code, e.g. `invalid_credentials`.
+    error: String,
+    /// A sentence for people.
+    message: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Portcullis", description = "Authentication and account security for multi-tenant platforms."),
+    paths(
+        login::login,
+        session::get, session::delete, session::list, session::end_one, session::end_others,
+        accounts::create,
+        users::create, users::update, users::put_grants, users::delete_grants,
+    ),
+    modifiers(&BearerAuth),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The OpenAPI document of this API.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(document())
+}

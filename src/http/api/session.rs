@@ -1,0 +1,73 @@
+//! The session check (the platform's hot path), signing out, and the user's own sessions.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use serde::Serialize;
+
+use crate::{
+    app::App,
+    clock::to_unix,
+    error::Result,
+    http::extract::{AnySession, Session},
+    sessions::{self, Current, Listed},
+};
+
+/// Who holds this token. Backend services call this on every request.
+#[utoipa::path(get, path = "/api/v1/session", tag = "session", security(("bearer" = [])), responses(
+    (status = 200, body = Current),
+    (status = 401, description = "`unauthenticated`: ended, idle or expired", body = super::ErrorBody),
+    (status = 403, description = "`account_blocked`", body = super::ErrorBody),
+))]
+pub async fn get(AnySession(current): AnySession) -> Json<Current> {
+    Json(current)
+}
+
+/// Sign out: end this session.
+#[utoipa::path(delete, path = "/api/v1/session", tag = "session", security(("bearer" = [])), responses(
+    (status = 204, description = "Signed out"),
+))]
+pub async fn delete(State(app): State<App>, AnySession(current): AnySession) -> Result<StatusCode> {
+    sessions::end(&app.store, &current, to_unix(app.now())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionList {
+    sessions: Vec<Listed>,
+}
+
+/// The caller's open sessions, newest first.
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "session", security(("bearer" = [])), responses(
+    (status = 200, body = SessionList),
+))]
+pub async fn list(State(app): State<App>, Session(current): Session) -> Result<Json<SessionList>> {
+    let sessions = sessions::list(&app.store, &app.lifetimes, &current, to_unix(app.now())).await?;
+    Ok(Json(SessionList { sessions }))
+}
+
+/// End one of the caller's own sessions.
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "session", security(("bearer" = [])), responses(
+    (status = 204, description = "Ended"),
+    (status = 404, description = "No such open session of the caller's", body = super::ErrorBody),
+))]
+pub async fn end_one(State(app): State<App>, Session(current): Session, Path(id): Path<i64>) -> Result<StatusCode> {
+    sessions::end_own(&app.store, &current, id, to_unix(app.now())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Ended {
+    ended: u64,
+}
+
+/// End every session of the caller but this one.
+#[utoipa::path(delete, path = "/api/v1/sessions", tag = "session", security(("bearer" = [])), responses(
+    (status = 200, body = Ended),
+))]
+pub async fn end_others(State(app): State<App>, Session(current): Session) -> Result<Json<Ended>> {
+    let ended = sessions::end_others(&app.store, &current, to_unix(app.now())).await?;
+    Ok(Json(Ended { ended }))
+}

@@ -1,0 +1,144 @@
+//! What handlers pull out of a request: a JSON body with clear errors, the client's
+//! address and user agent, and the session behind the token.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::{
+    extract::{ConnectInfo, FromRequest, FromRequestParts},
+    http::{HeaderMap, header, request::Parts},
+};
+
+use crate::{
+    app::App,
+    clock::to_unix,
+    error::Error,
+    http::error::BadRequest,
+    sessions::{self, Current},
+};
+
+/// The cookie that carries the session token in browsers.
+pub const SESSION_COOKIE: &str = "portcullis_session";
+
+/// A JSON body; unreadable ones are answered with a JSON error naming the problem.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(BadRequest))]
+pub struct ApiJson<T>(pub T);
+
+/// Who is calling, as far as the network tells.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub ip: IpAddr,
+    pub user_agent: String,
+}
+
+impl FromRequestParts<App> for Client {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Error> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .ok_or_else(|| anyhow::anyhow!("no peer address"))?;
+        let ip = client_ip(peer, &parts.headers, &app.config.trusted_proxies);
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect())
+            .unwrap_or_default();
+        Ok(Self { ip, user_agent })
+    }
+}
+
+/// The client's address: the peer's, unless the peer is a trusted proxy, in which case
+/// the nearest address in `X-Forwarded-For` that is not one.
+fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .rev()
+        .find(|ip| !trusted.contains(ip))
+        .unwrap_or(peer)
+}
+
+/// The token the client presented: a bearer token, or else the session cookie.
+pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        return value.strip_prefix("Bearer ").map(str::trim);
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+}
+
+/// A signed-in session with no duty pending: what most endpoints require.
+#[derive(Debug, Clone)]
+pub struct Session(pub Current);
+
+/// A signed-in session, duties pending or not: for the duties themselves, reading the
+/// session and signing out.
+#[derive(Debug, Clone)]
+pub struct AnySession(pub Current);
+
+impl FromRequestParts<App> for AnySession {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Error> {
+        let token = presented_token(&parts.headers).ok_or(Error::Unauthenticated)?;
+        let current = sessions::check(&app.store, &app.lifetimes, token, to_unix(app.now())).await?;
+        Ok(Self(current))
+    }
+}
+
+impl FromRequestParts<App> for Session {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Error> {
+        let AnySession(current) = AnySession::from_request_parts(parts, app).await?;
+        if !current.pending.is_empty() {
+            return Err(Error::PendingDuty { pending: current.pending });
+        }
+        Ok(Self(current))
+    }
+}
+
+impl Session {
+    /// The acting user, for rights checks and the audit trail.
+    pub fn actor(&self, client: &Client) -> crate::rights::Actor {
+        let c = &self.0;
+        crate::rights::Actor::user(c.user.id, c.impersonator.as_ref().map(|u| u.id), Some(client.ip.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", "203.0.113.9, 198.51.100.7".parse().unwrap());
+        assert_eq!(client_ip(proxy, &headers, &[proxy]), "198.51.100.7".parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip(proxy, &headers, &[]), proxy);
+    }
+
+    #[test]
+    fn a_bearer_token_wins_over_the_cookie() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, "a=b; portcullis_session=fromcookie".parse().unwrap());
+        assert_eq!(presented_token(&headers), Some("fromcookie"));
+        headers.insert(header::AUTHORIZATION, "Bearer frombearer".parse().unwrap());
+        assert_eq!(presented_token(&headers), Some("frombearer"));
+    }
+}

@@ -1,0 +1,22 @@
+//! Portcullis: a self-hosted authentication and account-security server for multi-tenant
+//! platforms. This crate is the whole server; `main.rs` only parses the command line.
+
+pub mod accounts; // companies (tenants), their services and blocking dates
+pub mod app; // the application state, router and server loop
+pub mod audit; // the tamper-evident audit trail
+pub mod cli; // the operator's command line
+pub mod clock; // where "now" comes from
+pub mod config; // the one typed configuration
+pub mod demo; // the demo company
+pub mod error; // the domain's error type
+pub mod http; // the HTTP shell: JSON API, pages, operations endpoints
+pub mod keys; // the server's secret key and keyed hashes
+pub mod lockout; // lock-outs after repeated failures
+pub mod login; // signing in with a password
+pub mod metrics; // Prometheus metrics
+pub mod passwords; // password policy and Argon2id hashing
+pub mod rights; // who may do what to whom
+pub mod sessions; // sessions and the session check
+pub mod store; // the storage seam: SQLite and PostgreSQL
+pub mod tokens; // random bearer tokens, stored hashed
+pub mod users; // users, their fields and grants

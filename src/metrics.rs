@@ -1,0 +1,45 @@
+//! Prometheus metrics. The recorder is process-wide (the `metrics` crate's design), so
+//! every app in a process shares it; it is installed on first use.
+
+use std::{sync::OnceLock, time::Duration};
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+fn handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("http_request_duration_seconds".into()),
+                &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
+            )
+            .expect("valid buckets")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (by an embedding program); then ours
+        // simply renders nothing of theirs.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Installs the recorder; call once at start-up so the first scrape is complete.
+pub fn init() {
+    handle();
+}
+
+pub fn render() -> String {
+    handle().render()
+}
+
+pub fn request_done(route: &str, method: &str, status: u16, took: Duration) {
+    let labels = [("route", route.to_owned()), ("method", method.to_owned()), ("status", status.to_string())];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(took.as_secs_f64());
+}
+
+/// Counts sign-in attempts by outcome (`ok`, `invalid_credentials`, `locked`...).
+pub fn sign_in(outcome: &'static str) {
+    metrics::counter!("sign_ins_total", "outcome" => outcome).increment(1);
+}

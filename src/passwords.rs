@@ -1,0 +1,176 @@
+//! Passwords: what a new one must be, and how they are hashed and checked.
+//!
+//! Hashing is Argon2id (19 MiB, 2 passes, 1 lane: OWASP's minimum) on blocking threads,
+//! at most `permits` at a time, so a flood of sign-ins queues here instead of starving
+//! the async runtime that answers session checks. Checking a password for a user who
+//! does not exist runs against a dummy hash, so the answer takes the same time.
+
+use std::{fmt, sync::Arc};
+
+use argon2::{
+    Argon2,
+    password_hash::{PasswordHasher as _, PasswordVerifier as _, phc::PasswordHash},
+};
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+pub const MIN_CHARS: usize = 8;
+/// Long enough for any passphrase; short enough that nobody makes us hash a megabyte.
+pub const MAX_CHARS: usize = 128;
+
+/// A password as typed. It cannot be printed and is wiped from memory when dropped.
+#[derive(Clone)]
+pub struct Password(Zeroizing<String>);
+
+impl<'de> Deserialize<'de> for Password {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self::from)
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+impl From<String> for Password {
+    fn from(s: String) -> Self {
+        Self(Zeroizing::new(s))
+    }
+}
+
+impl Password {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// A fresh random password of 16 characters that meets the policy: for resets.
+    pub fn generate() -> Self {
+        use rand::RngExt;
+        const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+        let mut rng = rand::rng();
+        let s: String = (0..16)
+            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+            .collect();
+        Self::from(s)
+    }
+}
+
+
+/// Checks that `password` may be chosen by the user with these `user_inputs` (username,
+/// email...): length limits, then a strength estimate that rejects common passwords,
+/// dictionary words with predictable changes, and variations of the user's own names.
+pub fn check_new(password: &Password, user_inputs: &[&str]) -> Result<()> {
+    let chars = password.expose().chars().count();
+    if chars < MIN_CHARS {
+        return Err(Error::invalid("password", format!("use at least {MIN_CHARS} characters")));
+    }
+    if chars > MAX_CHARS {
+        return Err(Error::invalid("password", format!("use at most {MAX_CHARS} characters")));
+    }
+    let estimate = zxcvbn::zxcvbn(password.expose(), user_inputs);
+    if estimate.score() < zxcvbn::Score::Three {
+        let hint = estimate
+            .feedback()
+            .and_then(|f| f.warning().map(|w| w.to_string()))
+            .unwrap_or_else(|| "add more words or characters that are hard to guess".to_owned());
+        return Err(Error::invalid("password", format!("this password is too easy to guess: {hint}")));
+    }
+    Ok(())
+}
+
+/// Hashes and verifies passwords on a bounded number of blocking threads.
+#[derive(Clone)]
+pub struct Hasher {
+    permits: Arc<Semaphore>,
+    dummy: Arc<str>,
+}
+
+impl Hasher {
+    pub fn new(concurrency: usize) -> Self {
+        let dummy = hash_now(&Password::generate()).expect("hashing a random password");
+        Self { permits: Arc::new(Semaphore::new(concurrency.max(1))), dummy: dummy.into() }
+    }
+
+    /// Checks a new password against the policy, then hashes it.
+    pub async fn hash_new(&self, password: Password, user_inputs: Vec<String>) -> Result<String> {
+        self.run(move || {
+            let inputs: Vec<&str> = user_inputs.iter().map(String::as_str).collect();
+            check_new(&password, &inputs)?;
+            hash_now(&password)
+        })
+        .await
+    }
+
+    /// Whether `password` matches `stored`; with no stored hash (an unknown user) it does
+    /// the same work against a dummy and answers false.
+    pub async fn verify(&self, password: Password, stored: Option<String>) -> Result<bool> {
+        let dummy = self.dummy.clone();
+        self.run(move || {
+            let (hash, known) = match &stored {
+                Some(h) => (h.as_str(), true),
+                None => (&*dummy, false),
+            };
+            let parsed = PasswordHash::new(hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
+            let matches = Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok();
+            Ok(known && matches)
+        })
+        .await
+    }
+
+    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+        let _permit = self.permits.acquire().await.map_err(|e| anyhow::anyhow!(e))?;
+        tokio::task::spawn_blocking(job).await.map_err(|e| anyhow::anyhow!(e))?
+    }
+}
+
+fn hash_now(password: &Password) -> Result<String> {
+    let hash = Argon2::default()
+        .hash_password(password.expose().as_bytes())
+        .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+    Ok(hash.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pw(s: &str) -> Password {
+        Password::from(s.to_owned())
+    }
+
+    #[test]
+    fn short_long_and_common_passwords_are_refused_with_the_field_named() {
+        for bad in ["short", "password123", "qwertyuiop", "iloveyou1", &"x".repeat(129)] {
+            match check_new(&pw(bad), &[]) {
+                Err(Error::Invalid { field: "password", .. }) => {}
+                other => panic!("{bad:?} was not refused: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_password_made_of_the_username_is_refused() {
+        assert!(check_new(&pw("dispatcher2024"), &["dispatcher2024"]).is_err());
+    }
+
+    #[test]
+    fn strong_and_generated_passwords_are_accepted() {
+        assert!(check_new(&pw("Vq8#mLz2!pRt"), &[]).is_ok());
+        assert!(check_new(&Password::generate(), &[]).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_hash_verifies_only_its_own_password_and_unknown_users_never_match() {
+        let hasher = Hasher::new(2);
+        let hash = hasher.hash_new(pw("Vq8#mLz2!pRt"), vec![]).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(hasher.verify(pw("Vq8#mLz2!pRt"), Some(hash.clone())).await.unwrap());
+        assert!(!hasher.verify(pw("Vq8#mLz2!pRx"), Some(hash)).await.unwrap());
+        assert!(!hasher.verify(pw("Vq8#mLz2!pRt"), None).await.unwrap());
+    }
+}

@@ -1,0 +1,95 @@
+//! Who may do what to whom.
+//!
+//! An administrative function takes a proof ([`ManagesAccount`], [`ManagesUser`]) that
+//! only the checks here can build, so a function that forgot to check does not compile.
+//! The rules: the operator (the command line) manages everything; an account's top
+//! users manage it, every account below it and all their users; a user manages the users
+//! it created and their descendants, and those it holds the `manage` right on.
+
+use crate::{
+    accounts::AccountId,
+    error::{Error, Result},
+    store::{AccountRow, Tx, UserRow},
+    users::{Right, UserId},
+};
+
+/// Who is acting: a signed-in user (perhaps as someone else) or the operator.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    /// The effective user; `None` is the operator at the command line.
+    pub user: Option<UserId>,
+    /// The person really there, when `user` is being impersonated.
+    pub impersonator: Option<UserId>,
+    /// The client's address, for the audit trail.
+    pub ip: Option<String>,
+}
+
+impl Actor {
+    pub fn operator() -> Self {
+        Self::default()
+    }
+
+    pub fn user(user: UserId, impersonator: Option<UserId>, ip: Option<String>) -> Self {
+        Self { user: Some(user), impersonator, ip }
+    }
+}
+
+/// Proof that the actor manages an account.
+#[derive(Debug)]
+pub struct ManagesAccount {
+    account: AccountRow,
+}
+
+impl ManagesAccount {
+    pub async fn check(tx: &mut Tx, actor: &Actor, account: AccountId) -> Result<Self> {
+        let Some(row) = tx.account_by_id(account).await? else {
+            return Err(if actor.user.is_none() { Error::NotFound } else { Error::Forbidden });
+        };
+        match actor.user {
+            None => Ok(Self { account: row }),
+            Some(user) => {
+                let actor_row = tx.user_by_id(user).await?.ok_or(Error::Unauthenticated)?;
+                if is_top_user_above(tx, &actor_row, account).await? {
+                    Ok(Self { account: row })
+                } else {
+                    Err(Error::Forbidden)
+                }
+            }
+        }
+    }
+
+    pub fn account(&self) -> &AccountRow {
+        &self.account
+    }
+}
+
+/// Proof that the actor manages a user.
+#[derive(Debug)]
+pub struct ManagesUser {
+    target: UserRow,
+}
+
+impl ManagesUser {
+    pub async fn check(tx: &mut Tx, actor: &Actor, target: UserId) -> Result<Self> {
+        let Some(row) = tx.user_by_id(target).await? else {
+            return Err(if actor.user.is_none() { Error::NotFound } else { Error::Forbidden });
+        };
+        let Some(user) = actor.user else {
+            return Ok(Self { target: row });
+        };
+        let actor_row = tx.user_by_id(user).await?.ok_or(Error::Unauthenticated)?;
+        let allowed = is_top_user_above(tx, &actor_row, row.account_id).await?
+            || tx.is_creator_ancestor(user, target).await?
+            || tx.has_grant(user, target, Right::Manage).await?;
+        if allowed { Ok(Self { target: row }) } else { Err(Error::Forbidden) }
+    }
+
+    pub fn target(&self) -> &UserRow {
+        &self.target
+    }
+}
+
+/// Whether `user` is a top user of `account` or of an account above it.
+async fn is_top_user_above(tx: &mut Tx, user: &UserRow, account: AccountId) -> Result<bool> {
+    Ok(user.top_user && tx.account_lineage(account).await?.contains(&user.account_id))
+}

@@ -1,0 +1,251 @@
+//! Sessions: who a token stands for, and for how long.
+//!
+//! A session is created at every sign-in (and every impersonation switch) with a new
+//! random token, of which only the hash is stored. A remembered session lasts 30 days at
+//! most; one that is not remembered also ends after 5 minutes without a request. The
+//! check is the hot path of the whole platform: one SHA-256, one indexed read, and a
+//! write of "last seen" only when the last one is a few seconds old.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{
+    accounts::AccountId,
+    clock::from_unix,
+    error::{Error, Result},
+    store::{SessionRow, SessionView, Store, Tx},
+    tokens::{Token, TokenHash},
+    users::UserId,
+};
+
+/// Where a sign-in comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AppKind {
+    #[default]
+    Web,
+    Manager,
+}
+
+impl AppKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Manager => "manager",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        if s == "manager" { Self::Manager } else { Self::Web }
+    }
+}
+
+/// Something a user must do before the session may do anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Duty {
+    AcceptDpa,
+    ChangePassword,
+}
+
+/// How long sessions last, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifetimes {
+    /// A session that is not remembered ends after this long without a request.
+    pub idle: i64,
+    /// The longest any session lasts.
+    pub max: i64,
+    /// "Last seen" is written at most this often per session.
+    pub touch_every: i64,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Self { idle: 5 * 60, max: 30 * 24 * 3600, touch_every: 5 }
+    }
+}
+
+/// A session about to start.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub user_id: UserId,
+    pub acting_as_id: Option<UserId>,
+    pub app: AppKind,
+    pub ip: String,
+    pub user_agent: String,
+    pub remember: bool,
+}
+
+/// Starts a session inside the caller's transaction; the token is shown to the client
+/// once and never stored.
+pub async fn start(tx: &mut Tx, lifetimes: &Lifetimes, new: &NewSession, now: i64) -> Result<(Token, i64)> {
+    let token = Token::generate();
+    let id = tx.insert_session(&token.hash(), new, now, now + lifetimes.max).await?;
+    Ok((token, id))
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UserRef {
+    pub id: UserId,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AccountRef {
+    pub id: AccountId,
+    pub name: String,
+}
+
+/// The answer to "who holds this token?".
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Current {
+    /// The session's own id, as listed in `GET /api/v1/sessions`.
+    pub id: i64,
+    /// The effective user: whom services should act for.
+    pub user: UserRef,
+    /// The effective user's account.
+    pub account: AccountRef,
+    /// The user being impersonated, if any (the same as `user`).
+    pub acting_as: Option<UserRef>,
+    /// The person really signed in, when impersonating.
+    pub impersonator: Option<UserRef>,
+    pub app: AppKind,
+    pub remember_me: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// Duties to finish before anything else.
+    pub pending: Vec<Duty>,
+    /// Where the session was created; `?sid=` links work only from there.
+    #[serde(skip)]
+    pub created_ip: String,
+}
+
+impl Current {
+    /// The person who signed in (the impersonator, when impersonating).
+    pub fn signed_in_user(&self) -> UserId {
+        self.impersonator.as_ref().map_or(self.user.id, |u| u.id)
+    }
+}
+
+/// Checks a presented token. Ends (and refuses) a session that went idle or whose
+/// account is blocked.
+pub async fn check(store: &Store, lifetimes: &Lifetimes, presented: &str, now: i64) -> Result<Current> {
+    let view = store.session_by_hash(&TokenHash::of(presented)).await?.ok_or(Error::Unauthenticated)?;
+    let ends_at = end_of(&view, lifetimes);
+    if now >= ends_at {
+        store.end_session(view.id, now).await?;
+        return Err(Error::Unauthenticated);
+    }
+    let blocked = [view.blocking_at, view.acting_blocking_at].into_iter().flatten().any(|at| at <= now);
+    if blocked {
+        store.end_session(view.id, now).await?;
+        return Err(Error::AccountBlocked);
+    }
+    let mut view = view;
+    if now - view.last_seen_at >= lifetimes.touch_every {
+        store.touch_session(view.id, now).await?;
+        view.last_seen_at = now;
+    }
+    Ok(current_of(view, lifetimes))
+}
+
+/// When a session ends if nothing more happens.
+fn end_of(view: &SessionView, lifetimes: &Lifetimes) -> i64 {
+    if view.remember { view.expires_at } else { view.expires_at.min(view.last_seen_at + lifetimes.idle) }
+}
+
+fn current_of(view: SessionView, lifetimes: &Lifetimes) -> Current {
+    let mut pending = Vec::new();
+    if view.dpa_version > view.dpa_accepted_version {
+        pending.push(Duty::AcceptDpa);
+    }
+    if view.must_change_password {
+        pending.push(Duty::ChangePassword);
+    }
+    let expires_at = from_unix(end_of(&view, lifetimes));
+    let signed_in = UserRef { id: view.user_id, username: view.username };
+    let own_account = AccountRef { id: view.account_id, name: view.account_name };
+    let (user, account, acting_as, impersonator) = match (view.acting_id, view.acting_username) {
+        (Some(id), Some(username)) => {
+            let acting = UserRef { id, username };
+            let account = AccountRef {
+                id: view.acting_account_id.unwrap_or(own_account.id),
+                name: view.acting_account_name.unwrap_or_default(),
+            };
+            (acting.clone(), account, Some(acting), Some(signed_in))
+        }
+        _ => (signed_in, own_account, None, None),
+    };
+    Current {
+        id: view.id,
+        user,
+        account,
+        acting_as,
+        impersonator,
+        app: AppKind::parse(&view.app),
+        remember_me: view.remember,
+        expires_at,
+        pending,
+        created_ip: view.ip,
+    }
+}
+
+/// One of a user's open sessions, as listed to its owner.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Listed {
+    pub id: i64,
+    pub app: AppKind,
+    pub ip: String,
+    pub user_agent: String,
+    pub remember_me: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen_at: OffsetDateTime,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+/// The open sessions of the person signed in to `current`.
+pub async fn list(store: &Store, lifetimes: &Lifetimes, current: &Current, now: i64) -> Result<Vec<Listed>> {
+    let mut tx = store.read().await?;
+    let rows = tx.open_sessions_of_user(current.signed_in_user(), now).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.remember || now < r.last_seen_at + lifetimes.idle)
+        .map(|r: SessionRow| Listed {
+            current: r.id == current.id,
+            id: r.id,
+            app: AppKind::parse(&r.app),
+            ip: r.ip,
+            user_agent: r.user_agent,
+            remember_me: r.remember,
+            created_at: from_unix(r.created_at),
+            last_seen_at: from_unix(r.last_seen_at),
+        })
+        .collect())
+}
+
+/// Ends the session making the request.
+pub async fn end(store: &Store, current: &Current, now: i64) -> Result<()> {
+    store.end_session(current.id, now).await
+}
+
+/// Ends one of the caller's own sessions.
+pub async fn end_own(store: &Store, current: &Current, id: i64, now: i64) -> Result<()> {
+    let mut tx = store.write().await?;
+    if !tx.end_session_of_user(current.signed_in_user(), id, now).await? {
+        return Err(Error::NotFound);
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Ends every session of the caller but this one ("sign out everywhere else").
+pub async fn end_others(store: &Store, current: &Current, now: i64) -> Result<u64> {
+    let mut tx = store.write().await?;
+    let ended = tx.end_sessions_of_user(current.signed_in_user(), Some(current.id), now).await?;
+    tx.commit().await?;
+    Ok(ended)
+}
+

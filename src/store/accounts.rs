@@ -1,0 +1,95 @@
+//! Queries on accounts (companies).
+
+use sqlx::FromRow;
+
+use super::{Tx, is_unique_violation, with_tx};
+use crate::{
+    accounts::{AccountId, NewAccount},
+    error::{Error, Result},
+};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AccountRow {
+    pub id: AccountId,
+    pub name: String,
+    pub parent_id: Option<AccountId>,
+    pub blocking_at: Option<i64>,
+    pub sms_enabled: bool,
+    pub sms_quota: i64,
+    pub email_notifications: bool,
+    pub dpa_version: i64,
+    pub created_at: i64,
+}
+
+/// `SELECT <every column> FROM accounts <rest>`.
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, name, parent_id, blocking_at, sms_enabled, sms_quota, \
+             email_notifications, dpa_version, created_at FROM accounts ",
+            $rest
+        )
+    };
+}
+
+impl Tx {
+    pub async fn insert_account(&mut self, a: &NewAccount, now: i64) -> Result<AccountId> {
+        let result = with_tx!(self, c => {
+            sqlx::query_scalar(
+                "INSERT INTO accounts (name, parent_id, blocking_at, sms_enabled, sms_quota, \
+                 email_notifications, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            )
+            .bind(&a.name)
+            .bind(a.parent_id)
+            .bind(a.blocking_at)
+            .bind(a.sms_quota.is_some())
+            .bind(a.sms_quota.unwrap_or(0))
+            .bind(a.email_notifications)
+            .bind(now)
+            .fetch_one(c)
+            .await
+        });
+        result.map_err(|e| match is_unique_violation(&e) {
+            true => Error::Conflict { field: "name" },
+            false => e.into(),
+        })
+    }
+
+    pub async fn account_by_id(&mut self, id: AccountId) -> Result<Option<AccountRow>> {
+        Ok(with_tx!(self, c => sqlx::query_as(select!("WHERE id = $1")).bind(id).fetch_optional(c).await)?)
+    }
+
+    pub async fn account_by_name(&mut self, name: &str) -> Result<Option<AccountRow>> {
+        Ok(with_tx!(self, c => sqlx::query_as(select!("WHERE name = $1")).bind(name).fetch_optional(c).await)?)
+    }
+
+    /// The account itself and every account above it, nearest first.
+    pub async fn account_lineage(&mut self, id: AccountId) -> Result<Vec<AccountId>> {
+        Ok(with_tx!(self, c => sqlx::query_scalar(
+            "WITH RECURSIVE up(id, parent_id, depth) AS ( \
+                SELECT id, parent_id, 0 FROM accounts WHERE id = $1 \
+                UNION ALL \
+                SELECT a.id, a.parent_id, up.depth + 1 FROM accounts a JOIN up ON a.id = up.parent_id \
+                WHERE up.depth < 64 \
+             ) SELECT id FROM up ORDER BY depth",
+        )
+        .bind(id)
+        .fetch_all(c)
+        .await)?)
+    }
+
+    /// The earliest blocking date of the account or any account above it.
+    pub async fn effective_blocking_at(&mut self, id: AccountId) -> Result<Option<i64>> {
+        Ok(with_tx!(self, c => sqlx::query_scalar(
+            "WITH RECURSIVE up(id, parent_id, blocking_at, depth) AS ( \
+                SELECT id, parent_id, blocking_at, 0 FROM accounts WHERE id = $1 \
+                UNION ALL \
+                SELECT a.id, a.parent_id, a.blocking_at, up.depth + 1 FROM accounts a \
+                JOIN up ON a.id = up.parent_id WHERE up.depth < 64 \
+             ) SELECT MIN(blocking_at) FROM up",
+        )
+        .bind(id)
+        .fetch_one(c)
+        .await)?)
+    }
+}

@@ -1,0 +1,80 @@
+//! Queries on the audit trail.
+
+use sqlx::FromRow;
+
+use super::{Tx, with_tx};
+use crate::{accounts::AccountId, audit::Sealed, error::Result, users::UserId};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub seq: i64,
+    pub at: i64,
+    pub actor_id: Option<UserId>,
+    pub acting_as_id: Option<UserId>,
+    pub subject_id: Option<UserId>,
+    pub action: String,
+    pub details: String,
+    pub ip: Option<String>,
+    pub prev_hash: Option<Vec<u8>>,
+    pub hash: Vec<u8>,
+}
+
+impl Tx {
+    /// Takes the next number in the account's chain and the hash before it. The update
+    /// also locks the account row, so concurrent events of one account queue here.
+    pub async fn advance_audit_chain(&mut self, account: AccountId) -> Result<(i64, Option<Vec<u8>>)> {
+        Ok(with_tx!(self, c => sqlx::query_as(
+            "UPDATE accounts SET audit_seq = audit_seq + 1 WHERE id = $1 RETURNING audit_seq, audit_head",
+        )
+        .bind(account)
+        .fetch_one(c)
+        .await)?)
+    }
+
+    pub async fn insert_audit_event(&mut self, e: &Sealed, prev: Option<&[u8]>, hash: &[u8]) -> Result<()> {
+        with_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO audit_events (account_id, seq, at, actor_id, acting_as_id, subject_id, \
+                 action, details, ip, prev_hash, hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(e.account_id)
+            .bind(e.seq)
+            .bind(e.at)
+            .bind(e.actor_id)
+            .bind(e.acting_as_id)
+            .bind(e.subject_id)
+            .bind(e.action.as_str())
+            .bind(e.details.as_str())
+            .bind(e.ip.as_deref())
+            .bind(prev)
+            .bind(hash)
+            .execute(&mut *c)
+            .await?;
+            sqlx::query("UPDATE accounts SET audit_head = $2 WHERE id = $1")
+                .bind(e.account_id)
+                .bind(hash)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// Sign-in events of one person, newest first, before the event `before`.
+    pub async fn sign_ins_of(&mut self, user: UserId, before: Option<i64>, limit: i64) -> Result<Vec<AuditRow>> {
+        Ok(with_tx!(self, c => sqlx::query_as(
+            "SELECT id, account_id, seq, at, actor_id, acting_as_id, subject_id, action, details, ip, \
+             prev_hash, hash FROM audit_events \
+             WHERE subject_id = $1 AND action IN ('sign_in', 'sign_in.failed') AND id < $2 \
+             ORDER BY id DESC LIMIT $3",
+        )
+        .bind(user)
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(c)
+        .await)?)
+    }
+}

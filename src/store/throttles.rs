@@ -1,0 +1,87 @@
+//! Queries on the failure counters behind lock-outs.
+
+use sqlx::FromRow;
+
+use super::{Tx, with_tx};
+use crate::{error::Result, lockout::Counter};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ThrottleRow {
+    pub failures: i64,
+    pub window_start: i64,
+    pub locked_until: i64,
+    pub lockouts: i64,
+}
+
+impl Tx {
+    pub async fn throttle(&mut self, scope: &str, subject: &str) -> Result<Option<Counter>> {
+        let row: Option<ThrottleRow> = with_tx!(self, c => sqlx::query_as(
+            "SELECT failures, window_start, locked_until, lockouts FROM throttles \
+             WHERE scope = $1 AND subject = $2",
+        )
+        .bind(scope)
+        .bind(subject)
+        .fetch_optional(c)
+        .await)?;
+        Ok(row.map(Counter::from))
+    }
+
+    /// The counter, created empty if missing and locked against concurrent writers until
+    /// the transaction ends (a row lock on PostgreSQL; SQLite's write lock is already held).
+    pub async fn throttle_for_update(&mut self, scope: &str, subject: &str, now: i64) -> Result<Counter> {
+        let row: ThrottleRow = with_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO throttles (scope, subject, failures, window_start) VALUES ($1, $2, 0, $3) \
+                 ON CONFLICT (scope, subject) DO NOTHING",
+            )
+            .bind(scope)
+            .bind(subject)
+            .bind(now)
+            .execute(&mut *c)
+            .await?;
+            sqlx::query_as(
+                "UPDATE throttles SET failures = failures WHERE scope = $1 AND subject = $2 \
+                 RETURNING failures, window_start, locked_until, lockouts",
+            )
+            .bind(scope)
+            .bind(subject)
+            .fetch_one(c)
+            .await
+        })?;
+        Ok(row.into())
+    }
+
+    pub async fn save_throttle(&mut self, scope: &str, subject: &str, counter: &Counter) -> Result<()> {
+        with_tx!(self, c => sqlx::query(
+            "UPDATE throttles SET failures = $3, window_start = $4, locked_until = $5, lockouts = $6 \
+             WHERE scope = $1 AND subject = $2",
+        )
+        .bind(scope)
+        .bind(subject)
+        .bind(counter.failures)
+        .bind(counter.window_start)
+        .bind(counter.locked_until)
+        .bind(counter.lockouts)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Forgets the failures of `subject`; true when there were any.
+    pub async fn clear_throttle(&mut self, scope: &str, subject: &str) -> Result<bool> {
+        let done = with_tx!(self, c => sqlx::query("DELETE FROM throttles WHERE scope = $1 AND subject = $2")
+            .bind(scope)
+            .bind(subject)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(done > 0)
+    }
+}
+
+impl From<ThrottleRow> for Counter {
+    fn from(r: ThrottleRow) -> Self {
+        Self { failures: r.failures, window_start: r.window_start, locked_until: r.locked_until, lockouts: r.lockouts }
+    }
+}

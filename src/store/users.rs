@@ -1,0 +1,200 @@
+//! Queries on users and the grants between them.
+
+use sqlx::FromRow;
+
+use super::{Tx, is_unique_violation, with_tx};
+use crate::{
+    accounts::AccountId,
+    error::{Error, Result},
+    users::{NewUser, Right, StoredHash, UserId},
+};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    pub id: UserId,
+    pub account_id: AccountId,
+    pub username: String,
+    pub creator_id: Option<UserId>,
+    pub top_user: bool,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub phone: Option<String>,
+    pub phone_verified: bool,
+    pub password_hash: StoredHash,
+    pub can_change_password: bool,
+    pub can_send_sms: bool,
+    pub must_change_password: bool,
+    pub language: String,
+    pub dpa_accepted_version: i64,
+    pub notify_account_blocking: bool,
+    pub created_at: i64,
+}
+
+/// `SELECT <every column> FROM users <rest>`.
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, account_id, username, creator_id, top_user, email, email_verified, \
+             phone, phone_verified, password_hash, can_change_password, can_send_sms, \
+             must_change_password, language, dpa_accepted_version, notify_account_blocking, \
+             created_at FROM users ",
+            $rest
+        )
+    };
+}
+
+impl Tx {
+    pub async fn insert_user(&mut self, u: &NewUser, hash: &StoredHash, now: i64) -> Result<UserId> {
+        let result = with_tx!(self, c => {
+            sqlx::query_scalar(
+                "INSERT INTO users (account_id, username, creator_id, top_user, email, \
+                 email_verified, phone, phone_verified, password_hash, can_change_password, \
+                 can_send_sms, must_change_password, language, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+            )
+            .bind(u.account_id)
+            .bind(u.username.as_str())
+            .bind(u.creator_id)
+            .bind(u.top_user)
+            .bind(u.email.as_ref().map(|e| e.as_str()))
+            .bind(u.email_verified)
+            .bind(u.phone.as_ref().map(|p| p.as_str()))
+            .bind(u.phone_verified)
+            .bind(hash)
+            .bind(u.can_change_password)
+            .bind(u.can_send_sms)
+            .bind(u.must_change_password)
+            .bind(u.language.code())
+            .bind(now)
+            .fetch_one(c)
+            .await
+        });
+        result.map_err(|e| match is_unique_violation(&e) {
+            true => Error::Conflict { field: "username" },
+            false => e.into(),
+        })
+    }
+
+    pub async fn user_by_id(&mut self, id: UserId) -> Result<Option<UserRow>> {
+        Ok(with_tx!(self, c => sqlx::query_as(select!("WHERE id = $1")).bind(id).fetch_optional(c).await)?)
+    }
+
+    pub async fn user_by_username(&mut self, username: &str) -> Result<Option<UserRow>> {
+        Ok(with_tx!(self, c => {
+            sqlx::query_as(select!("WHERE username = $1")).bind(username).fetch_optional(c).await
+        })?)
+    }
+
+    /// Writes back every field a user's settings or an administrator can change.
+    pub async fn update_user(&mut self, u: &UserRow) -> Result<()> {
+        with_tx!(self, c => {
+            sqlx::query(
+                "UPDATE users SET top_user = $2, email = $3, email_verified = $4, phone = $5, \
+                 phone_verified = $6, password_hash = $7, can_change_password = $8, \
+                 can_send_sms = $9, must_change_password = $10, language = $11, \
+                 dpa_accepted_version = $12, notify_account_blocking = $13 WHERE id = $1",
+            )
+            .bind(u.id)
+            .bind(u.top_user)
+            .bind(u.email.as_deref())
+            .bind(u.email_verified)
+            .bind(u.phone.as_deref())
+            .bind(u.phone_verified)
+            .bind(&u.password_hash)
+            .bind(u.can_change_password)
+            .bind(u.can_send_sms)
+            .bind(u.must_change_password)
+            .bind(u.language.as_str())
+            .bind(u.dpa_accepted_version)
+            .bind(u.notify_account_blocking)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+        })?;
+        Ok(())
+    }
+
+    /// The account's first top user: the one created with it.
+    pub async fn account_creator(&mut self, account: AccountId) -> Result<Option<UserId>> {
+        Ok(with_tx!(self, c => sqlx::query_scalar(
+            "SELECT MIN(id) FROM users WHERE account_id = $1 AND top_user",
+        )
+        .bind(account)
+        .fetch_one(c)
+        .await)?)
+    }
+
+    /// Whether `ancestor` created `user`, or created someone who did, and so on up.
+    pub async fn is_creator_ancestor(&mut self, ancestor: UserId, user: UserId) -> Result<bool> {
+        Ok(with_tx!(self, c => sqlx::query_scalar(
+            "WITH RECURSIVE up(id, depth) AS ( \
+                SELECT creator_id, 0 FROM users WHERE id = $2 \
+                UNION ALL \
+                SELECT u.creator_id, up.depth + 1 FROM users u JOIN up ON u.id = up.id \
+                WHERE up.depth < 64 \
+             ) SELECT EXISTS (SELECT 1 FROM up WHERE id = $1)",
+        )
+        .bind(ancestor)
+        .bind(user)
+        .fetch_one(c)
+        .await)?)
+    }
+
+    pub async fn has_grant(&mut self, holder: UserId, target: UserId, right: Right) -> Result<bool> {
+        Ok(with_tx!(self, c => sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM grants \
+             WHERE holder_id = $1 AND target_id = $2 AND right_name = $3)",
+        )
+        .bind(holder)
+        .bind(target)
+        .bind(right.as_str())
+        .fetch_one(c)
+        .await)?)
+    }
+
+    pub async fn grants_between(&mut self, holder: UserId, target: UserId) -> Result<Vec<String>> {
+        Ok(with_tx!(self, c => sqlx::query_scalar(
+            "SELECT right_name FROM grants WHERE holder_id = $1 AND target_id = $2 ORDER BY right_name",
+        )
+        .bind(holder)
+        .bind(target)
+        .fetch_all(c)
+        .await)?)
+    }
+
+    pub async fn insert_grant(
+        &mut self,
+        holder: UserId,
+        target: UserId,
+        right: Right,
+        by: Option<UserId>,
+        now: i64,
+    ) -> Result<()> {
+        with_tx!(self, c => sqlx::query(
+            "INSERT INTO grants (holder_id, target_id, right_name, granted_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(holder)
+        .bind(target)
+        .bind(right.as_str())
+        .bind(by)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn delete_grant(&mut self, holder: UserId, target: UserId, right: Right) -> Result<()> {
+        with_tx!(self, c => sqlx::query(
+            "DELETE FROM grants WHERE holder_id = $1 AND target_id = $2 AND right_name = $3",
+        )
+        .bind(holder)
+        .bind(target)
+        .bind(right.as_str())
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+}
