@@ -40,6 +40,7 @@ impl std::ops::Deref for App {
 impl App {
     /// Connects to the database, brings its schema up to date and loads the secret key.
     pub async fn new(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        crate::metrics::init();
         let store = Store::connect(&config.database_url()).await?;
         store.migrate().await?;
         let keys = match &config.secret_key {

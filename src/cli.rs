@@ -156,7 +156,6 @@ fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, String> {
 
 /// Runs a command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    crate::metrics::init();
     let app = App::from_config(cli.config.clone()).await?;
     let (text, value) = match cli.command {
         Command::Serve { demo } => return serve(app, demo).await,

@@ -8,6 +8,7 @@ pub mod cli; // the operator's command line
 pub mod clock; // where "now" comes from
 pub mod config; // the one typed configuration
 pub mod demo; // the demo company
+pub mod dpa; // the Data Protection Agreement users accept
 pub mod error; // the domain's error type
 pub mod http; // the HTTP shell: JSON API, pages, operations endpoints
 pub mod keys; // the server's secret key and keyed hashes

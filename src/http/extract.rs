@@ -13,6 +13,7 @@ use crate::{
     clock::to_unix,
     error::Error,
     http::error::BadRequest,
+    rights::Actor,
     sessions::{self, Current},
 };
 
@@ -114,10 +115,19 @@ impl FromRequestParts<App> for Session {
 
 impl Session {
     /// The acting user, for rights checks and the audit trail.
-    pub fn actor(&self, client: &Client) -> crate::rights::Actor {
-        let c = &self.0;
-        crate::rights::Actor::user(c.user.id, c.impersonator.as_ref().map(|u| u.id), Some(client.ip.to_string()))
+    pub fn actor(&self, client: &Client) -> Actor {
+        actor_of(&self.0, client)
     }
+}
+
+impl AnySession {
+    pub fn actor(&self, client: &Client) -> Actor {
+        actor_of(&self.0, client)
+    }
+}
+
+fn actor_of(current: &Current, client: &Client) -> Actor {
+    Actor::user(current.user.id, current.impersonator.as_ref().map(|u| u.id), Some(client.ip.to_string()))
 }
 
 #[cfg(test)]

@@ -63,6 +63,16 @@ impl Tx {
         Ok(with_tx!(self, c => sqlx::query_as(select!("WHERE name = $1")).bind(name).fetch_optional(c).await)?)
     }
 
+    pub async fn set_blocking_date(&mut self, id: AccountId, at: Option<i64>) -> Result<()> {
+        with_tx!(self, c => sqlx::query("UPDATE accounts SET blocking_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(at)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// The account itself and every account above it, nearest first.
     pub async fn account_lineage(&mut self, id: AccountId) -> Result<Vec<AccountId>> {
         Ok(with_tx!(self, c => sqlx::query_scalar(

@@ -63,6 +63,17 @@ impl Tx {
         Ok(())
     }
 
+    /// Every event of the account, oldest first.
+    pub async fn audit_events_of(&mut self, account: AccountId) -> Result<Vec<AuditRow>> {
+        Ok(with_tx!(self, c => sqlx::query_as(
+            "SELECT id, account_id, seq, at, actor_id, acting_as_id, subject_id, action, details, ip, \
+             prev_hash, hash FROM audit_events WHERE account_id = $1 ORDER BY seq",
+        )
+        .bind(account)
+        .fetch_all(c)
+        .await)?)
+    }
+
     /// Sign-in events of one person, newest first, before the event `before`.
     pub async fn sign_ins_of(&mut self, user: UserId, before: Option<i64>, limit: i64) -> Result<Vec<AuditRow>> {
         Ok(with_tx!(self, c => sqlx::query_as(

@@ -14,6 +14,7 @@ use crate::app::App;
 
 pub mod accounts;
 pub mod login;
+pub mod me;
 pub mod session;
 pub mod users;
 
@@ -21,6 +22,8 @@ pub fn routes() -> Router<App> {
     Router::new()
         .route("/api/v1/login", post(login::login))
         .route("/api/v1/session", get(session::get).delete(session::delete))
+        .route("/api/v1/session/accept-dpa", post(me::accept_dpa))
+        .route("/api/v1/password/change", post(me::change_password))
         .route("/api/v1/sessions", get(session::list).delete(session::end_others))
         .route("/api/v1/sessions/{id}", axum::routing::delete(session::end_one))
         .route("/api/v1/accounts", post(accounts::create))
@@ -46,6 +49,7 @@ pub struct ErrorBody {
     paths(
         login::login,
         session::get, session::delete, session::list, session::end_one, session::end_others,
+        me::accept_dpa, me::change_password,
         accounts::create,
         users::create, users::update, users::put_grants, users::delete_grants,
     ),

@@ -1,0 +1,36 @@
+//! The Data Protection Agreement every user accepts before anything else.
+//!
+//! Each account has an agreement version; a user who has accepted an older version (or
+//! none) has the `accept_dpa` duty. Raising an account's version asks its users again.
+//! The text itself is the operator's: a file named in the configuration, or a default.
+
+use crate::{
+    audit::{self, Event},
+    error::{Error, Result},
+    rights::Actor,
+    store::Store,
+};
+
+/// The agreement shown when the operator configured none.
+pub const DEFAULT_TEXT: &str = "We process your personal data (name, contact details, sign-in history and the \
+data of the objects you track) only to provide this service to your company, under the agreement between your \
+company and the service provider. We keep it no longer than needed and never sell it. You may ask your company \
+administrator for a copy of your data or for its correction or deletion.";
+
+/// Records that the signed-in user accepts the account's current agreement.
+pub async fn accept(store: &Store, actor: &Actor, now: i64) -> Result<i64> {
+    let Some(id) = actor.user.filter(|_| actor.impersonator.is_none()) else {
+        return Err(Error::Forbidden);
+    };
+    let mut tx = store.write().await?;
+    let mut user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
+    let account = tx.account_by_id(user.account_id).await?.ok_or(Error::NotFound)?;
+    if user.dpa_accepted_version < account.dpa_version {
+        user.dpa_accepted_version = account.dpa_version;
+        tx.update_user(&user).await?;
+        let details = serde_json::json!({ "version": account.dpa_version });
+        audit::record(&mut tx, Event::new(account.id, actor, "dpa.accepted").subject(id).details(details), now).await?;
+    }
+    tx.commit().await?;
+    Ok(account.dpa_version)
+}

@@ -1,0 +1,63 @@
+//! The signed-in user's own duties and settings.
+
+use axum::{Json, extract::State, http::StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    app::App,
+    clock::to_unix,
+    dpa,
+    error::Result,
+    http::extract::{AnySession, ApiJson, Client},
+    passwords::Password,
+    users::{self, PasswordChange},
+};
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    /// The agreement version now accepted.
+    version: i64,
+}
+
+/// Accept the account's Data Protection Agreement.
+#[utoipa::path(post, path = "/api/v1/session/accept-dpa", tag = "session", security(("bearer" = [])), responses(
+    (status = 200, body = Accepted),
+))]
+pub async fn accept_dpa(State(app): State<App>, session: AnySession, client: Client) -> Result<Json<Accepted>> {
+    let version = dpa::accept(&app.store, &session.actor(&client), to_unix(app.now())).await?;
+    Ok(Json(Accepted { version }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChangeBody {
+    #[schema(value_type = String, format = Password)]
+    current_password: Password,
+    #[schema(value_type = String, format = Password)]
+    new_password: Password,
+    #[schema(value_type = String, format = Password)]
+    new_password_confirmation: Password,
+}
+
+/// Change one's own password. Every other session of the user ends.
+#[utoipa::path(post, path = "/api/v1/password/change", tag = "passwords", security(("bearer" = [])),
+    request_body = PasswordChangeBody, responses(
+    (status = 204, description = "Changed"),
+    (status = 403, description = "`forbidden`: the user may not change the password", body = super::ErrorBody),
+    (status = 422, description = "`invalid`: `field` says which password is wrong or weak", body = super::ErrorBody),
+))]
+pub async fn change_password(
+    State(app): State<App>,
+    session: AnySession,
+    client: Client,
+    ApiJson(body): ApiJson<PasswordChangeBody>,
+) -> Result<StatusCode> {
+    let change = PasswordChange {
+        current: body.current_password,
+        new: body.new_password,
+        confirmation: body.new_password_confirmation,
+    };
+    let actor = session.actor(&client);
+    users::change_password(&app.store, &app.hasher, &actor, session.0.id, change, to_unix(app.now())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

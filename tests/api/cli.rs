@@ -1,0 +1,131 @@
+use std::process::{Command, Output};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::{db_test, helpers::*};
+
+/// Runs the real binary against the test app's database.
+fn portcullis(app: &TestApp, args: &[&str]) -> Output {
+    let data_dir = app.dir.path().display().to_string();
+    Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["--database-url", &app.database_url, "--data-dir", &data_dir])
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("the binary runs")
+}
+
+fn json_stdout(output: &Output) -> Value {
+    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("JSON on stdout")
+}
+
+db_test! {
+    async fn the_operator_creates_an_account_and_a_user_whose_password_works(app: TestApp) {
+        let account = json_stdout(&portcullis(&app, &[
+            "account", "create", "--name", "Fleet One", "--admin", "boss", "--admin-password", PASSWORD,
+            "--admin-email", "boss@fleet.example", "--sms-quota", "25", "--email-notifications",
+            "--blocking-date", "2031-01-01T00:00:00Z", "--json",
+        ]));
+        assert_eq!(account["name"], "Fleet One");
+        let user = json_stdout(&portcullis(&app, &[
+            "user", "create", "--account", "Fleet One", "--username", "dispatcher", "--password", PASSWORD,
+            "--phone", "+35312345678", "--phone-verified", "--can-send-sms", "--language", "ru", "--json",
+        ]));
+        assert_eq!(user["username"], "dispatcher");
+        let row = app.app.store.read().await.unwrap().user_by_username("dispatcher").await.unwrap().unwrap();
+        assert_eq!(row.creator_id.map(|c| c.0), account["admin_id"].as_i64());
+        assert!(row.phone_verified && row.can_send_sms && !row.must_change_password);
+        assert_eq!(row.language, "ru");
+        assert_eq!(app.login("dispatcher", PASSWORD).await.status(), StatusCode::OK);
+        let acc = app.app.store.read().await.unwrap().account_by_name("Fleet One").await.unwrap().unwrap();
+        assert!(acc.sms_enabled && acc.email_notifications);
+        assert_eq!(acc.sms_quota, 25);
+        assert_eq!(acc.blocking_at, Some(1_924_992_000));
+    }
+}
+
+db_test! {
+    async fn a_failing_command_exits_non_zero_with_a_one_line_reason(app: TestApp) {
+        app.company("acme").await;
+        let output = portcullis(&app, &[
+            "account", "create", "--name", "acme", "--admin", "other", "--admin-password", PASSWORD,
+        ]);
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim(), "error: name is already taken");
+        let output = portcullis(&app, &["user", "create", "--account", "nope", "--username", "x", "--password", PASSWORD]);
+        assert_eq!(String::from_utf8_lossy(&output.stderr).trim(), "error: no account named \"nope\"");
+    }
+}
+
+db_test! {
+    async fn the_operator_grants_act_as_and_unlocks_a_locked_user(app: TestApp) {
+        let company = app.company("acme").await;
+        app.user(company.account, company.admin, "driver").await;
+        let granted = json_stdout(&portcullis(&app, &[
+            "user", "grant", "--user", "acme-admin", "--target", "driver", "--right", "act-as", "--json",
+        ]));
+        assert_eq!(granted["right"], "act_as");
+        let rights = app.app.store.read().await.unwrap().grants_between(company.admin, portcullis::users::UserId(2)).await.unwrap();
+        assert_eq!(rights, ["act_as"]);
+        for _ in 0..5 {
+            app.login("driver", "wrong-password").await;
+        }
+        assert_eq!(app.login("driver", PASSWORD).await.status(), StatusCode::LOCKED);
+        let unlocked = json_stdout(&portcullis(&app, &["user", "unlock", "--username", "driver", "--json"]));
+        assert_eq!(unlocked["was_locked"], true);
+        assert_eq!(app.login("driver", PASSWORD).await.status(), StatusCode::OK);
+    }
+}
+
+db_test! {
+    async fn the_demo_command_seeds_a_company_to_sign_in_to_once(app: TestApp) {
+        let first = json_stdout(&portcullis(&app, &["demo", "--json"]));
+        assert_eq!(first["seeded"]["admin"][0], "demo");
+        let again = json_stdout(&portcullis(&app, &["demo", "--json"]));
+        assert!(again["seeded"].is_null());
+        let password = first["seeded"]["admin"][1].as_str().unwrap();
+        assert_eq!(app.login("demo", password).await.status(), StatusCode::OK);
+        let driver_password = first["seeded"]["subordinate"][1].as_str().unwrap();
+        assert_eq!(app.login("driver", driver_password).await.status(), StatusCode::OK);
+    }
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [&["--help"][..], &["serve", "--help"], &["account", "create", "--help"], &["user", "grant", "--help"]] {
+        let output = Command::new(env!("CARGO_BIN_EXE_portcullis")).args(args).output().unwrap();
+        assert!(output.status.success());
+        assert!(String::from_utf8_lossy(&output.stdout).contains("Usage:"));
+    }
+}
+
+#[test]
+fn a_secret_key_of_the_wrong_length_stops_the_start_with_a_clear_reason() {
+    let output = Command::new(env!("CARGO_BIN_EXE_portcullis")).args(["--secret-key", "abcd", "migrate"]).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("64 hexadecimal digits"), "{stderr}");
+}
+
+#[test]
+fn an_unsupported_database_url_is_refused_at_start() {
+    let output = Command::new(env!("CARGO_BIN_EXE_portcullis")).args(["--database-url", "mysql://x", "migrate"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("sqlite://"));
+}
+
+#[test]
+fn an_unreachable_database_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["--data-dir", &dir.path().display().to_string()])
+        .args(["--database-url", "postgres://postgres@127.0.0.1:1/none", "migrate"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.starts_with("error: cannot connect to PostgreSQL"), "{stderr}");
+}

@@ -1,0 +1,231 @@
+//! `TestApp`: the real server on port 0 with a fresh database (a SQLite file in a
+//! temporary directory, or a new PostgreSQL database), a clock the test moves, and typed
+//! helpers for the calls tests make again and again.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use clap::Parser;
+use portcullis::{
+    accounts::{self, AccountId, AccountRequest},
+    app::App,
+    cli::Cli,
+    clock::{ManualClock, to_unix},
+    rights::Actor,
+    users::{self, UserId, UserRequest},
+};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use time::{Duration, OffsetDateTime, macros::datetime};
+
+/// Where the default test PostgreSQL server is; CI starts one there.
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// Runs one test body on SQLite and on PostgreSQL, as `<name>::sqlite` and
+/// `<name>::postgres`.
+#[macro_export]
+macro_rules! db_test {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
+                $body
+            }
+
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let $app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
+                $body
+            }
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub app: App,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+    pub database_url: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// A strong password for test users.
+pub const PASSWORD: &str = "Vq8#mLz2!pRt-harbour";
+
+pub const START: OffsetDateTime = datetime!(2030-03-01 09:00 UTC);
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", dir.path().join("test.db").display()),
+            Backend::Postgres => fresh_postgres_database().await,
+        };
+        Self::start(dir, database_url, &[]).await
+    }
+
+    /// Starts another server on the same database and data directory (a second
+    /// instance, or the same one after a restart).
+    pub async fn another_instance(&self) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let key = std::fs::read_to_string(self.dir.path().join("secret.key")).expect("key");
+        let key = key.trim().to_owned();
+        Self::start(dir, self.database_url.clone(), &["--secret-key", &key]).await
+    }
+
+    async fn start(dir: tempfile::TempDir, database_url: String, extra: &[&str]) -> Self {
+        let data_dir = dir.path().display().to_string();
+        let mut args = vec![
+            "portcullis",
+            "--database-url",
+            &database_url,
+            "--data-dir",
+            &data_dir,
+            "--listen",
+            "127.0.0.1:0",
+        ];
+        args.extend_from_slice(extra);
+        args.push("serve");
+        let config = Cli::try_parse_from(args).expect("test configuration").config;
+        let clock = Arc::new(ManualClock::new(START));
+        let app = App::new(config, clock.clone()).await.expect("app starts");
+        let server = app.clone().bind().await.expect("binds");
+        let addr = server.addr();
+        tokio::spawn(server.run(std::future::pending()));
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { addr, app, clock, http, database_url, dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn now(&self) -> i64 {
+        to_unix(portcullis::clock::Clock::now(&*self.clock))
+    }
+
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut request = self.http.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.send(reqwest::Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.post("/api/v1/login", None, json!({ "username": username, "password": password })).await
+    }
+
+    /// Signs in, expecting success, and returns the token.
+    pub async fn token(&self, username: &str, password: &str) -> String {
+        let response = self.login(username, password).await;
+        let body = json_of(response, StatusCode::OK).await;
+        body["token"].as_str().expect("a token").to_owned()
+    }
+
+    /// Signs in and fulfils the first-login duties, returning a token free to do anything.
+    pub async fn signed_in(&self, username: &str) -> String {
+        let token = self.token(username, PASSWORD).await;
+        let response = self.post("/api/v1/session/accept-dpa", Some(&token), json!({})).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        token
+    }
+
+    /// Creates a company through the domain, as the operator would at the command line:
+    /// `<name>` with the top user `<name>-admin`.
+    pub async fn company(&self, name: &str) -> Company {
+        let request = AccountRequest {
+            name: name.to_owned(),
+            admin: UserRequest {
+                username: format!("{name}-admin"),
+                password: Some(PASSWORD.to_owned().into()),
+                can_change_password: true,
+                must_change_password: Some(false),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let (account, admin) = accounts::create(&self.app.store, &self.app.hasher, &Actor::operator(), &request, self.now())
+            .await
+            .expect("company created");
+        Company { account: account.id, admin: admin.id }
+    }
+
+    /// Creates a user made by `creator` in `account`, with the test password and no duty
+    /// to change it.
+    pub async fn user(&self, account: AccountId, creator: UserId, username: &str) -> UserId {
+        let request = UserRequest {
+            username: username.to_owned(),
+            password: Some(PASSWORD.to_owned().into()),
+            can_change_password: true,
+            must_change_password: Some(false),
+            ..Default::default()
+        };
+        let actor = Actor::operator();
+        users::create(&self.app.store, &self.app.hasher, &actor, account, Some(creator), &request, self.now())
+            .await
+            .expect("user created")
+            .id
+    }
+}
+
+pub struct Company {
+    pub account: AccountId,
+    pub admin: UserId,
+}
+
+/// The JSON body of a response, after checking its status.
+pub async fn json_of(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let text = response.text().await.expect("body");
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// A new, empty PostgreSQL database for one test.
+async fn fresh_postgres_database() -> String {
+    use sqlx::Connection;
+    let admin = std::env::var("PORTCULLIS_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL tests need a server at {admin} (set PORTCULLIS_TEST_POSTGRES_URL): {e}")
+    });
+    let name = format!("portcullis_test_{}", hex::encode(rand::random::<[u8; 8]>()));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create the test database");
+    let mut url = url::Url::parse(&admin).expect("a URL");
+    url.set_path(&name);
+    url.to_string()
+}

@@ -1,0 +1,10 @@
+//! Black-box tests through the HTTP API (and the command line), each on a fresh
+//! database, every one on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod administration;
+mod cli;
+mod login;
+mod operations;
+mod sessions;

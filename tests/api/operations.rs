@@ -1,0 +1,89 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::{db_test, helpers::*};
+
+db_test! {
+    async fn health_and_readiness_answer(app: TestApp) {
+        assert_eq!(app.get("/healthz", None).await.text().await.unwrap(), "ok");
+        let ready = json_of(app.get("/readyz", None).await, StatusCode::OK).await;
+        assert_eq!(ready["status"], "ready");
+    }
+}
+
+db_test! {
+    async fn readiness_fails_when_the_database_is_gone(app: TestApp) {
+        app.app.store.close().await;
+        assert_eq!(app.get("/readyz", None).await.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}
+
+db_test! {
+    async fn metrics_count_requests_by_route_and_status(app: TestApp) {
+        app.login("nobody", "whatever-it-is").await;
+        let text = app.get("/metrics", None).await.text().await.unwrap();
+        assert!(text.contains(r#"http_requests_total{route="/api/v1/login",method="POST",status="401"}"#), "{text}");
+        assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
+    }
+}
+
+db_test! {
+    async fn the_openapi_document_lists_the_endpoints(app: TestApp) {
+        let doc = json_of(app.get("/api/v1/openapi.json", None).await, StatusCode::OK).await;
+        assert!(doc["openapi"].as_str().unwrap().starts_with('3'));
+        for path in ["/api/v1/login", "/api/v1/session", "/api/v1/users/{id}", "/api/v1/accounts"] {
+            assert!(doc["paths"].get(path).is_some(), "{path} missing");
+        }
+    }
+}
+
+db_test! {
+    async fn unknown_paths_get_a_json_404_and_every_answer_carries_strict_headers(app: TestApp) {
+        let response = app.get("/api/v1/nothing-here", None).await;
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(response.headers()["x-frame-options"], "DENY");
+        assert!(response.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
+        let body = json_of(response, StatusCode::NOT_FOUND).await;
+        assert_eq!(body["error"], "not_found");
+    }
+}
+
+db_test! {
+    async fn malformed_json_is_a_400_naming_the_problem(app: TestApp) {
+        let response = app
+            .http
+            .post(app.url("/api/v1/login"))
+            .header("content-type", "application/json")
+            .body(r#"{"username": "a", "#)
+            .send()
+            .await
+            .unwrap();
+        let body = json_of(response, StatusCode::BAD_REQUEST).await;
+        assert_eq!(body["error"], "malformed_json");
+    }
+}
+
+db_test! {
+    async fn a_body_that_is_not_json_is_a_415(app: TestApp) {
+        let response = app.http.post(app.url("/api/v1/login")).body("username=a").send().await.unwrap();
+        let body = json_of(response, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+        assert_eq!(body["error"], "unsupported_media_type");
+    }
+}
+
+db_test! {
+    async fn an_oversized_body_is_a_413_and_nothing_is_hashed(app: TestApp) {
+        let huge = "x".repeat(200 * 1024);
+        let response = app.post("/api/v1/login", None, json!({ "username": "a", "password": huge })).await;
+        let body = json_of(response, StatusCode::PAYLOAD_TOO_LARGE).await;
+        assert_eq!(body["error"], "too_large");
+    }
+}
+
+db_test! {
+    async fn unknown_fields_are_refused_by_name(app: TestApp) {
+        let response = app.post("/api/v1/login", None, json!({ "username": "a", "password": "b", "admin": true })).await;
+        let body = json_of(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(body["message"].as_str().unwrap().contains("admin"), "{body}");
+    }
+}
