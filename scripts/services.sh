@@ -1,0 +1,57 @@
+# Helpers that make sure the services the tests use are there. Sourced by scripts/test.
+
+export PORTCULLIS_TEST_POSTGRES_URL=${PORTCULLIS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_install() {
+    if [ -z "${APT_UPDATED:-}" ]; then
+        as_root apt-get update -qq
+        APT_UPDATED=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+pg_answers() {
+    psql "$PORTCULLIS_TEST_POSTGRES_URL" -qtAc 'SELECT 1' >/dev/null 2>&1
+}
+
+# PostgreSQL on 127.0.0.1:5432 that the `postgres` user reaches without a password.
+ensure_postgres() {
+    command -v psql >/dev/null || apt_install postgresql-client
+    pg_answers && return 0
+    if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+        echo "installing PostgreSQL for the tests..."
+        apt_install postgresql
+    fi
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || true
+    for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+    if ! pg_answers; then
+        # A fresh Debian cluster asks for passwords over TCP: trust local connections,
+        # as a throwaway test server may.
+        local hba="/etc/postgresql/$version/main/pg_hba.conf"
+        as_root sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+        as_root pg_ctlcluster --skip-systemctl-redirect "$version" main reload
+        sleep 1
+    fi
+    pg_answers || { echo "error: PostgreSQL does not answer at $PORTCULLIS_TEST_POSTGRES_URL" >&2; return 1; }
+}
+
+# Debian's Chromium and its driver, for the browser tests.
+ensure_chromium() {
+    if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+        echo "installing Chromium for the browser tests..."
+        apt_install chromium chromium-driver
+    fi
+}
+
+# Databases left by earlier runs (each API test makes its own).
+drop_test_databases() {
+    psql "$PORTCULLIS_TEST_POSTGRES_URL" -qtAc \
+        "SELECT datname FROM pg_database WHERE datname LIKE 'portcullis\_test\_%'" |
+        while read -r db; do psql "$PORTCULLIS_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $db" >/dev/null; done
+}
