@@ -27,6 +27,8 @@ pub struct State {
     pub hasher: Hasher,
     pub keys: SecretKey,
     pub lifetimes: Lifetimes,
+    /// The Data Protection Agreement users accept.
+    pub dpa_text: String,
 }
 
 impl std::ops::Deref for App {
@@ -51,6 +53,11 @@ impl App {
             .hash_threads
             .map(|n| n.get())
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let dpa_text = match &config.dpa_file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read PORTCULLIS_DPA_FILE {}", path.display()))?,
+            None => crate::dpa::DEFAULT_TEXT.to_owned(),
+        };
         Ok(Self(Arc::new(State {
             config,
             store,
@@ -58,6 +65,7 @@ impl App {
             hasher: Hasher::new(threads),
             keys,
             lifetimes: Lifetimes::default(),
+            dpa_text,
         })))
     }
 

@@ -6,14 +6,17 @@
 //! row keeps the newest hash and number, so an edited, removed or reordered event breaks
 //! the chain where it happened.
 
+use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
 
 use crate::{
     accounts::AccountId,
+    clock::from_unix,
     error::Result,
     rights::Actor,
-    store::Tx,
+    store::{Store, Tx},
     users::UserId,
 };
 
@@ -110,6 +113,38 @@ pub async fn record(tx: &mut Tx, event: Event, now: i64) -> Result<()> {
     };
     let hash = sealed.hash(prev.as_deref());
     tx.insert_audit_event(&sealed, prev.as_deref(), &hash).await
+}
+
+/// One attempt in a person's login history.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SignIn {
+    /// Where this entry stands: pass it as `before` for older ones.
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    /// `ok`, `wrong_password`, `account_blocked`...
+    pub result: String,
+    pub ip: Option<String>,
+    pub app: String,
+    pub user_agent: String,
+}
+
+/// A page of a person's login history, newest first, and the cursor of the next page.
+pub async fn login_history(store: &Store, user: UserId, before: Option<i64>, limit: i64) -> Result<(Vec<SignIn>, Option<i64>)> {
+    let limit = limit.clamp(1, 200);
+    let rows = store.read().await?.sign_ins_of(user, before, limit + 1).await?;
+    let more = rows.len() as i64 > limit;
+    let entries: Vec<SignIn> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|row| {
+            let details: Value = serde_json::from_str(&row.details).unwrap_or_default();
+            let text = |key: &str| details[key].as_str().unwrap_or_default().to_owned();
+            SignIn { id: row.id, time: from_unix(row.at), result: text("result"), ip: row.ip, app: text("app"), user_agent: text("user_agent") }
+        })
+        .collect();
+    let next = if more { entries.last().map(|e| e.id) } else { None };
+    Ok((entries, next))
 }
 
 /// A `{before, after}` pair holding only the fields that differ.

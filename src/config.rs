@@ -66,6 +66,11 @@ pub struct Config {
     #[arg(long, env = "PORTCULLIS_MAX_BODY_BYTES", global = true, default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 
+    /// A text file with the Data Protection Agreement users must accept. Default: a
+    /// short built-in agreement.
+    #[arg(long, env = "PORTCULLIS_DPA_FILE", global = true)]
+    pub dpa_file: Option<PathBuf>,
+
     /// Write logs as JSON lines instead of text.
     #[arg(long, env = "PORTCULLIS_LOG_JSON", global = true)]
     pub log_json: bool,

@@ -14,6 +14,7 @@ use crate::{
     sessions::{self, AppKind, Current, Lifetimes, NewSession},
     store::{Store, UserRow},
     tokens::Token,
+    users::Language,
 };
 
 /// A sign-in attempt as the client made it.
@@ -25,6 +26,8 @@ pub struct Attempt {
     pub app: AppKind,
     pub ip: String,
     pub user_agent: String,
+    /// The language chosen on the sign-in page, remembered in the user's settings.
+    pub language: Option<Language>,
 }
 
 /// A successful sign-in: the new token (shown once) and the session it opens.
@@ -67,6 +70,11 @@ pub async fn sign_in(
         return Err(Error::AccountBlocked);
     }
     lockout::clear(&mut tx, Scope::Password, &by_user).await?;
+    if let Some(language) = attempt.language.filter(|l| l.code() != user.language) {
+        let mut user = user.clone();
+        user.language = language.code().to_owned();
+        tx.update_user(&user).await?;
+    }
     let new = NewSession {
         user_id: user.id,
         acting_as_id: None,

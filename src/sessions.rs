@@ -15,7 +15,7 @@ use crate::{
     error::{Error, Result},
     store::{SessionRow, SessionView, Store, Tx},
     tokens::{Token, TokenHash},
-    users::UserId,
+    users::{Language, UserId},
 };
 
 /// Where a sign-in comes from.
@@ -115,9 +115,9 @@ pub struct Current {
     pub expires_at: OffsetDateTime,
     /// Duties to finish before anything else.
     pub pending: Vec<Duty>,
-    /// Where the session was created; `?sid=` links work only from there.
+    /// The language of the person signed in.
     #[serde(skip)]
-    pub created_ip: String,
+    pub language: Language,
 }
 
 impl Current {
@@ -130,9 +130,24 @@ impl Current {
 /// Checks a presented token. Ends (and refuses) a session that went idle or whose
 /// account is blocked.
 pub async fn check(store: &Store, lifetimes: &Lifetimes, presented: &str, now: i64) -> Result<Current> {
+    let view = lookup(store, lifetimes, presented, now).await?;
+    touch(store, lifetimes, view, now).await
+}
+
+/// Quick login by link (`/?sid=`): the session, but only for a client at the address the
+/// session was created from. From anywhere else it is refused and left as it was.
+pub async fn check_from(store: &Store, lifetimes: &Lifetimes, presented: &str, ip: &str, now: i64) -> Result<Current> {
+    let view = lookup(store, lifetimes, presented, now).await?;
+    if view.ip != ip {
+        return Err(Error::Forbidden);
+    }
+    touch(store, lifetimes, view, now).await
+}
+
+/// The live session behind a token, without recording the visit.
+async fn lookup(store: &Store, lifetimes: &Lifetimes, presented: &str, now: i64) -> Result<SessionView> {
     let view = store.session_by_hash(&TokenHash::of(presented)).await?.ok_or(Error::Unauthenticated)?;
-    let ends_at = end_of(&view, lifetimes);
-    if now >= ends_at {
+    if now >= end_of(&view, lifetimes) {
         store.end_session(view.id, now).await?;
         return Err(Error::Unauthenticated);
     }
@@ -141,7 +156,11 @@ pub async fn check(store: &Store, lifetimes: &Lifetimes, presented: &str, now: i
         store.end_session(view.id, now).await?;
         return Err(Error::AccountBlocked);
     }
-    let mut view = view;
+    Ok(view)
+}
+
+/// Records the visit (at most once every few seconds) and answers with the session.
+async fn touch(store: &Store, lifetimes: &Lifetimes, mut view: SessionView, now: i64) -> Result<Current> {
     if now - view.last_seen_at >= lifetimes.touch_every {
         store.touch_session(view.id, now).await?;
         view.last_seen_at = now;
@@ -186,7 +205,7 @@ fn current_of(view: SessionView, lifetimes: &Lifetimes) -> Current {
         remember_me: view.remember,
         expires_at,
         pending,
-        created_ip: view.ip,
+        language: Language::parse(&view.language).unwrap_or_default(),
     }
 }
 

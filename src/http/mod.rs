@@ -20,11 +20,13 @@ pub mod api;
 pub mod error;
 pub mod extract;
 mod ops;
+mod web;
 
 pub fn router(app: App) -> Router {
     let max_body = app.config.max_body_bytes;
     Router::new()
         .merge(api::routes())
+        .merge(web::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -38,6 +38,7 @@ pub struct SessionView {
     pub dpa_version: i64,
     pub dpa_accepted_version: i64,
     pub must_change_password: bool,
+    pub language: String,
     pub acting_id: Option<UserId>,
     pub acting_username: Option<String>,
     pub acting_account_id: Option<AccountId>,
@@ -50,7 +51,7 @@ impl Store {
         Ok(with_pool!(self, pool => sqlx::query_as(
             "SELECT s.id, s.app, s.ip, s.remember, s.last_seen_at, s.expires_at, \
                     u.id AS user_id, u.username, a.id AS account_id, a.name AS account_name, \
-                    a.blocking_at, a.dpa_version, u.dpa_accepted_version, u.must_change_password, \
+                    a.blocking_at, a.dpa_version, u.dpa_accepted_version, u.must_change_password, u.language, \
                     e.id AS acting_id, e.username AS acting_username, \
                     ea.id AS acting_account_id, ea.name AS acting_account_name, \
                     ea.blocking_at AS acting_blocking_at \

@@ -59,6 +59,7 @@ pub async fn login(State(app): State<App>, client: Client, ApiJson(body): ApiJso
         app: body.app,
         ip: client.ip.to_string(),
         user_agent: client.user_agent,
+        language: None,
     };
     let signed_in = login::sign_in(&app.store, &app.hasher, &app.lifetimes, attempt, to_unix(app.now())).await?;
     Ok(Json(signed_in.into()))

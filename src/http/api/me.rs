@@ -1,14 +1,19 @@
 //! The signed-in user's own duties and settings.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::{Query, State},
+    http::StatusCode,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     app::App,
     clock::to_unix,
+    audit::{self, SignIn},
     dpa,
     error::Result,
-    http::extract::{AnySession, ApiJson, Client},
+    http::extract::{AnySession, ApiJson, Client, Session},
     passwords::Password,
     users::{self, PasswordChange},
 };
@@ -60,4 +65,32 @@ pub async fn change_password(
     let actor = session.actor(&client);
     users::change_password(&app.store, &app.hasher, &actor, session.0.id, change, to_unix(app.now())).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct HistoryQuery {
+    /// Only entries older than this one (the `next` of the previous page).
+    before: Option<i64>,
+    /// At most this many entries (1 to 200, default 50).
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LoginHistory {
+    entries: Vec<SignIn>,
+    /// Pass as `before` for the next page; null on the last one.
+    next: Option<i64>,
+}
+
+/// The caller's sign-in attempts, newest first.
+#[utoipa::path(get, path = "/api/v1/me/login-history", tag = "session", security(("bearer" = [])),
+    params(HistoryQuery), responses((status = 200, body = LoginHistory)))]
+pub async fn login_history(
+    State(app): State<App>,
+    Session(current): Session,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Json<LoginHistory>> {
+    let user = current.signed_in_user();
+    let (entries, next) = audit::login_history(&app.store, user, query.before, query.limit.unwrap_or(50)).await?;
+    Ok(Json(LoginHistory { entries, next }))
 }

@@ -24,6 +24,7 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/session", get(session::get).delete(session::delete))
         .route("/api/v1/session/accept-dpa", post(me::accept_dpa))
         .route("/api/v1/password/change", post(me::change_password))
+        .route("/api/v1/me/login-history", get(me::login_history))
         .route("/api/v1/sessions", get(session::list).delete(session::end_others))
         .route("/api/v1/sessions/{id}", axum::routing::delete(session::end_one))
         .route("/api/v1/accounts", post(accounts::create))
@@ -49,7 +50,7 @@ pub struct ErrorBody {
     paths(
         login::login,
         session::get, session::delete, session::list, session::end_one, session::end_others,
-        me::accept_dpa, me::change_password,
+        me::accept_dpa, me::change_password, me::login_history,
         accounts::create,
         users::create, users::update, users::put_grants, users::delete_grants,
     ),

@@ -1,0 +1,170 @@
+//! Signing in and out in the browser, the home page, and quick login by `?sid=` link.
+
+use axum::{
+    Form,
+    extract::{Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::{PageError, PageSession, Visitor, browser_session, templates::{HomePage, LoginPage}};
+use crate::{
+    app::App,
+    audit::{self, Event},
+    clock::to_unix,
+    error::Error,
+    http::extract::Client,
+    i18n::Tr,
+    login::{self, Attempt},
+    rights::Actor,
+    sessions::{self, AppKind},
+    users::Language,
+};
+
+#[derive(Debug, Deserialize)]
+pub struct HomeQuery {
+    sid: Option<String>,
+}
+
+/// `/`: the home page, or quick login when the link carries `?sid=`.
+pub async fn home(
+    State(app): State<App>,
+    visitor: Visitor,
+    client: Client,
+    Query(query): Query<HomeQuery>,
+) -> Result<Response, PageError> {
+    if let Some(sid) = query.sid {
+        return quick_login(&app, visitor, &client, &sid).await;
+    }
+    let tr = Tr(visitor.lang);
+    let Some(current) = browser_session(&app, &visitor.jar).await.map_err(|e| PageError::Domain(e, tr))? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let session = PageSession(current);
+    session.require_no_duty()?;
+    let current = session.0;
+    let page = visitor.layout(Tr(current.language), Some(&current));
+    let home = HomePage { page, username: current.user.username.clone(), account: current.account.name.clone() };
+    Ok((visitor.jar, home).into_response())
+}
+
+/// Signs the browser in with an existing session, only from the address it was created
+/// from. A refusal is logged and audited; the session itself is left as it was.
+async fn quick_login(app: &App, visitor: Visitor, client: &Client, sid: &str) -> Result<Response, PageError> {
+    let tr = Tr(visitor.lang);
+    let now = to_unix(app.now());
+    let ip = client.ip.to_string();
+    match sessions::check_from(&app.store, &app.lifetimes, sid, &ip, now).await {
+        Ok(current) => {
+            let visitor = visitor.with_session(sid, current.remember_me);
+            Ok((visitor.jar, Redirect::to("/")).into_response())
+        }
+        Err(Error::Forbidden) => {
+            tracing::warn!(%ip, "quick login refused: the link was opened from another address");
+            record_refused_quick_login(app, sid, &ip, now).await.map_err(|e| PageError::Domain(e, tr))?;
+            let mut page = visitor.layout(tr, None);
+            page.error = Some(tr.t("error-sid-other-address"));
+            Ok((StatusCode::FORBIDDEN, visitor.jar, LoginPage { page, username: String::new() }).into_response())
+        }
+        Err(Error::Unauthenticated | Error::AccountBlocked) => {
+            let mut page = visitor.layout(tr, None);
+            page.error = Some(tr.t("error-session-ended"));
+            Ok((StatusCode::UNAUTHORIZED, visitor.jar, LoginPage { page, username: String::new() }).into_response())
+        }
+        Err(e) => Err(PageError::Domain(e, tr)),
+    }
+}
+
+async fn record_refused_quick_login(app: &App, sid: &str, ip: &str, now: i64) -> Result<(), Error> {
+    let Some(view) = app.store.session_by_hash(&crate::tokens::TokenHash::of(sid)).await? else { return Ok(()) };
+    let mut tx = app.store.write().await?;
+    let actor = Actor { ip: Some(ip.to_owned()), ..Actor::operator() };
+    let details = serde_json::json!({ "session_ip": view.ip });
+    let event = Event::new(view.account_id, &actor, "session.quick_login_refused").subject(view.user_id).details(details);
+    audit::record(&mut tx, event, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    expired: Option<String>,
+}
+
+/// The sign-in page.
+pub async fn page(State(app): State<App>, visitor: Visitor, Query(query): Query<LoginQuery>) -> Response {
+    if let Ok(Some(_)) = browser_session(&app, &visitor.jar).await {
+        return Redirect::to("/").into_response();
+    }
+    let tr = Tr(visitor.lang);
+    let mut page = visitor.layout(tr, None);
+    if query.expired.is_some() {
+        page.error = Some(tr.t("error-session-ended"));
+    }
+    (visitor.jar, LoginPage { page, username: String::new() }).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    csrf: String,
+    username: String,
+    password: String,
+    remember_me: Option<String>,
+    language: Option<String>,
+}
+
+/// Signs in from the form; a failure shows the form again with the reason.
+pub async fn submit(
+    State(app): State<App>,
+    visitor: Visitor,
+    client: Client,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    let language = form.language.as_deref().and_then(|l| Language::parse(l).ok()).unwrap_or(visitor.lang);
+    let tr = Tr(language);
+    let remember = form.remember_me.is_some();
+    let attempt = Attempt {
+        username: form.username.clone(),
+        password: form.password.into(),
+        remember_me: remember,
+        app: AppKind::Web,
+        ip: client.ip.to_string(),
+        user_agent: client.user_agent,
+        language: Some(language),
+    };
+    let (status, message) = match login::sign_in(&app.store, &app.hasher, &app.lifetimes, attempt, to_unix(app.now())).await {
+        Ok(signed_in) => {
+            let visitor = visitor.with_session(signed_in.token.expose(), remember);
+            return Ok((visitor.jar, Redirect::to("/")).into_response());
+        }
+        Err(Error::InvalidCredentials) => (StatusCode::UNAUTHORIZED, tr.t("error-invalid-credentials")),
+        Err(Error::Locked { retry_after }) => {
+            let minutes = (retry_after.whole_seconds() + 59) / 60;
+            (StatusCode::LOCKED, tr.t1("error-locked", "minutes", minutes))
+        }
+        Err(Error::AccountBlocked) => (StatusCode::FORBIDDEN, tr.t("error-account-blocked")),
+        Err(e) => return Err(PageError::Domain(e, tr)),
+    };
+    let mut page = visitor.layout(tr, None);
+    page.error = Some(message);
+    Ok((status, visitor.jar, LoginPage { page, username: form.username }).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
+/// Signs out: ends the session and forgets the cookie.
+pub async fn logout(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    sessions::end(&app.store, &session.0, to_unix(app.now())).await.map_err(|e| PageError::Domain(e, Tr(visitor.lang)))?;
+    Ok((visitor.without_session().jar, Redirect::to("/login")).into_response())
+}

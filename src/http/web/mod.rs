@@ -1,0 +1,240 @@
+//! The pages people use: sign-in, first-login duties, home, security and sessions. Each
+//! page is one typed template over a shared layout, every string translated; forms work
+//! without JavaScript and carry a CSRF token; the only script is a static file (the
+//! Content-Security-Policy allows no inline code).
+
+use axum::{
+    Router,
+    extract::{FromRequestParts, Query},
+    http::{StatusCode, header, request::Parts},
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use axum_extra::extract::{
+    CookieJar,
+    cookie::{Cookie, SameSite},
+};
+use serde::Deserialize;
+
+use crate::{
+    app::App,
+    clock::to_unix,
+    error::Error,
+    http::extract::SESSION_COOKIE,
+    i18n::Tr,
+    sessions::{self, Current, Duty},
+    users::Language,
+};
+
+mod account;
+mod csrf;
+mod duties;
+mod login;
+mod templates;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/", get(login::home))
+        .route("/login", get(login::page).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/dpa", get(duties::dpa_page).post(duties::dpa_accept))
+        .route("/password", get(duties::password_page).post(duties::password_submit))
+        .route("/security", get(account::security))
+        .route("/sessions", get(account::sessions))
+        .route("/sessions/others/end", post(account::end_others))
+        .route("/sessions/{id}/end", post(account::end_one))
+        .route("/static/app.js", get(|| asset("text/javascript; charset=utf-8", include_str!("static/app.js"))))
+        .route("/static/app.css", get(|| asset("text/css; charset=utf-8", include_str!("static/app.css"))))
+}
+
+async fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+}
+
+/// The languages offered on the sign-in page, as (code, own name).
+pub const LANGUAGES: &[(&str, &str)] = &[("en", "English"), ("ru", "Русский"), ("es", "Español")];
+
+const LANGUAGE_COOKIE: &str = "portcullis_lang";
+
+/// What the shared layout shows around every page.
+pub struct Layout {
+    pub tr: Tr,
+    pub csrf: String,
+    /// The top bar's name of who is signed in; `None` on the sign-in pages.
+    pub user: Option<String>,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+    pub languages: &'static [(&'static str, &'static str)],
+}
+
+#[derive(Debug, Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+/// Someone looking at a page, signed in or not: their language, their cookies, and the
+/// CSRF token for the forms on the page.
+pub struct Visitor {
+    pub lang: Language,
+    pub jar: CookieJar,
+    pub csrf: String,
+    secure: bool,
+}
+
+impl FromRequestParts<App> for Visitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let secure = app.config.public_url().scheme() == "https";
+        let chosen = Query::<LangQuery>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|q| q.0.lang)
+            .and_then(|l| Language::parse(&l).ok());
+        let remembered = jar.get(LANGUAGE_COOKIE).and_then(|c| Language::parse(c.value()).ok());
+        let lang = chosen.or(remembered).unwrap_or_else(|| from_accept_language(&parts.headers));
+        let mut jar = jar;
+        if chosen.is_some() {
+            jar = jar.add(cookie(LANGUAGE_COOKIE, lang.code().to_owned(), secure, Some(time::Duration::days(365))));
+        }
+        let (jar, csrf) = csrf::token(&app.keys, jar, secure);
+        Ok(Self { lang, jar, csrf, secure })
+    }
+}
+
+impl Visitor {
+    pub fn layout(&self, tr: Tr, user: Option<&Current>) -> Layout {
+        Layout {
+            tr,
+            csrf: self.csrf.clone(),
+            user: user.map(top_bar_name),
+            error: None,
+            notice: None,
+            languages: LANGUAGES,
+        }
+    }
+
+    /// Signs the browser in with `token`.
+    pub fn with_session(mut self, token: &str, remember: bool) -> Self {
+        let max_age = remember.then(|| time::Duration::days(30));
+        self.jar = self.jar.add(cookie(SESSION_COOKIE, token.to_owned(), self.secure, max_age));
+        self
+    }
+
+    pub fn without_session(mut self) -> Self {
+        self.jar = self.jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+        self
+    }
+
+    pub fn check_csrf(&self, app: &App, presented: &str) -> Result<(), PageError> {
+        if csrf::verify(&app.keys, &self.jar, presented) {
+            Ok(())
+        } else {
+            Err(PageError::FormExpired(Tr(self.lang)))
+        }
+    }
+}
+
+/// "admin" or, when impersonating, "admin (driver)".
+fn top_bar_name(c: &Current) -> String {
+    match &c.impersonator {
+        Some(real) => format!("{} ({})", real.username, c.user.username),
+        None => c.user.username.clone(),
+    }
+}
+
+/// An HttpOnly, SameSite=Lax cookie for the whole site; without `max_age` it lasts as
+/// long as the browser runs.
+fn cookie(name: &'static str, value: String, secure: bool, max_age: Option<time::Duration>) -> Cookie<'static> {
+    let mut c = Cookie::build((name, value)).path("/").http_only(true).secure(secure).same_site(SameSite::Lax);
+    if let Some(age) = max_age {
+        c = c.max_age(age);
+    }
+    c.build()
+}
+
+fn from_accept_language(headers: &axum::http::HeaderMap) -> Language {
+    let header = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    header
+        .split(',')
+        .filter_map(|part| part.split(';').next()?.trim().get(..2))
+        .find_map(|code| Language::parse(&code.to_ascii_lowercase()).ok())
+        .unwrap_or_default()
+}
+
+/// The browser's session; pages that need one send everyone else to the sign-in page.
+pub struct PageSession(pub Current);
+
+impl FromRequestParts<App> for PageSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
+        match browser_session(app, &CookieJar::from_headers(&parts.headers)).await {
+            Ok(Some(current)) => Ok(Self(current)),
+            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Err(e) => Err(e.into_response()),
+        }
+    }
+}
+
+/// The session of the browser's cookie, if it still stands.
+pub async fn browser_session(app: &App, jar: &CookieJar) -> Result<Option<Current>, Error> {
+    let Some(token) = jar.get(SESSION_COOKIE) else { return Ok(None) };
+    match sessions::check(&app.store, &app.lifetimes, token.value(), to_unix(app.now())).await {
+        Ok(current) => Ok(Some(current)),
+        Err(Error::Unauthenticated | Error::AccountBlocked) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+impl PageSession {
+    /// Sends a session with a duty pending to that duty's page.
+    pub fn require_no_duty(&self) -> Result<(), PageError> {
+        match self.0.pending.first() {
+            Some(duty) => Err(PageError::Duty(*duty)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Why a page could not be shown as asked.
+#[derive(Debug)]
+pub enum PageError {
+    /// The form's CSRF token is missing or stale.
+    FormExpired(Tr),
+    /// A duty comes first.
+    Duty(Duty),
+    Domain(Error, Tr),
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::FormExpired(tr) => error_page(StatusCode::FORBIDDEN, tr, "error-form-expired"),
+            Self::Duty(Duty::AcceptDpa) => Redirect::to("/dpa").into_response(),
+            Self::Duty(Duty::ChangePassword) => Redirect::to("/password").into_response(),
+            Self::Domain(Error::Unauthenticated, _) => Redirect::to("/login").into_response(),
+            Self::Domain(Error::PendingDuty { pending }, tr) => match pending.first() {
+                Some(duty) => Self::Duty(*duty).into_response(),
+                None => Self::Domain(Error::Forbidden, tr).into_response(),
+            },
+            Self::Domain(error, tr) => {
+                let (status, key) = match &error {
+                    Error::Forbidden => (StatusCode::FORBIDDEN, "error-forbidden"),
+                    Error::NotFound => (StatusCode::NOT_FOUND, "error-generic"),
+                    Error::Unexpected(e) => {
+                        tracing::error!(error = format!("{e:#}"), "unexpected error on a page");
+                        (StatusCode::INTERNAL_SERVER_ERROR, "error-generic")
+                    }
+                    _ => (StatusCode::BAD_REQUEST, "error-generic"),
+                };
+                error_page(status, tr, key)
+            }
+        }
+    }
+}
+
+fn error_page(status: StatusCode, tr: Tr, key: &str) -> Response {
+    let page = Layout { tr, csrf: String::new(), user: None, error: Some(tr.t(key)), notice: None, languages: LANGUAGES };
+    (status, templates::ErrorPage { page }).into_response()
+}

@@ -1,0 +1,43 @@
+// Keeps a signed-in page honest about its session: asks the server every 15 seconds,
+// returns to the sign-in page once the session has ended, and after two minutes without
+// an answer says so (the clock turns red) until the server answers again, when the page
+// reloads itself.
+(function () {
+  "use strict";
+  var body = document.body;
+  if (body.dataset.poll !== "on") return;
+  var every = Number(body.dataset.pollMs || 15000);
+  var lostAfter = Number(body.dataset.lostMs || 120000);
+  var banner = document.getElementById("connection-lost");
+  var clock = document.getElementById("clock");
+  var lastAnswer = Date.now();
+
+  function tick() {
+    if (clock) clock.textContent = new Date().toLocaleTimeString();
+  }
+
+  function lost(isLost) {
+    banner.hidden = !isLost;
+    if (clock) clock.classList.toggle("lost", isLost);
+  }
+
+  function poll() {
+    fetch("/api/v1/session", { credentials: "same-origin", cache: "no-store" })
+      .then(function (response) {
+        var wasLost = !banner.hidden;
+        lastAnswer = Date.now();
+        if (response.status === 401 || response.status === 403) {
+          window.location.assign("/login");
+        } else if (wasLost) {
+          window.location.reload();
+        }
+      })
+      .catch(function () {
+        if (Date.now() - lastAnswer >= lostAfter) lost(true);
+      });
+  }
+
+  tick();
+  setInterval(tick, 1000);
+  setInterval(poll, every);
+})();

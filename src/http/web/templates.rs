@@ -1,0 +1,82 @@
+//! One typed template per page.
+
+use askama::Template;
+use askama_web::WebTemplate;
+
+use super::Layout;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+pub struct LoginPage {
+    pub page: Layout,
+    pub username: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "dpa.html")]
+pub struct DpaPage {
+    pub page: Layout,
+    pub text: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "password.html")]
+pub struct PasswordPage {
+    pub page: Layout,
+    pub forced: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    pub page: Layout,
+    pub username: String,
+    pub account: String,
+}
+
+pub struct HistoryRow {
+    pub time: String,
+    pub result: String,
+    pub result_text: String,
+    pub ip: String,
+    pub app: String,
+    pub user_agent: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "security.html")]
+pub struct SecurityPage {
+    pub page: Layout,
+    pub can_change_password: bool,
+    pub history: Vec<HistoryRow>,
+    pub next: Option<i64>,
+}
+
+pub struct SessionLine {
+    pub id: i64,
+    pub app: &'static str,
+    pub ip: String,
+    pub user_agent: String,
+    pub created_at: String,
+    pub last_seen_at: String,
+    pub current: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sessions.html")]
+pub struct SessionsPage {
+    pub page: Layout,
+    pub sessions: Vec<SessionLine>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    pub page: Layout,
+}
+
+/// How times are shown on pages: `2030-03-01 09:00:00 UTC`.
+pub fn show_time(t: time::OffsetDateTime) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    t.format(&format).unwrap_or_default()
+}

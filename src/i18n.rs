@@ -1,0 +1,66 @@
+//! Translations of everything people read (pages, emails, SMS) into English, Russian
+//! and Spanish. The strings live in `locales/<lang>/main.ftl` (Fluent) and are compiled
+//! into the binary.
+
+use fluent_templates::{LanguageIdentifier, Loader, fluent_bundle::FluentValue, langid};
+
+use crate::users::Language;
+
+fluent_templates::static_loader! {
+    static LOCALES = {
+        locales: "./locales",
+        fallback_language: "en",
+        // No Unicode isolation marks around arguments: they show up in plain-text email.
+        customise: |bundle| bundle.set_use_isolating(false),
+    };
+}
+
+/// Translates into one language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tr(pub Language);
+
+impl Tr {
+    fn id(self) -> LanguageIdentifier {
+        match self.0 {
+            Language::En => langid!("en"),
+            Language::Ru => langid!("ru"),
+            Language::Es => langid!("es"),
+        }
+    }
+
+    /// The text for `key`.
+    pub fn t(&self, key: &str) -> String {
+        LOCALES.lookup(&self.id(), key)
+    }
+
+    /// The text for `key` with one argument.
+    pub fn t1(&self, key: &str, name: &'static str, value: impl Into<FluentValue<'static>>) -> String {
+        let args = std::collections::HashMap::from([(std::borrow::Cow::Borrowed(name), value.into())]);
+        LOCALES.lookup_with_args(&self.id(), key, &args)
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.0.code()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(ftl: &str) -> Vec<&str> {
+        ftl.lines().filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim())).collect()
+    }
+
+    #[test]
+    fn every_english_string_is_translated_into_russian_and_spanish() {
+        let english = keys(include_str!("../locales/en/main.ftl"));
+        assert_eq!(keys(include_str!("../locales/ru/main.ftl")), english);
+        assert_eq!(keys(include_str!("../locales/es/main.ftl")), english);
+    }
+
+    #[test]
+    fn arguments_are_filled_in_without_isolation_marks() {
+        assert_eq!(Tr(Language::Ru).t1("error-locked", "minutes", 15), "Слишком много неудачных попыток. Повторите через 15 мин.");
+    }
+}
