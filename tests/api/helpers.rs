@@ -53,6 +53,7 @@ pub enum Backend {
 }
 
 pub struct TestApp {
+    pub backend: Backend,
     pub addr: SocketAddr,
     pub app: App,
     pub clock: Arc<ManualClock>,
@@ -68,12 +69,17 @@ pub const START: OffsetDateTime = datetime!(2030-03-01 09:00 UTC);
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// A server started with extra command-line configuration.
+    pub async fn spawn_with(backend: Backend, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let database_url = match backend {
             Backend::Sqlite => format!("sqlite://{}", dir.path().join("test.db").display()),
             Backend::Postgres => fresh_postgres_database().await,
         };
-        Self::start(dir, database_url, &[]).await
+        Self::start(backend, dir, database_url, extra).await
     }
 
     /// Starts another server on the same database and data directory (a second
@@ -82,10 +88,10 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temporary directory");
         let key = std::fs::read_to_string(self.dir.path().join("secret.key")).expect("key");
         let key = key.trim().to_owned();
-        Self::start(dir, self.database_url.clone(), &["--secret-key", &key]).await
+        Self::start(self.backend, dir, self.database_url.clone(), &["--secret-key", &key]).await
     }
 
-    async fn start(dir: tempfile::TempDir, database_url: String, extra: &[&str]) -> Self {
+    async fn start(backend: Backend, dir: tempfile::TempDir, database_url: String, extra: &[&str]) -> Self {
         let data_dir = dir.path().display().to_string();
         let mut args = vec![
             "portcullis",
@@ -105,7 +111,7 @@ impl TestApp {
         let addr = server.addr();
         tokio::spawn(server.run(std::future::pending()));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { addr, app, clock, http, database_url, dir }
+        Self { backend, addr, app, clock, http, database_url, dir }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,10 +1,12 @@
 //! Black-box tests through the HTTP API (and the command line), each on a fresh
 //! database, every one on SQLite and on PostgreSQL.
 
+mod browser;
 mod helpers;
 
 mod administration;
 mod cli;
 mod login;
 mod operations;
+mod pages;
 mod sessions;

@@ -197,3 +197,62 @@ db_test! {
         assert_eq!(session["pending"], json!([]));
     }
 }
+
+async fn login_from(app: &TestApp, address: &str) -> String {
+    let response = app
+        .http
+        .post(app.url("/api/v1/login"))
+        .header("x-forwarded-for", address)
+        .json(&json!({ "username": "acme-admin", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    json_of(response, StatusCode::OK).await["token"].as_str().unwrap().to_owned()
+}
+
+db_test! {
+    async fn a_quick_login_link_from_another_address_is_refused_and_the_session_survives(app: TestApp) {
+        let app = TestApp::spawn_with(app.backend, &["--trusted-proxies", "127.0.0.1"]).await;
+        app.company("acme").await;
+        let token = login_from(&app, "203.0.113.5").await;
+        let link = app.url(&format!("/?sid={token}"));
+        let refused = app.http.get(&link).header("x-forwarded-for", "198.51.100.7").send().await.unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        assert!(refused.headers().get_all("set-cookie").iter().all(|c| !c.to_str().unwrap().contains("portcullis_session")));
+        assert!(refused.text().await.unwrap().contains("only from the computer"));
+        assert_eq!(app.get("/api/v1/session", Some(&token)).await.status(), StatusCode::OK);
+        let accepted = app.http.get(&link).header("x-forwarded-for", "203.0.113.5").send().await.unwrap();
+        assert_eq!(accepted.status(), StatusCode::SEE_OTHER);
+        let cookies: Vec<&str> = accepted.headers().get_all("set-cookie").iter().map(|c| c.to_str().unwrap()).collect();
+        let session_cookie = cookies.iter().find(|c| c.starts_with("portcullis_session=")).expect("a session cookie");
+        assert!(session_cookie.starts_with(&format!("portcullis_session={token};")), "{session_cookie}");
+        assert!(session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"), "{session_cookie}");
+        let events = app.app.store.read().await.unwrap().audit_events_of(portcullis::accounts::AccountId(1)).await.unwrap();
+        let refused: Vec<_> = events.iter().filter(|e| e.action == "session.quick_login_refused").collect();
+        assert_eq!(refused.len(), 1, "{events:?}");
+        assert_eq!(refused[0].ip.as_deref(), Some("198.51.100.7"));
+    }
+}
+
+db_test! {
+    async fn the_login_history_pages_through_attempts_newest_first(app: TestApp) {
+        app.company("acme").await;
+        app.login("acme-admin", "wrong-password").await;
+        let token = app.signed_in("acme-admin").await;
+        for _ in 0..3 {
+            app.advance(Duration::seconds(10));
+            app.token("acme-admin", PASSWORD).await;
+        }
+        let first = json_of(app.get("/api/v1/me/login-history?limit=3", Some(&token)).await, StatusCode::OK).await;
+        let entries = first["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 3);
+        assert!(entries.iter().all(|e| e["result"] == "ok" && e["ip"] == "127.0.0.1" && e["app"] == "web"));
+        assert!(entries[0]["time"].as_str().unwrap() > entries[2]["time"].as_str().unwrap());
+        let next = first["next"].as_i64().unwrap();
+        let path = format!("/api/v1/me/login-history?limit=3&before={next}");
+        let second = json_of(app.get(&path, Some(&token)).await, StatusCode::OK).await;
+        let results: Vec<&str> = second["entries"].as_array().unwrap().iter().map(|e| e["result"].as_str().unwrap()).collect();
+        assert_eq!(results, ["ok", "wrong_password"]);
+        assert!(second["next"].is_null());
+    }
+}

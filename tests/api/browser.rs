@@ -1,0 +1,115 @@
+//! A real headless Chromium, driven over WebDriver by Debian's chromedriver, for the
+//! page tests. Each test gets its own driver and empty profile; at most two browsers run
+//! at once so the suite fits a small machine.
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    sync::LazyLock,
+    time::Duration,
+};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::helpers::TestApp;
+
+static BROWSERS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(2));
+
+pub struct Browser {
+    pub client: Client,
+    base: String,
+    driver: Child,
+    _profile: tempfile::TempDir,
+    _permit: SemaphorePermit<'static>,
+}
+
+impl Browser {
+    pub async fn open(app: &TestApp) -> Self {
+        let permit = BROWSERS.acquire().await.expect("semaphore");
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (apt-get install chromium-driver; scripts/test does it)");
+        let profile = tempfile::tempdir().unwrap();
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--no-first-run", "--window-size=1200,900", "--lang=en-US",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            }
+        });
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let mut builder = ClientBuilder::new(connector);
+        builder.capabilities(capabilities.as_object().unwrap().clone());
+        let url = format!("http://127.0.0.1:{port}");
+        let mut tries = 0;
+        let client = loop {
+            match builder.connect(&url).await {
+                Ok(client) => break client,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    let _ = e;
+                }
+                Err(e) => panic!("cannot start a browser session: {e}"),
+            }
+        };
+        Self { client, base: format!("http://{}", app.addr), driver, _profile: profile, _permit: permit }
+    }
+
+    pub async fn goto(&self, path: &str) {
+        self.client.goto(&format!("{}{}", self.base, path)).await.expect("navigates");
+    }
+
+    pub async fn fill(&self, css: &str, value: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} on the page"));
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} on the page")).click().await.unwrap();
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        let element = self.client.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} on the page"));
+        element.text().await.unwrap()
+    }
+
+    pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
+        self.client.find(Locator::Css(css)).await.unwrap().attr(name).await.unwrap()
+    }
+
+    pub async fn path(&self) -> String {
+        self.client.current_url().await.unwrap().path().to_owned()
+    }
+
+    /// Signs in through the sign-in page.
+    pub async fn sign_in(&self, username: &str, password: &str) {
+        self.goto("/login").await;
+        self.fill("#username", username).await;
+        self.fill("#password", password).await;
+        self.click("#sign-in").await;
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+    }
+}
