@@ -44,6 +44,24 @@ pub async fn sign_in(
     attempt: Attempt,
     now: i64,
 ) -> Result<SignedIn> {
+    let result = check_and_start(store, hasher, lifetimes, attempt, now).await;
+    crate::metrics::sign_in(match &result {
+        Ok(_) => "ok",
+        Err(Error::InvalidCredentials) => "invalid_credentials",
+        Err(Error::Locked { .. }) => "locked",
+        Err(Error::AccountBlocked) => "account_blocked",
+        Err(_) => "error",
+    });
+    result
+}
+
+async fn check_and_start(
+    store: &Store,
+    hasher: &Hasher,
+    lifetimes: &Lifetimes,
+    attempt: Attempt,
+    now: i64,
+) -> Result<SignedIn> {
     let by_user = format!("user:{}", attempt.username);
     let by_address = format!("ip:{}", attempt.ip);
     let user = {

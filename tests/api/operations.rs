@@ -24,6 +24,7 @@ db_test! {
         let text = app.get("/metrics", None).await.text().await.unwrap();
         assert!(text.contains(r#"http_requests_total{route="/api/v1/login",method="POST",status="401"}"#), "{text}");
         assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
+        assert!(text.contains(r#"sign_ins_total{outcome="invalid_credentials"}"#), "{text}");
     }
 }
 
