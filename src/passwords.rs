@@ -1,18 +1,20 @@
 //! Passwords: what a new one must be, and how they are hashed and checked.
 //!
-//! Hashing is Argon2id (19 MiB, 2 passes, 1 lane: OWASP's minimum) on blocking threads,
-//! at most `permits` at a time, so a flood of sign-ins queues here instead of starving
-//! the async runtime that answers session checks. Checking a password for a user who
+//! Hashing is Argon2id (19 MiB, 2 passes, 1 lane: OWASP's minimum) on a fixed set of
+//! threads, one per core by default, so a flood of sign-ins queues here instead of
+//! starving the async runtime that answers session checks. Checking a password for a user who
 //! does not exist runs against a dummy hash, so the answer takes the same time.
 
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::{Arc, Mutex},
+};
 
 use argon2::{
     Argon2,
     password_hash::{PasswordHasher as _, PasswordVerifier as _, phc::PasswordHash},
 };
 use serde::Deserialize;
-use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -83,17 +85,39 @@ pub fn check_new(password: &Password, user_inputs: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Hashes and verifies passwords on a bounded number of blocking threads.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Hashes and verifies passwords on its own fixed set of threads. Each thread keeps the
+/// 19 MiB its last hash used, so memory stays at threads × 19 MiB and no hash pays for
+/// fresh pages, however many sign-ins arrive; extra requests wait their turn in a queue.
 #[derive(Clone)]
 pub struct Hasher {
-    permits: Arc<Semaphore>,
+    jobs: std::sync::mpsc::Sender<Job>,
     dummy: Arc<str>,
 }
 
 impl Hasher {
-    pub fn new(concurrency: usize) -> Self {
+    pub fn new(threads: usize) -> Self {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..threads.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while taking a job, never while running it.
+                        let next = queue.lock().expect("hash queue").recv();
+                        match next {
+                            Ok(job) => job(),
+                            Err(_) => break, // every Hasher is gone
+                        }
+                    }
+                })
+                .expect("a hashing thread starts");
+        }
         let dummy = hash_now(&Password::generate()).expect("hashing a random password");
-        Self { permits: Arc::new(Semaphore::new(concurrency.max(1))), dummy: dummy.into() }
+        Self { jobs, dummy: dummy.into() }
     }
 
     /// Checks a new password against the policy, then hashes it.
@@ -123,8 +147,12 @@ impl Hasher {
     }
 
     async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
-        let _permit = self.permits.acquire().await.map_err(|e| anyhow::anyhow!(e))?;
-        tokio::task::spawn_blocking(job).await.map_err(|e| anyhow::anyhow!(e))?
+        let (answer, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = answer.send(job());
+        });
+        self.jobs.send(job).map_err(|_| anyhow::anyhow!("the hashing threads are gone"))?;
+        result.await.map_err(|_| anyhow::anyhow!("a hashing thread failed"))?
     }
 }
 

@@ -1,0 +1,13 @@
+-- wrk script: GET /api/v1/session with one of the tokens in BENCH_TOKENS (a file, one per line).
+local tokens = {}
+for line in io.lines(os.getenv("BENCH_TOKENS")) do tokens[#tokens + 1] = line end
+local counter = 0
+request = function()
+  counter = counter + 1
+  local token = tokens[(counter % #tokens) + 1]
+  return wrk.format("GET", "/api/v1/session", { ["Authorization"] = "Bearer " .. token })
+end
+done = function(summary, latency, requests)
+  local failed = summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  io.write(string.format("non-2xx-or-errors=%d\n", failed))
+end
