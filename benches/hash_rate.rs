@@ -17,8 +17,14 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let seconds: u64 = std::env::var("SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
-    let stored = Argon2::default().hash_password(b"Portcullis-bench-password").unwrap().to_string();
+    let seconds: u64 = std::env::var("SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let stored = Argon2::default()
+        .hash_password(b"Portcullis-bench-password")
+        .unwrap()
+        .to_string();
     let done = AtomicU64::new(0);
     let stop = AtomicBool::new(false);
     let start = Instant::now();
@@ -27,7 +33,9 @@ fn main() {
             s.spawn(|| {
                 let parsed = PasswordHash::new(&stored).unwrap();
                 while !stop.load(Ordering::Relaxed) {
-                    Argon2::default().verify_password(b"Portcullis-bench-password", &parsed).unwrap();
+                    Argon2::default()
+                        .verify_password(b"Portcullis-bench-password", &parsed)
+                        .unwrap();
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             });

@@ -85,7 +85,11 @@ impl App {
             .await
             .with_context(|| format!("cannot listen on {}", self.config.listen))?;
         let addr = listener.local_addr()?;
-        Ok(Server { app: self, listener, addr })
+        Ok(Server {
+            app: self,
+            listener,
+            addr,
+        })
     }
 }
 
@@ -102,12 +106,18 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let router = crate::http::router(self.app.clone());
-        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("server error")?;
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server error")?;
         self.app.store.close().await;
         Ok(())
     }
@@ -120,7 +130,8 @@ pub async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -130,9 +130,18 @@ pub struct SignIn {
 }
 
 /// A page of a person's login history, newest first, and the cursor of the next page.
-pub async fn login_history(store: &Store, user: UserId, before: Option<i64>, limit: i64) -> Result<(Vec<SignIn>, Option<i64>)> {
+pub async fn login_history(
+    store: &Store,
+    user: UserId,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<(Vec<SignIn>, Option<i64>)> {
     let limit = limit.clamp(1, 200);
-    let rows = store.read().await?.sign_ins_of(user, before, limit + 1).await?;
+    let rows = store
+        .read()
+        .await?
+        .sign_ins_of(user, before, limit + 1)
+        .await?;
     let more = rows.len() as i64 > limit;
     let entries: Vec<SignIn> = rows
         .into_iter()
@@ -140,10 +149,21 @@ pub async fn login_history(store: &Store, user: UserId, before: Option<i64>, lim
         .map(|row| {
             let details: Value = serde_json::from_str(&row.details).unwrap_or_default();
             let text = |key: &str| details[key].as_str().unwrap_or_default().to_owned();
-            SignIn { id: row.id, time: from_unix(row.at), result: text("result"), ip: row.ip, app: text("app"), user_agent: text("user_agent") }
+            SignIn {
+                id: row.id,
+                time: from_unix(row.at),
+                result: text("result"),
+                ip: row.ip,
+                app: text("app"),
+                user_agent: text("user_agent"),
+            }
         })
         .collect();
-    let next = if more { entries.last().map(|e| e.id) } else { None };
+    let next = if more {
+        entries.last().map(|e| e.id)
+    } else {
+        None
+    };
     Ok((entries, next))
 }
 

@@ -17,11 +17,21 @@ pub struct Config {
     pub database_url: Option<String>,
 
     /// Where the SQLite file and the generated secret key live.
-    #[arg(long, env = "PORTCULLIS_DATA_DIR", global = true, default_value = "./data")]
+    #[arg(
+        long,
+        env = "PORTCULLIS_DATA_DIR",
+        global = true,
+        default_value = "./data"
+    )]
     pub data_dir: PathBuf,
 
     /// Address to listen on.
-    #[arg(long, env = "PORTCULLIS_LISTEN", global = true, default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "PORTCULLIS_LISTEN",
+        global = true,
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen: SocketAddr,
 
     /// Base URL used in links inside emails. Default: `http://<listen>`.
@@ -30,16 +40,31 @@ pub struct Config {
 
     /// 32-byte key (64 hex digits) for encrypting secrets at rest and keyed hashes.
     /// Default: generated into the data directory on first start and reused.
-    #[arg(long, env = "PORTCULLIS_SECRET_KEY", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "PORTCULLIS_SECRET_KEY",
+        global = true,
+        hide_env_values = true
+    )]
     pub secret_key: Option<SecretKey>,
 
     /// SMTP server for outgoing email, e.g. `smtp://127.0.0.1:2525` or
     /// `smtps://user:pass@host`. Unset: emails are written to the log.
-    #[arg(long, env = "PORTCULLIS_SMTP_URL", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "PORTCULLIS_SMTP_URL",
+        global = true,
+        hide_env_values = true
+    )]
     pub smtp_url: Option<Url>,
 
     /// Sender address of outgoing email.
-    #[arg(long, env = "PORTCULLIS_SMTP_FROM", global = true, default_value = "portcullis@localhost")]
+    #[arg(
+        long,
+        env = "PORTCULLIS_SMTP_FROM",
+        global = true,
+        default_value = "portcullis@localhost"
+    )]
     pub smtp_from: String,
 
     /// SMS gateway: receives POST JSON `{"to","text"}`; any 2xx means sent. Unset: no SMS.
@@ -47,15 +72,30 @@ pub struct Config {
     pub sms_webhook_url: Option<Url>,
 
     /// Base URL of flespi's REST API in the EU region.
-    #[arg(long, env = "PORTCULLIS_FLESPI_URL_EU", global = true, default_value = "https://flespi.io")]
+    #[arg(
+        long,
+        env = "PORTCULLIS_FLESPI_URL_EU",
+        global = true,
+        default_value = "https://flespi.io"
+    )]
     pub flespi_url_eu: Url,
 
     /// Base URL of flespi's REST API in the RU region.
-    #[arg(long, env = "PORTCULLIS_FLESPI_URL_RU", global = true, default_value = "https://flespi.ru")]
+    #[arg(
+        long,
+        env = "PORTCULLIS_FLESPI_URL_RU",
+        global = true,
+        default_value = "https://flespi.ru"
+    )]
     pub flespi_url_ru: Url,
 
     /// Comma-separated addresses of proxies whose `X-Forwarded-For` is believed.
-    #[arg(long, env = "PORTCULLIS_TRUSTED_PROXIES", global = true, value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "PORTCULLIS_TRUSTED_PROXIES",
+        global = true,
+        value_delimiter = ','
+    )]
     pub trusted_proxies: Vec<std::net::IpAddr>,
 
     /// How many password hashes may run at once. Default: the number of cores.

@@ -23,7 +23,10 @@ pub enum Error {
     #[error("{field} is already taken")]
     Conflict { field: &'static str },
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("too soon; try again later")]
     TooSoon { retry_after: Duration },
     #[error(transparent)]
@@ -32,7 +35,10 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid { field, message: message.into() }
+        Self::Invalid {
+            field,
+            message: message.into(),
+        }
     }
 }
 

@@ -34,8 +34,14 @@ impl Tr {
     }
 
     /// The text for `key` with one argument.
-    pub fn t1(&self, key: &str, name: &'static str, value: impl Into<FluentValue<'static>>) -> String {
-        let args = std::collections::HashMap::from([(std::borrow::Cow::Borrowed(name), value.into())]);
+    pub fn t1(
+        &self,
+        key: &str,
+        name: &'static str,
+        value: impl Into<FluentValue<'static>>,
+    ) -> String {
+        let args =
+            std::collections::HashMap::from([(std::borrow::Cow::Borrowed(name), value.into())]);
         LOCALES.lookup_with_args(&self.id(), key, &args)
     }
 
@@ -49,7 +55,9 @@ mod tests {
     use super::*;
 
     fn keys(ftl: &str) -> Vec<&str> {
-        ftl.lines().filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim())).collect()
+        ftl.lines()
+            .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim()))
+            .collect()
     }
 
     #[test]
@@ -61,6 +69,9 @@ mod tests {
 
     #[test]
     fn arguments_are_filled_in_without_isolation_marks() {
-        assert_eq!(Tr(Language::Ru).t1("error-locked", "minutes", 15), "Слишком много неудачных попыток. Повторите через 15 мин.");
+        assert_eq!(
+            Tr(Language::Ru).t1("error-locked", "minutes", 15),
+            "Слишком много неудачных попыток. Повторите через 15 мин."
+        );
     }
 }

@@ -45,8 +45,9 @@ impl SecretKey {
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!("{}: {e}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+                std::fs::create_dir_all(dir).with_context(|| {
+                    format!("cannot create the data directory {}", dir.display())
+                })?;
                 let key = Self::generate();
                 let mut options = std::fs::OpenOptions::new();
                 options.write(true).create_new(true);
@@ -85,7 +86,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

@@ -11,10 +11,11 @@ use std::{
 };
 
 use argon2::{
-    Argon2,
-    password_hash::{PasswordHasher as _, PasswordVerifier as _, phc::PasswordHash},
+    Algorithm, Argon2, Block, Params, Version,
+    password_hash::phc::{Output, ParamsString, PasswordHash, Salt},
 };
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -62,17 +63,22 @@ impl Password {
     }
 }
 
-
 /// Checks that `password` may be chosen by the user with these `user_inputs` (username,
 /// email...): length limits, then a strength estimate that rejects common passwords,
 /// dictionary words with predictable changes, and variations of the user's own names.
 pub fn check_new(password: &Password, user_inputs: &[&str]) -> Result<()> {
     let chars = password.expose().chars().count();
     if chars < MIN_CHARS {
-        return Err(Error::invalid("password", format!("use at least {MIN_CHARS} characters")));
+        return Err(Error::invalid(
+            "password",
+            format!("use at least {MIN_CHARS} characters"),
+        ));
     }
     if chars > MAX_CHARS {
-        return Err(Error::invalid("password", format!("use at most {MAX_CHARS} characters")));
+        return Err(Error::invalid(
+            "password",
+            format!("use at most {MAX_CHARS} characters"),
+        ));
     }
     let estimate = zxcvbn::zxcvbn(password.expose(), user_inputs);
     if estimate.score() < zxcvbn::Score::Three {
@@ -80,16 +86,20 @@ pub fn check_new(password: &Password, user_inputs: &[&str]) -> Result<()> {
             .feedback()
             .and_then(|f| f.warning().map(|w| w.to_string()))
             .unwrap_or_else(|| "add more words or characters that are hard to guess".to_owned());
-        return Err(Error::invalid("password", format!("this password is too easy to guess: {hint}")));
+        return Err(Error::invalid(
+            "password",
+            format!("this password is too easy to guess: {hint}"),
+        ));
     }
     Ok(())
 }
 
-type Job = Box<dyn FnOnce() + Send>;
+type Job = Box<dyn FnOnce(&mut Workspace) + Send>;
 
-/// Hashes and verifies passwords on its own fixed set of threads. Each thread keeps the
-/// 19 MiB its last hash used, so memory stays at threads × 19 MiB and no hash pays for
-/// fresh pages, however many sign-ins arrive; extra requests wait their turn in a queue.
+/// Hashes and verifies passwords on its own fixed set of threads. Each thread owns the
+/// Argon2 working memory (19 MiB) and reuses it, so memory stays at threads × 19 MiB and
+/// no hash pays for fresh pages, however many sign-ins arrive; extra requests wait their
+/// turn in a queue.
 #[derive(Clone)]
 pub struct Hasher {
     jobs: std::sync::mpsc::Sender<Job>,
@@ -105,27 +115,33 @@ impl Hasher {
             std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
                 .spawn(move || {
+                    let mut workspace = Workspace::default();
                     loop {
                         // The lock is held only while taking a job, never while running it.
                         let next = queue.lock().expect("hash queue").recv();
                         match next {
-                            Ok(job) => job(),
+                            Ok(job) => job(&mut workspace),
                             Err(_) => break, // every Hasher is gone
                         }
                     }
                 })
                 .expect("a hashing thread starts");
         }
-        let dummy = hash_now(&Password::generate()).expect("hashing a random password");
-        Self { jobs, dummy: dummy.into() }
+        let dummy = Workspace::default()
+            .hash(&Password::generate())
+            .expect("hashing a random password");
+        Self {
+            jobs,
+            dummy: dummy.into(),
+        }
     }
 
     /// Checks a new password against the policy, then hashes it.
     pub async fn hash_new(&self, password: Password, user_inputs: Vec<String>) -> Result<String> {
-        self.run(move || {
+        self.run(move |workspace| {
             let inputs: Vec<&str> = user_inputs.iter().map(String::as_str).collect();
             check_new(&password, &inputs)?;
-            hash_now(&password)
+            workspace.hash(&password)
         })
         .await
     }
@@ -134,33 +150,91 @@ impl Hasher {
     /// the same work against a dummy and answers false.
     pub async fn verify(&self, password: Password, stored: Option<String>) -> Result<bool> {
         let dummy = self.dummy.clone();
-        self.run(move || {
+        self.run(move |workspace| {
             let (hash, known) = match &stored {
                 Some(h) => (h.as_str(), true),
                 None => (&*dummy, false),
             };
-            let parsed = PasswordHash::new(hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-            let matches = Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok();
+            let matches = workspace.verify(&password, hash)?;
             Ok(known && matches)
         })
         .await
     }
 
-    async fn run<T: Send + 'static>(&self, job: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Workspace) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (answer, result) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
-            let _ = answer.send(job());
+        let job: Job = Box::new(move |workspace| {
+            let _ = answer.send(job(workspace));
         });
-        self.jobs.send(job).map_err(|_| anyhow::anyhow!("the hashing threads are gone"))?;
-        result.await.map_err(|_| anyhow::anyhow!("a hashing thread failed"))?
+        self.jobs
+            .send(job)
+            .map_err(|_| anyhow::anyhow!("the hashing threads are gone"))?;
+        result
+            .await
+            .map_err(|_| anyhow::anyhow!("a hashing thread failed"))?
     }
 }
 
-fn hash_now(password: &Password) -> Result<String> {
-    let hash = Argon2::default()
-        .hash_password(password.expose().as_bytes())
-        .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
-    Ok(hash.to_string())
+/// One thread's Argon2 working memory, kept from one hash to the next.
+#[derive(Default)]
+struct Workspace {
+    blocks: Vec<Block>,
+}
+
+impl Workspace {
+    fn blocks(&mut self, params: &Params) -> &mut [Block] {
+        self.blocks.resize(params.block_count(), Block::new());
+        &mut self.blocks
+    }
+
+    /// A PHC string of Argon2id with the default (OWASP) parameters and a random salt.
+    fn hash(&mut self, password: &Password) -> Result<String> {
+        let params = Params::default();
+        let salt: [u8; 16] = rand::random();
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        Argon2::from(&params)
+            .hash_password_into_with_memory(
+                password.expose().as_bytes(),
+                &salt,
+                &mut out,
+                self.blocks(&params),
+            )
+            .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&params).map_err(|e| anyhow::anyhow!("{e}"))?,
+            salt: Some(Salt::new(&salt).map_err(|e| anyhow::anyhow!("{e}"))?),
+            hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("{e}"))?),
+        };
+        Ok(phc.to_string())
+    }
+
+    /// Whether `password` matches the PHC string `stored`, under the parameters it names.
+    fn verify(&mut self, password: &Password, stored: &str) -> Result<bool> {
+        let bad =
+            |e: &dyn fmt::Display| Error::Unexpected(anyhow::anyhow!("stored password hash: {e}"));
+        let parsed = PasswordHash::new(stored).map_err(|e| bad(&e))?;
+        let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+            return Err(bad(&"no salt or hash"));
+        };
+        let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).map_err(|e| bad(&e))?;
+        let version = Version::try_from(parsed.version.unwrap_or(0x13)).map_err(|e| bad(&e))?;
+        let params = Params::try_from(&parsed).map_err(|e| bad(&e))?;
+        let mut out = vec![0u8; expected.len()];
+        Argon2::new(algorithm, version, params.clone())
+            .hash_password_into_with_memory(
+                password.expose().as_bytes(),
+                salt,
+                &mut out,
+                self.blocks(&params),
+            )
+            .map_err(|e| bad(&e))?;
+        Ok(out.ct_eq(expected.as_bytes()).into())
+    }
 }
 
 #[cfg(test)]
@@ -173,9 +247,17 @@ mod tests {
 
     #[test]
     fn short_long_and_common_passwords_are_refused_with_the_field_named() {
-        for bad in ["short", "password123", "qwertyuiop", "iloveyou1", &"x".repeat(129)] {
+        for bad in [
+            "short",
+            "password123",
+            "qwertyuiop",
+            "iloveyou1",
+            &"x".repeat(129),
+        ] {
             match check_new(&pw(bad), &[]) {
-                Err(Error::Invalid { field: "password", .. }) => {}
+                Err(Error::Invalid {
+                    field: "password", ..
+                }) => {}
                 other => panic!("{bad:?} was not refused: {other:?}"),
             }
         }
@@ -197,8 +279,36 @@ mod tests {
         let hasher = Hasher::new(2);
         let hash = hasher.hash_new(pw("Vq8#mLz2!pRt"), vec![]).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(hasher.verify(pw("Vq8#mLz2!pRt"), Some(hash.clone())).await.unwrap());
+        assert!(
+            hasher
+                .verify(pw("Vq8#mLz2!pRt"), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!hasher.verify(pw("Vq8#mLz2!pRx"), Some(hash)).await.unwrap());
         assert!(!hasher.verify(pw("Vq8#mLz2!pRt"), None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn hashes_made_by_the_reference_implementation_verify_and_ours_verify_there() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let reference = Argon2::default()
+            .hash_password(b"Vq8#mLz2!pRt")
+            .unwrap()
+            .to_string();
+        let hasher = Hasher::new(1);
+        assert!(
+            hasher
+                .verify(pw("Vq8#mLz2!pRt"), Some(reference))
+                .await
+                .unwrap()
+        );
+        let ours = hasher.hash_new(pw("Vq8#mLz2!pRt"), vec![]).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"Vq8#mLz2!pRt", &parsed)
+                .is_ok()
+        );
     }
 }

@@ -36,7 +36,11 @@ impl AppKind {
     }
 
     fn parse(s: &str) -> Self {
-        if s == "manager" { Self::Manager } else { Self::Web }
+        if s == "manager" {
+            Self::Manager
+        } else {
+            Self::Web
+        }
     }
 }
 
@@ -61,7 +65,11 @@ pub struct Lifetimes {
 
 impl Default for Lifetimes {
     fn default() -> Self {
-        Self { idle: 5 * 60, max: 30 * 24 * 3600, touch_every: 5 }
+        Self {
+            idle: 5 * 60,
+            max: 30 * 24 * 3600,
+            touch_every: 5,
+        }
     }
 }
 
@@ -78,9 +86,16 @@ pub struct NewSession {
 
 /// Starts a session inside the caller's transaction; the token is shown to the client
 /// once and never stored.
-pub async fn start(tx: &mut Tx, lifetimes: &Lifetimes, new: &NewSession, now: i64) -> Result<(Token, i64)> {
+pub async fn start(
+    tx: &mut Tx,
+    lifetimes: &Lifetimes,
+    new: &NewSession,
+    now: i64,
+) -> Result<(Token, i64)> {
     let token = Token::generate();
-    let id = tx.insert_session(&token.hash(), new, now, now + lifetimes.max).await?;
+    let id = tx
+        .insert_session(&token.hash(), new, now, now + lifetimes.max)
+        .await?;
     Ok((token, id))
 }
 
@@ -129,14 +144,25 @@ impl Current {
 
 /// Checks a presented token. Ends (and refuses) a session that went idle or whose
 /// account is blocked.
-pub async fn check(store: &Store, lifetimes: &Lifetimes, presented: &str, now: i64) -> Result<Current> {
+pub async fn check(
+    store: &Store,
+    lifetimes: &Lifetimes,
+    presented: &str,
+    now: i64,
+) -> Result<Current> {
     let view = lookup(store, lifetimes, presented, now).await?;
     touch(store, lifetimes, view, now).await
 }
 
 /// Quick login by link (`/?sid=`): the session, but only for a client at the address the
 /// session was created from. From anywhere else it is refused and left as it was.
-pub async fn check_from(store: &Store, lifetimes: &Lifetimes, presented: &str, ip: &str, now: i64) -> Result<Current> {
+pub async fn check_from(
+    store: &Store,
+    lifetimes: &Lifetimes,
+    presented: &str,
+    ip: &str,
+    now: i64,
+) -> Result<Current> {
     let view = lookup(store, lifetimes, presented, now).await?;
     if view.ip != ip {
         return Err(Error::Forbidden);
@@ -145,13 +171,24 @@ pub async fn check_from(store: &Store, lifetimes: &Lifetimes, presented: &str, i
 }
 
 /// The live session behind a token, without recording the visit.
-async fn lookup(store: &Store, lifetimes: &Lifetimes, presented: &str, now: i64) -> Result<SessionView> {
-    let view = store.session_by_hash(&TokenHash::of(presented)).await?.ok_or(Error::Unauthenticated)?;
+async fn lookup(
+    store: &Store,
+    lifetimes: &Lifetimes,
+    presented: &str,
+    now: i64,
+) -> Result<SessionView> {
+    let view = store
+        .session_by_hash(&TokenHash::of(presented))
+        .await?
+        .ok_or(Error::Unauthenticated)?;
     if now >= end_of(&view, lifetimes) {
         store.end_session(view.id, now).await?;
         return Err(Error::Unauthenticated);
     }
-    let blocked = [view.blocking_at, view.acting_blocking_at].into_iter().flatten().any(|at| at <= now);
+    let blocked = [view.blocking_at, view.acting_blocking_at]
+        .into_iter()
+        .flatten()
+        .any(|at| at <= now);
     if blocked {
         store.end_session(view.id, now).await?;
         return Err(Error::AccountBlocked);
@@ -160,7 +197,12 @@ async fn lookup(store: &Store, lifetimes: &Lifetimes, presented: &str, now: i64)
 }
 
 /// Records the visit (at most once every few seconds) and answers with the session.
-async fn touch(store: &Store, lifetimes: &Lifetimes, mut view: SessionView, now: i64) -> Result<Current> {
+async fn touch(
+    store: &Store,
+    lifetimes: &Lifetimes,
+    mut view: SessionView,
+    now: i64,
+) -> Result<Current> {
     if now - view.last_seen_at >= lifetimes.touch_every {
         store.touch_session(view.id, now).await?;
         view.last_seen_at = now;
@@ -170,7 +212,11 @@ async fn touch(store: &Store, lifetimes: &Lifetimes, mut view: SessionView, now:
 
 /// When a session ends if nothing more happens.
 fn end_of(view: &SessionView, lifetimes: &Lifetimes) -> i64 {
-    if view.remember { view.expires_at } else { view.expires_at.min(view.last_seen_at + lifetimes.idle) }
+    if view.remember {
+        view.expires_at
+    } else {
+        view.expires_at.min(view.last_seen_at + lifetimes.idle)
+    }
 }
 
 fn current_of(view: SessionView, lifetimes: &Lifetimes) -> Current {
@@ -182,8 +228,14 @@ fn current_of(view: SessionView, lifetimes: &Lifetimes) -> Current {
         pending.push(Duty::ChangePassword);
     }
     let expires_at = from_unix(end_of(&view, lifetimes));
-    let signed_in = UserRef { id: view.user_id, username: view.username };
-    let own_account = AccountRef { id: view.account_id, name: view.account_name };
+    let signed_in = UserRef {
+        id: view.user_id,
+        username: view.username,
+    };
+    let own_account = AccountRef {
+        id: view.account_id,
+        name: view.account_name,
+    };
     let (user, account, acting_as, impersonator) = match (view.acting_id, view.acting_username) {
         (Some(id), Some(username)) => {
             let acting = UserRef { id, username };
@@ -226,9 +278,16 @@ pub struct Listed {
 }
 
 /// The open sessions of the person signed in to `current`.
-pub async fn list(store: &Store, lifetimes: &Lifetimes, current: &Current, now: i64) -> Result<Vec<Listed>> {
+pub async fn list(
+    store: &Store,
+    lifetimes: &Lifetimes,
+    current: &Current,
+    now: i64,
+) -> Result<Vec<Listed>> {
     let mut tx = store.read().await?;
-    let rows = tx.open_sessions_of_user(current.signed_in_user(), now).await?;
+    let rows = tx
+        .open_sessions_of_user(current.signed_in_user(), now)
+        .await?;
     Ok(rows
         .into_iter()
         .filter(|r| r.remember || now < r.last_seen_at + lifetimes.idle)
@@ -253,7 +312,10 @@ pub async fn end(store: &Store, current: &Current, now: i64) -> Result<()> {
 /// Ends one of the caller's own sessions.
 pub async fn end_own(store: &Store, current: &Current, id: i64, now: i64) -> Result<()> {
     let mut tx = store.write().await?;
-    if !tx.end_session_of_user(current.signed_in_user(), id, now).await? {
+    if !tx
+        .end_session_of_user(current.signed_in_user(), id, now)
+        .await?
+    {
         return Err(Error::NotFound);
     }
     tx.commit().await?;
@@ -263,8 +325,9 @@ pub async fn end_own(store: &Store, current: &Current, id: i64, now: i64) -> Res
 /// Ends every session of the caller but this one ("sign out everywhere else").
 pub async fn end_others(store: &Store, current: &Current, now: i64) -> Result<u64> {
     let mut tx = store.write().await?;
-    let ended = tx.end_sessions_of_user(current.signed_in_user(), Some(current.id), now).await?;
+    let ended = tx
+        .end_sessions_of_user(current.signed_in_user(), Some(current.id), now)
+        .await?;
     tx.commit().await?;
     Ok(ended)
 }
-

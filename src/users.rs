@@ -19,7 +19,9 @@ use crate::{
     store::{Store, UserRow},
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
 #[sqlx(transparent)]
 #[serde(transparent)]
 pub struct UserId(pub i64);
@@ -41,7 +43,10 @@ impl Username {
             return Err(Error::invalid("username", "use 1 to 64 characters"));
         }
         if s.trim() != s || s.chars().any(char::is_control) {
-            return Err(Error::invalid("username", "no spaces at the ends and no control characters"));
+            return Err(Error::invalid(
+                "username",
+                "no spaces at the ends and no control characters",
+            ));
         }
         Ok(Self(s.to_owned()))
     }
@@ -61,10 +66,17 @@ impl Email {
         let valid = s.len() <= 254
             && !s.chars().any(|c| c.is_whitespace() || c.is_control())
             && s.split_once('@').is_some_and(|(local, domain)| {
-                !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
                     && !domain.contains('@')
             });
-        if valid { Ok(Self(s.to_owned())) } else { Err(Error::invalid("email", "not an email address")) }
+        if valid {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(Error::invalid("email", "not an email address"))
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -78,14 +90,22 @@ pub struct Phone(String);
 
 impl Phone {
     pub fn parse(s: &str) -> Result<Self> {
-        let digits: String = s.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
+        let digits: String = s
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+            .collect();
         let valid = digits.strip_prefix('+').is_some_and(|d| {
-            (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
+            (8..=15).contains(&d.len())
+                && d.bytes().all(|b| b.is_ascii_digit())
+                && !d.starts_with('0')
         });
         if valid {
             Ok(Self(digits))
         } else {
-            Err(Error::invalid("phone", "use the international form, e.g. +35312345678"))
+            Err(Error::invalid(
+                "phone",
+                "use the international form, e.g. +35312345678",
+            ))
         }
     }
 
@@ -188,7 +208,12 @@ pub struct UserRequest {
 }
 
 impl UserRequest {
-    pub fn parse(&self, account_id: AccountId, creator_id: Option<UserId>, top_user: bool) -> Result<NewUser> {
+    pub fn parse(
+        &self,
+        account_id: AccountId,
+        creator_id: Option<UserId>,
+        top_user: bool,
+    ) -> Result<NewUser> {
         Ok(NewUser {
             account_id,
             username: Username::parse(&self.username)?,
@@ -200,20 +225,33 @@ impl UserRequest {
             phone_verified: self.phone_verified && self.phone.is_some(),
             can_change_password: self.can_change_password,
             can_send_sms: self.can_send_sms,
-            must_change_password: self.must_change_password.unwrap_or(self.can_change_password),
-            language: self.language.as_deref().map(Language::parse).transpose()?.unwrap_or_default(),
+            must_change_password: self
+                .must_change_password
+                .unwrap_or(self.can_change_password),
+            language: self
+                .language
+                .as_deref()
+                .map(Language::parse)
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 
     fn password(&self) -> Result<Password> {
-        self.password.clone().ok_or_else(|| Error::invalid("password", "a password is required"))
+        self.password
+            .clone()
+            .ok_or_else(|| Error::invalid("password", "a password is required"))
     }
 }
 
 /// Hashes the password a new user will sign in with, checking it against the policy with
 /// the user's own names as guesses.
 pub async fn hash_initial_password(hasher: &Hasher, request: &UserRequest) -> Result<String> {
-    let inputs = [Some(&request.username), request.email.as_ref()].into_iter().flatten().cloned().collect();
+    let inputs = [Some(&request.username), request.email.as_ref()]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
     hasher.hash_new(request.password()?, inputs).await
 }
 
@@ -254,8 +292,14 @@ pub(crate) async fn insert(
         "can_change_password": user.can_change_password,
         "can_send_sms": user.can_send_sms,
     });
-    audit::record(tx, Event::new(proof.account().id, actor, "user.created").subject(id).details(details), now)
-        .await?;
+    audit::record(
+        tx,
+        Event::new(proof.account().id, actor, "user.created")
+            .subject(id)
+            .details(details),
+        now,
+    )
+    .await?;
     Ok(user)
 }
 
@@ -283,9 +327,21 @@ pub async fn update(
     changes: &UserChanges,
     now: i64,
 ) -> Result<UserRow> {
-    let email = changes.email.as_ref().map(|e| e.as_deref().map(Email::parse).transpose()).transpose()?;
-    let phone = changes.phone.as_ref().map(|p| p.as_deref().map(Phone::parse).transpose()).transpose()?;
-    let language = changes.language.as_deref().map(Language::parse).transpose()?;
+    let email = changes
+        .email
+        .as_ref()
+        .map(|e| e.as_deref().map(Email::parse).transpose())
+        .transpose()?;
+    let phone = changes
+        .phone
+        .as_ref()
+        .map(|p| p.as_deref().map(Phone::parse).transpose())
+        .transpose()?;
+    let language = changes
+        .language
+        .as_deref()
+        .map(Language::parse)
+        .transpose()?;
     let mut tx = store.write().await?;
     let proof = ManagesUser::check(&mut tx, actor, target).await?;
     let before = proof.target().clone();
@@ -317,7 +373,9 @@ pub async fn update(
     if let Some(language) = language {
         user.language = language.code().to_owned();
     }
-    user.can_change_password = changes.can_change_password.unwrap_or(user.can_change_password);
+    user.can_change_password = changes
+        .can_change_password
+        .unwrap_or(user.can_change_password);
     user.can_send_sms = changes.can_send_sms.unwrap_or(user.can_send_sms);
     user.top_user = changes.top_user.unwrap_or(user.top_user);
     if let Some(hash) = new_hash {
@@ -325,11 +383,23 @@ pub async fn update(
         user.must_change_password = user.can_change_password;
         tx.end_sessions_of_user(user.id, None, now).await?;
     }
-    user.must_change_password = changes.must_change_password.unwrap_or(user.must_change_password);
+    user.must_change_password = changes
+        .must_change_password
+        .unwrap_or(user.must_change_password);
     tx.update_user(&user).await?;
-    let details = audit::changes(&describe(&before), &describe(&user), changes.password.is_some());
-    audit::record(&mut tx, Event::new(user.account_id, actor, "user.updated").subject(user.id).details(details), now)
-        .await?;
+    let details = audit::changes(
+        &describe(&before),
+        &describe(&user),
+        changes.password.is_some(),
+    );
+    audit::record(
+        &mut tx,
+        Event::new(user.account_id, actor, "user.updated")
+            .subject(user.id)
+            .details(details),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(user)
 }
@@ -360,7 +430,10 @@ pub async fn set_grants(
     now: i64,
 ) -> Result<Vec<Right>> {
     if holder == target {
-        return Err(Error::invalid("target_id", "a user cannot hold rights on itself"));
+        return Err(Error::invalid(
+            "target_id",
+            "a user cannot hold rights on itself",
+        ));
     }
     let mut tx = store.write().await?;
     let on_target = ManagesUser::check(&mut tx, actor, target).await?;
@@ -377,18 +450,24 @@ pub async fn set_grants(
             continue;
         }
         let action = if wanted {
-            tx.insert_grant(holder, target, right, actor.user, now).await?;
+            tx.insert_grant(holder, target, right, actor.user, now)
+                .await?;
             "grant.added"
         } else {
             tx.delete_grant(holder, target, right).await?;
             "grant.removed"
         };
         let details = serde_json::json!({ "holder": holder, "right": right });
-        let event = Event::new(on_target.target().account_id, actor, action).subject(target).details(details);
+        let event = Event::new(on_target.target().account_id, actor, action)
+            .subject(target)
+            .details(details);
         audit::record(&mut tx, event, now).await?;
     }
     tx.commit().await?;
-    Ok([Right::ActAs, Right::Manage].into_iter().filter(|r| rights.contains(r)).collect())
+    Ok([Right::ActAs, Right::Manage]
+        .into_iter()
+        .filter(|r| rights.contains(r))
+        .collect())
 }
 
 /// What the user gives to change their own password.
@@ -413,32 +492,66 @@ pub async fn change_password(
     let Some(id) = actor.user.filter(|_| actor.impersonator.is_none()) else {
         return Err(Error::Forbidden);
     };
-    let user = store.read().await?.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
+    let user = store
+        .read()
+        .await?
+        .user_by_id(id)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
     if !user.can_change_password {
         return Err(Error::Forbidden);
     }
     if change.new.expose() != change.confirmation.expose() {
-        return Err(Error::invalid("new_password_confirmation", "the two new passwords differ"));
+        return Err(Error::invalid(
+            "new_password_confirmation",
+            "the two new passwords differ",
+        ));
     }
     if change.new.expose() == change.current.expose() {
-        return Err(Error::invalid("new_password", "choose a password different from the current one"));
+        return Err(Error::invalid(
+            "new_password",
+            "choose a password different from the current one",
+        ));
     }
     let subject = format!("user:{}", user.username);
     {
         let mut tx = store.read().await?;
         lockout::ensure_unlocked(&mut tx, Scope::Password, &[&subject], now).await?;
     }
-    if !hasher.verify(change.current, Some(user.password_hash.0.clone())).await? {
+    if !hasher
+        .verify(change.current, Some(user.password_hash.0.clone()))
+        .await?
+    {
         let mut tx = store.write().await?;
-        lockout::record_failure(&mut tx, Scope::Password, &subject, &lockout::PASSWORD_PER_USER, now).await?;
+        lockout::record_failure(
+            &mut tx,
+            Scope::Password,
+            &subject,
+            &lockout::PASSWORD_PER_USER,
+            now,
+        )
+        .await?;
         tx.commit().await?;
-        return Err(Error::invalid("current_password", "the current password is wrong"));
+        return Err(Error::invalid(
+            "current_password",
+            "the current password is wrong",
+        ));
     }
-    let inputs = [Some(&user.username), user.email.as_ref()].into_iter().flatten().cloned().collect();
-    let hash = hasher.hash_new(change.new, inputs).await.map_err(|e| match e {
-        Error::Invalid { message, .. } => Error::Invalid { field: "new_password", message },
-        other => other,
-    })?;
+    let inputs = [Some(&user.username), user.email.as_ref()]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    let hash = hasher
+        .hash_new(change.new, inputs)
+        .await
+        .map_err(|e| match e {
+            Error::Invalid { message, .. } => Error::Invalid {
+                field: "new_password",
+                message,
+            },
+            other => other,
+        })?;
     let mut tx = store.write().await?;
     let mut user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     user.password_hash = StoredHash(hash);
@@ -446,8 +559,14 @@ pub async fn change_password(
     tx.update_user(&user).await?;
     let ended = tx.end_sessions_of_user(id, Some(session_id), now).await?;
     let details = serde_json::json!({ "other_sessions_ended": ended });
-    audit::record(&mut tx, Event::new(user.account_id, actor, "password.changed").subject(id).details(details), now)
-        .await?;
+    audit::record(
+        &mut tx,
+        Event::new(user.account_id, actor, "password.changed")
+            .subject(id)
+            .details(details),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -458,7 +577,10 @@ mod tests {
 
     #[test]
     fn usernames_keep_their_case_and_refuse_blank_or_padded_values() {
-        assert_eq!(Username::parse("Dispatcher").unwrap().as_str(), "Dispatcher");
+        assert_eq!(
+            Username::parse("Dispatcher").unwrap().as_str(),
+            "Dispatcher"
+        );
         assert!(Username::parse("").is_err());
         assert!(Username::parse(" admin").is_err());
         assert!(Username::parse("a\u{7}b").is_err());
@@ -468,10 +590,19 @@ mod tests {
     #[test]
     fn emails_and_phones_are_checked_for_shape() {
         assert!(Email::parse("ops@fleet.example").is_ok());
-        for bad in ["ops", "ops@", "@fleet.example", "ops@fleet", "o ps@fleet.example"] {
+        for bad in [
+            "ops",
+            "ops@",
+            "@fleet.example",
+            "ops@fleet",
+            "o ps@fleet.example",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(Phone::parse("+353 1 234-5678").unwrap().as_str(), "+35312345678");
+        assert_eq!(
+            Phone::parse("+353 1 234-5678").unwrap().as_str(),
+            "+35312345678"
+        );
         for bad in ["35312345678", "+0123456789", "+12", "+3531234567890123"] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }
@@ -479,9 +610,26 @@ mod tests {
 
     #[test]
     fn a_password_chosen_by_someone_else_must_be_changed_when_the_user_may() {
-        let request = UserRequest { username: "driver".into(), can_change_password: true, ..Default::default() };
-        assert!(request.parse(AccountId(1), None, false).unwrap().must_change_password);
-        let request = UserRequest { can_change_password: false, ..request };
-        assert!(!request.parse(AccountId(1), None, false).unwrap().must_change_password);
+        let request = UserRequest {
+            username: "driver".into(),
+            can_change_password: true,
+            ..Default::default()
+        };
+        assert!(
+            request
+                .parse(AccountId(1), None, false)
+                .unwrap()
+                .must_change_password
+        );
+        let request = UserRequest {
+            can_change_password: false,
+            ..request
+        };
+        assert!(
+            !request
+                .parse(AccountId(1), None, false)
+                .unwrap()
+                .must_change_password
+        );
     }
 }

@@ -16,33 +16,54 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let message = self.to_string();
         let (status, code, extra) = match &self {
-            Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials", json!({})),
-            Error::Locked { retry_after } => {
-                (StatusCode::LOCKED, "locked", json!({ "retry_after": retry_after.whole_seconds() }))
+            Error::InvalidCredentials => {
+                (StatusCode::UNAUTHORIZED, "invalid_credentials", json!({}))
             }
+            Error::Locked { retry_after } => (
+                StatusCode::LOCKED,
+                "locked",
+                json!({ "retry_after": retry_after.whole_seconds() }),
+            ),
             Error::AccountBlocked => (StatusCode::FORBIDDEN, "account_blocked", json!({})),
             Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", json!({})),
-            Error::PendingDuty { pending } => (StatusCode::FORBIDDEN, "pending_duty", json!({ "pending": pending })),
+            Error::PendingDuty { pending } => (
+                StatusCode::FORBIDDEN,
+                "pending_duty",
+                json!({ "pending": pending }),
+            ),
             Error::Forbidden => (StatusCode::FORBIDDEN, "forbidden", json!({})),
             Error::NotFound => (StatusCode::NOT_FOUND, "not_found", json!({})),
-            Error::Conflict { field } => (StatusCode::CONFLICT, "conflict", json!({ "field": field })),
-            Error::Invalid { field, .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid", json!({ "field": field })),
-            Error::TooSoon { retry_after } => {
-                (StatusCode::TOO_MANY_REQUESTS, "too_soon", json!({ "retry_after": retry_after.whole_seconds() }))
+            Error::Conflict { field } => {
+                (StatusCode::CONFLICT, "conflict", json!({ "field": field }))
             }
+            Error::Invalid { field, .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                json!({ "field": field }),
+            ),
+            Error::TooSoon { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_soon",
+                json!({ "retry_after": retry_after.whole_seconds() }),
+            ),
             Error::Unexpected(e) => {
                 tracing::error!(error = format!("{e:#}"), "unexpected error");
-                let body = json!({ "error": "internal", "message": "something went wrong on our side" });
+                let body =
+                    json!({ "error": "internal", "message": "something went wrong on our side" });
                 return (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response();
             }
         };
         let retry_after = match &self {
-            Error::Locked { retry_after } | Error::TooSoon { retry_after } => Some(retry_after.whole_seconds()),
+            Error::Locked { retry_after } | Error::TooSoon { retry_after } => {
+                Some(retry_after.whole_seconds())
+            }
             _ => None,
         };
         let mut response = error_response(status, code, &message, extra);
         if let Some(secs) = retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -63,8 +84,12 @@ impl IntoResponse for BadRequest {
         let (status, code) = match &self.0 {
             JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
-            JsonRejection::MissingJsonContentType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
-            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            JsonRejection::MissingJsonContentType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
+            }
             other => (other.status(), "bad_request"),
         };
         error_response(status, code, &self.0.body_text(), json!({}))
@@ -81,5 +106,10 @@ fn error_response(status: StatusCode, code: &str, message: &str, extra: Value) -
 
 /// The answer for a path that does not exist.
 pub async fn not_found() -> Response {
-    error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint", json!({}))
+    error_response(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint",
+        json!({}),
+    )
 }

@@ -56,7 +56,10 @@ fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer
 /// Counts requests by route and status and times them.
 async fn record_metrics(request: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned());
     let method = request.method().clone();
     let response = next.run(request).await;
     crate::metrics::request_done(

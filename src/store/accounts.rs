@@ -56,11 +56,15 @@ impl Tx {
     }
 
     pub async fn account_by_id(&mut self, id: AccountId) -> Result<Option<AccountRow>> {
-        Ok(with_tx!(self, c => sqlx::query_as(select!("WHERE id = $1")).bind(id).fetch_optional(c).await)?)
+        Ok(
+            with_tx!(self, c => sqlx::query_as(select!("WHERE id = $1")).bind(id).fetch_optional(c).await)?,
+        )
     }
 
     pub async fn account_by_name(&mut self, name: &str) -> Result<Option<AccountRow>> {
-        Ok(with_tx!(self, c => sqlx::query_as(select!("WHERE name = $1")).bind(name).fetch_optional(c).await)?)
+        Ok(
+            with_tx!(self, c => sqlx::query_as(select!("WHERE name = $1")).bind(name).fetch_optional(c).await)?,
+        )
     }
 
     pub async fn set_blocking_date(&mut self, id: AccountId, at: Option<i64>) -> Result<()> {

@@ -19,6 +19,7 @@ use sqlx::{
 mod accounts;
 mod audit;
 mod sessions;
+mod sqlite_reads;
 mod throttles;
 mod users;
 
@@ -48,7 +49,10 @@ macro_rules! with_tx {
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite($pool) => $body,
+            $crate::store::Store::Sqlite(sqlite) => {
+                let $pool = &sqlite.pool;
+                $body
+            }
             $crate::store::Store::Postgres($pool) => $body,
         }
     };
@@ -61,8 +65,16 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 /// A pool of connections to the one database.
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    Sqlite(SqliteStore),
     Postgres(PgPool),
+}
+
+/// SQLite: sqlx's pool for everything, and rusqlite for the session check.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// `None` for an in-memory database, which other connections cannot see.
+    reads: Option<std::sync::Arc<sqlite_reads::FastReads>>,
 }
 
 /// An open transaction. Dropping it without [`Tx::commit`] rolls it back.
@@ -87,12 +99,16 @@ impl Store {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("cannot create the directory {}", dir.display()))?;
             }
+            let file = options.get_filename();
+            let in_memory =
+                file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
+            let reads = (!in_memory).then(|| sqlite_reads::FastReads::new(file.to_owned()).into());
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)
                 .await
                 .context("cannot open the SQLite database")?;
-            Ok(Self::Sqlite(pool))
+            Ok(Self::Sqlite(SqliteStore { pool, reads }))
         } else {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
@@ -107,7 +123,7 @@ impl Store {
     /// Brings the schema up to date.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Self::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
+            Self::Sqlite(sqlite) => SQLITE_MIGRATIONS.run(&sqlite.pool).await,
             Self::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
         }
         .context("database migration failed")
@@ -117,7 +133,7 @@ impl Store {
     /// writers queue instead of one failing when it upgrades a read lock.
     pub async fn write(&self) -> sqlx::Result<Tx> {
         Ok(match self {
-            Self::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Sqlite(sqlite) => Tx::Sqlite(sqlite.pool.begin_with("BEGIN IMMEDIATE").await?),
             Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -125,7 +141,7 @@ impl Store {
     /// A transaction that only reads: a consistent view without taking a write lock.
     pub async fn read(&self) -> sqlx::Result<Tx> {
         Ok(match self {
-            Self::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Self::Sqlite(sqlite) => Tx::Sqlite(sqlite.pool.begin().await?),
             Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -151,5 +167,6 @@ impl Tx {
 
 /// Whether `e` is a violation of a unique constraint.
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error().is_some_and(|d| d.is_unique_violation())
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
 }

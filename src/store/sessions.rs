@@ -3,8 +3,10 @@
 
 use sqlx::FromRow;
 
-use super::{Store, Tx, with_pool, with_tx};
-use crate::{accounts::AccountId, error::Result, sessions::NewSession, tokens::TokenHash, users::UserId};
+use super::{SqliteStore, Store, Tx, with_pool, with_tx};
+use crate::{
+    accounts::AccountId, error::Result, sessions::NewSession, tokens::TokenHash, users::UserId,
+};
 
 /// A session as its owner lists it.
 #[derive(Debug, Clone, FromRow)]
@@ -46,25 +48,30 @@ pub struct SessionView {
     pub acting_blocking_at: Option<i64>,
 }
 
+/// The session check's one query; the column order is what `sqlite_reads` reads.
+pub(super) const SESSION_BY_HASH: &str = "SELECT s.id, s.app, s.ip, s.remember, s.last_seen_at, s.expires_at, \
+        u.id AS user_id, u.username, a.id AS account_id, a.name AS account_name, \
+        a.blocking_at, a.dpa_version, u.dpa_accepted_version, u.must_change_password, u.language, \
+        e.id AS acting_id, e.username AS acting_username, \
+        ea.id AS acting_account_id, ea.name AS acting_account_name, ea.blocking_at AS acting_blocking_at \
+     FROM sessions s \
+     JOIN users u ON u.id = s.user_id \
+     JOIN accounts a ON a.id = u.account_id \
+     LEFT JOIN users e ON e.id = s.acting_as_id \
+     LEFT JOIN accounts ea ON ea.id = e.account_id \
+     WHERE s.token_hash = $1 AND s.ended_at IS NULL";
+
 impl Store {
     pub async fn session_by_hash(&self, hash: &TokenHash) -> Result<Option<SessionView>> {
-        Ok(with_pool!(self, pool => sqlx::query_as(
-            "SELECT s.id, s.app, s.ip, s.remember, s.last_seen_at, s.expires_at, \
-                    u.id AS user_id, u.username, a.id AS account_id, a.name AS account_name, \
-                    a.blocking_at, a.dpa_version, u.dpa_accepted_version, u.must_change_password, u.language, \
-                    e.id AS acting_id, e.username AS acting_username, \
-                    ea.id AS acting_account_id, ea.name AS acting_account_name, \
-                    ea.blocking_at AS acting_blocking_at \
-             FROM sessions s \
-             JOIN users u ON u.id = s.user_id \
-             JOIN accounts a ON a.id = u.account_id \
-             LEFT JOIN users e ON e.id = s.acting_as_id \
-             LEFT JOIN accounts ea ON ea.id = e.account_id \
-             WHERE s.token_hash = $1 AND s.ended_at IS NULL",
+        if let Store::Sqlite(SqliteStore {
+            reads: Some(reads), ..
+        }) = self
+        {
+            return Ok(reads.session_by_hash(hash)?);
+        }
+        Ok(
+            with_pool!(self, pool => sqlx::query_as(SESSION_BY_HASH).bind(&hash.0[..]).fetch_optional(pool).await)?,
         )
-        .bind(&hash.0[..])
-        .fetch_optional(pool)
-        .await)?)
     }
 
     /// Records activity; skipped by the caller unless the last record is a few seconds old.
@@ -90,7 +97,13 @@ impl Store {
 }
 
 impl Tx {
-    pub async fn insert_session(&mut self, hash: &TokenHash, s: &NewSession, now: i64, expires_at: i64) -> Result<i64> {
+    pub async fn insert_session(
+        &mut self,
+        hash: &TokenHash,
+        s: &NewSession,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<i64> {
         Ok(with_tx!(self, c => sqlx::query_scalar(
             "INSERT INTO sessions (token_hash, user_id, acting_as_id, app, ip, user_agent, remember, \
              created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING id",
@@ -110,7 +123,11 @@ impl Tx {
 
     /// The user's sessions that have not ended or expired, newest first. (Idle ones are
     /// filtered by the caller, which knows the idle rule.)
-    pub async fn open_sessions_of_user(&mut self, user: UserId, now: i64) -> Result<Vec<SessionRow>> {
+    pub async fn open_sessions_of_user(
+        &mut self,
+        user: UserId,
+        now: i64,
+    ) -> Result<Vec<SessionRow>> {
         Ok(with_tx!(self, c => sqlx::query_as(
             "SELECT id, acting_as_id, app, ip, user_agent, remember, created_at, last_seen_at, expires_at \
              FROM sessions WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 ORDER BY id DESC",
@@ -136,7 +153,12 @@ impl Tx {
     }
 
     /// Ends every open session of the user but `except`.
-    pub async fn end_sessions_of_user(&mut self, user: UserId, except: Option<i64>, now: i64) -> Result<u64> {
+    pub async fn end_sessions_of_user(
+        &mut self,
+        user: UserId,
+        except: Option<i64>,
+        now: i64,
+    ) -> Result<u64> {
         let done = with_tx!(self, c => sqlx::query(
             "UPDATE sessions SET ended_at = $3 WHERE user_id = $1 AND id <> $2 AND ended_at IS NULL",
         )

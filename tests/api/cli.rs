@@ -17,7 +17,11 @@ fn portcullis(app: &TestApp, args: &[&str]) -> Output {
 }
 
 fn json_stdout(output: &Output) -> Value {
-    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
 }
 
@@ -95,8 +99,16 @@ db_test! {
 
 #[test]
 fn every_command_has_help() {
-    for args in [&["--help"][..], &["serve", "--help"], &["account", "create", "--help"], &["user", "grant", "--help"]] {
-        let output = Command::new(env!("CARGO_BIN_EXE_portcullis")).args(args).output().unwrap();
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["account", "create", "--help"],
+        &["user", "grant", "--help"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(args)
+            .output()
+            .unwrap();
         assert!(output.status.success());
         assert!(String::from_utf8_lossy(&output.stdout).contains("Usage:"));
     }
@@ -104,7 +116,10 @@ fn every_command_has_help() {
 
 #[test]
 fn a_secret_key_of_the_wrong_length_stops_the_start_with_a_clear_reason() {
-    let output = Command::new(env!("CARGO_BIN_EXE_portcullis")).args(["--secret-key", "abcd", "migrate"]).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["--secret-key", "abcd", "migrate"])
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("64 hexadecimal digits"), "{stderr}");
@@ -112,7 +127,10 @@ fn a_secret_key_of_the_wrong_length_stops_the_start_with_a_clear_reason() {
 
 #[test]
 fn an_unsupported_database_url_is_refused_at_start() {
-    let output = Command::new(env!("CARGO_BIN_EXE_portcullis")).args(["--database-url", "mysql://x", "migrate"]).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        .args(["--database-url", "mysql://x", "migrate"])
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("sqlite://"));
 }
@@ -122,10 +140,17 @@ fn an_unreachable_database_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["--data-dir", &dir.path().display().to_string()])
-        .args(["--database-url", "postgres://postgres@127.0.0.1:1/none", "migrate"])
+        .args([
+            "--database-url",
+            "postgres://postgres@127.0.0.1:1/none",
+            "migrate",
+        ])
         .output()
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.starts_with("error: cannot connect to PostgreSQL"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot connect to PostgreSQL"),
+        "{stderr}"
+    );
 }

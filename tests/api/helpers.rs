@@ -88,10 +88,21 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temporary directory");
         let key = std::fs::read_to_string(self.dir.path().join("secret.key")).expect("key");
         let key = key.trim().to_owned();
-        Self::start(self.backend, dir, self.database_url.clone(), &["--secret-key", &key]).await
+        Self::start(
+            self.backend,
+            dir,
+            self.database_url.clone(),
+            &["--secret-key", &key],
+        )
+        .await
     }
 
-    async fn start(backend: Backend, dir: tempfile::TempDir, database_url: String, extra: &[&str]) -> Self {
+    async fn start(
+        backend: Backend,
+        dir: tempfile::TempDir,
+        database_url: String,
+        extra: &[&str],
+    ) -> Self {
         let data_dir = dir.path().display().to_string();
         let mut args = vec![
             "portcullis",
@@ -104,14 +115,27 @@ impl TestApp {
         ];
         args.extend_from_slice(extra);
         args.push("serve");
-        let config = Cli::try_parse_from(args).expect("test configuration").config;
+        let config = Cli::try_parse_from(args)
+            .expect("test configuration")
+            .config;
         let clock = Arc::new(ManualClock::new(START));
         let app = App::new(config, clock.clone()).await.expect("app starts");
         let server = app.clone().bind().await.expect("binds");
         let addr = server.addr();
         tokio::spawn(server.run(std::future::pending()));
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { backend, addr, app, clock, http, database_url, dir }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            backend,
+            addr,
+            app,
+            clock,
+            http,
+            database_url,
+            dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -134,7 +158,13 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
-    pub async fn send(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
         let mut request = self.http.request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -146,11 +176,17 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
-        self.send(reqwest::Method::POST, path, token, Some(body)).await
+        self.send(reqwest::Method::POST, path, token, Some(body))
+            .await
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Response {
-        self.post("/api/v1/login", None, json!({ "username": username, "password": password })).await
+        self.post(
+            "/api/v1/login",
+            None,
+            json!({ "username": username, "password": password }),
+        )
+        .await
     }
 
     /// Signs in, expecting success, and returns the token.
@@ -163,7 +199,9 @@ impl TestApp {
     /// Signs in and fulfils the first-login duties, returning a token free to do anything.
     pub async fn signed_in(&self, username: &str) -> String {
         let token = self.token(username, PASSWORD).await;
-        let response = self.post("/api/v1/session/accept-dpa", Some(&token), json!({})).await;
+        let response = self
+            .post("/api/v1/session/accept-dpa", Some(&token), json!({}))
+            .await;
         assert_eq!(response.status(), StatusCode::OK);
         token
     }
@@ -182,10 +220,19 @@ impl TestApp {
             },
             ..Default::default()
         };
-        let (account, admin) = accounts::create(&self.app.store, &self.app.hasher, &Actor::operator(), &request, self.now())
-            .await
-            .expect("company created");
-        Company { account: account.id, admin: admin.id }
+        let (account, admin) = accounts::create(
+            &self.app.store,
+            &self.app.hasher,
+            &Actor::operator(),
+            &request,
+            self.now(),
+        )
+        .await
+        .expect("company created");
+        Company {
+            account: account.id,
+            admin: admin.id,
+        }
     }
 
     /// Creates a user made by `creator` in `account`, with the test password and no duty
@@ -199,10 +246,18 @@ impl TestApp {
             ..Default::default()
         };
         let actor = Actor::operator();
-        users::create(&self.app.store, &self.app.hasher, &actor, account, Some(creator), &request, self.now())
-            .await
-            .expect("user created")
-            .id
+        users::create(
+            &self.app.store,
+            &self.app.hasher,
+            &actor,
+            account,
+            Some(creator),
+            &request,
+            self.now(),
+        )
+        .await
+        .expect("user created")
+        .id
     }
 }
 
@@ -222,10 +277,15 @@ pub async fn json_of(response: Response, status: StatusCode) -> Value {
 /// A new, empty PostgreSQL database for one test.
 async fn fresh_postgres_database() -> String {
     use sqlx::Connection;
-    let admin = std::env::var("PORTCULLIS_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
-        panic!("PostgreSQL tests need a server at {admin} (set PORTCULLIS_TEST_POSTGRES_URL): {e}")
-    });
+    let admin = std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL tests need a server at {admin} (set PORTCULLIS_TEST_POSTGRES_URL): {e}"
+            )
+        });
     let name = format!("portcullis_test_{}", hex::encode(rand::random::<[u8; 8]>()));
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)

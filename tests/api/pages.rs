@@ -37,9 +37,28 @@ async fn a_wrong_password_shows_the_reason_and_marks_the_fields_red() {
     let browser = Browser::open(&app).await;
     browser.sign_in("acme-admin", "not-my-password").await;
     assert_eq!(browser.path().await, "/login");
-    assert!(browser.text("#error").await.contains("Wrong username or password"));
-    assert_eq!(browser.attr("#password", "class").await.as_deref(), Some("invalid"));
-    assert_eq!(browser.client.find(fantoccini::Locator::Css("#username")).await.unwrap().prop("value").await.unwrap().as_deref(), Some("acme-admin"));
+    assert!(
+        browser
+            .text("#error")
+            .await
+            .contains("Wrong username or password")
+    );
+    assert_eq!(
+        browser.attr("#password", "class").await.as_deref(),
+        Some("invalid")
+    );
+    assert_eq!(
+        browser
+            .client
+            .find(fantoccini::Locator::Css("#username"))
+            .await
+            .unwrap()
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("acme-admin")
+    );
     browser.close().await;
 }
 
@@ -58,7 +77,16 @@ async fn the_language_chosen_on_the_sign_in_page_is_shown_and_remembered() {
     assert_eq!(browser.text("#accept-dpa").await, "Принимаю");
     browser.click("#accept-dpa").await;
     assert_eq!(browser.text("h1").await, "Главная");
-    let user = app.app.store.read().await.unwrap().user_by_id(company.admin).await.unwrap().unwrap();
+    let user = app
+        .app
+        .store
+        .read()
+        .await
+        .unwrap()
+        .user_by_id(company.admin)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(user.language, "ru");
     browser.close().await;
 }
@@ -69,19 +97,31 @@ async fn a_password_set_by_someone_else_is_changed_before_the_home_page() {
     let driver = app.user(company.account, company.admin, "driver").await;
     let admin = app.signed_in("acme-admin").await;
     let patch = json!({ "password": "Kx7!admin-chosen-Pass" });
-    app.send(reqwest::Method::PATCH, &format!("/api/v1/users/{}", driver.0), Some(&admin), Some(patch)).await;
+    app.send(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/users/{}", driver.0),
+        Some(&admin),
+        Some(patch),
+    )
+    .await;
     let browser = Browser::open(&app).await;
     browser.sign_in("driver", "Kx7!admin-chosen-Pass").await;
     browser.click("#accept-dpa").await;
     assert_eq!(browser.path().await, "/password");
     browser.goto("/security").await;
     assert_eq!(browser.path().await, "/password");
-    browser.fill("#current-password", "Kx7!admin-chosen-Pass").await;
+    browser
+        .fill("#current-password", "Kx7!admin-chosen-Pass")
+        .await;
     browser.fill("#new-password", NEW_PASSWORD).await;
-    browser.fill("#new-password-again", "something-else-Entirely9").await;
+    browser
+        .fill("#new-password-again", "something-else-Entirely9")
+        .await;
     browser.click("#change-password").await;
     assert!(browser.text("#error").await.contains("differ"));
-    browser.fill("#current-password", "Kx7!admin-chosen-Pass").await;
+    browser
+        .fill("#current-password", "Kx7!admin-chosen-Pass")
+        .await;
     browser.fill("#new-password", NEW_PASSWORD).await;
     browser.fill("#new-password-again", NEW_PASSWORD).await;
     browser.click("#change-password").await;
@@ -90,7 +130,10 @@ async fn a_password_set_by_someone_else_is_changed_before_the_home_page() {
     browser.goto("/").await;
     assert_eq!(browser.text("#username").await, "driver");
     browser.close().await;
-    assert_eq!(app.login("driver", NEW_PASSWORD).await.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        app.login("driver", NEW_PASSWORD).await.status(),
+        reqwest::StatusCode::OK
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,11 +157,30 @@ async fn signing_out_everywhere_else_from_the_sessions_page() {
     let browser = Browser::open(&app).await;
     browser.sign_in("acme-admin", PASSWORD).await;
     browser.goto("/sessions").await;
-    assert_eq!(browser.client.find_all(fantoccini::Locator::Css("#sessions tbody tr")).await.unwrap().len(), 2);
+    assert_eq!(
+        browser
+            .client
+            .find_all(fantoccini::Locator::Css("#sessions tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     browser.click("#end-others").await;
     assert!(browser.text("#notice").await.contains('1'));
-    assert_eq!(app.get("/api/v1/session", Some(&elsewhere)).await.status(), reqwest::StatusCode::UNAUTHORIZED);
-    assert_eq!(browser.client.find_all(fantoccini::Locator::Css("#sessions tbody tr")).await.unwrap().len(), 1);
+    assert_eq!(
+        app.get("/api/v1/session", Some(&elsewhere)).await.status(),
+        reqwest::StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        browser
+            .client
+            .find_all(fantoccini::Locator::Css("#sessions tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     browser.close().await;
 }
 

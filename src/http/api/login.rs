@@ -40,7 +40,12 @@ pub struct SignedInBody {
 
 impl From<login::SignedIn> for SignedInBody {
     fn from(s: login::SignedIn) -> Self {
-        Self { status: "ok", token: s.token.expose().to_owned(), pending: s.session.pending.clone(), session: s.session }
+        Self {
+            status: "ok",
+            token: s.token.expose().to_owned(),
+            pending: s.session.pending.clone(),
+            session: s.session,
+        }
     }
 }
 
@@ -51,7 +56,11 @@ impl From<login::SignedIn> for SignedInBody {
     (status = 403, description = "`account_blocked`", body = super::ErrorBody),
     (status = 423, description = "`locked`, with `retry_after` seconds", body = super::ErrorBody),
 ))]
-pub async fn login(State(app): State<App>, client: Client, ApiJson(body): ApiJson<LoginBody>) -> Result<Json<SignedInBody>> {
+pub async fn login(
+    State(app): State<App>,
+    client: Client,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Json<SignedInBody>> {
     let attempt = Attempt {
         username: body.username,
         password: body.password,
@@ -61,6 +70,13 @@ pub async fn login(State(app): State<App>, client: Client, ApiJson(body): ApiJso
         user_agent: client.user_agent,
         language: None,
     };
-    let signed_in = login::sign_in(&app.store, &app.hasher, &app.lifetimes, attempt, to_unix(app.now())).await?;
+    let signed_in = login::sign_in(
+        &app.store,
+        &app.hasher,
+        &app.lifetimes,
+        attempt,
+        to_unix(app.now()),
+    )
+    .await?;
     Ok(Json(signed_in.into()))
 }

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     app::App,
-    clock::to_unix,
     audit::{self, SignIn},
+    clock::to_unix,
     dpa,
     error::Result,
     http::extract::{AnySession, ApiJson, Client, Session},
@@ -28,7 +28,11 @@ pub struct Accepted {
 #[utoipa::path(post, path = "/api/v1/session/accept-dpa", tag = "session", security(("bearer" = [])), responses(
     (status = 200, body = Accepted),
 ))]
-pub async fn accept_dpa(State(app): State<App>, session: AnySession, client: Client) -> Result<Json<Accepted>> {
+pub async fn accept_dpa(
+    State(app): State<App>,
+    session: AnySession,
+    client: Client,
+) -> Result<Json<Accepted>> {
     let version = dpa::accept(&app.store, &session.actor(&client), to_unix(app.now())).await?;
     Ok(Json(Accepted { version }))
 }
@@ -63,7 +67,15 @@ pub async fn change_password(
         confirmation: body.new_password_confirmation,
     };
     let actor = session.actor(&client);
-    users::change_password(&app.store, &app.hasher, &actor, session.0.id, change, to_unix(app.now())).await?;
+    users::change_password(
+        &app.store,
+        &app.hasher,
+        &actor,
+        session.0.id,
+        change,
+        to_unix(app.now()),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -91,6 +103,7 @@ pub async fn login_history(
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<LoginHistory>> {
     let user = current.signed_in_user();
-    let (entries, next) = audit::login_history(&app.store, user, query.before, query.limit.unwrap_or(50)).await?;
+    let (entries, next) =
+        audit::login_history(&app.store, user, query.before, query.limit.unwrap_or(50)).await?;
     Ok(Json(LoginHistory { entries, next }))
 }

@@ -25,12 +25,21 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/session/accept-dpa", post(me::accept_dpa))
         .route("/api/v1/password/change", post(me::change_password))
         .route("/api/v1/me/login-history", get(me::login_history))
-        .route("/api/v1/sessions", get(session::list).delete(session::end_others))
-        .route("/api/v1/sessions/{id}", axum::routing::delete(session::end_one))
+        .route(
+            "/api/v1/sessions",
+            get(session::list).delete(session::end_others),
+        )
+        .route(
+            "/api/v1/sessions/{id}",
+            axum::routing::delete(session::end_one),
+        )
         .route("/api/v1/accounts", post(accounts::create))
         .route("/api/v1/users", post(users::create))
         .route("/api/v1/users/{id}", patch(users::update))
-        .route("/api/v1/users/{id}/grants/{target_id}", put(users::put_grants).delete(users::delete_grants))
+        .route(
+            "/api/v1/users/{id}/grants/{target_id}",
+            put(users::put_grants).delete(users::delete_grants),
+        )
         .route("/api/v1/openapi.json", get(openapi))
 }
 

@@ -53,7 +53,11 @@ pub async fn list(State(app): State<App>, Session(current): Session) -> Result<J
     (status = 204, description = "Ended"),
     (status = 404, description = "No such open session of the caller's", body = super::ErrorBody),
 ))]
-pub async fn end_one(State(app): State<App>, Session(current): Session, Path(id): Path<i64>) -> Result<StatusCode> {
+pub async fn end_one(
+    State(app): State<App>,
+    Session(current): Session,
+    Path(id): Path<i64>,
+) -> Result<StatusCode> {
     sessions::end_own(&app.store, &current, id, to_unix(app.now())).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -29,8 +29,13 @@ pub fn token(key: &SecretKey, jar: CookieJar, secure: bool) -> (CookieJar, Strin
 
 /// Whether `presented` is this browser's form token.
 pub fn verify(key: &SecretKey, jar: &CookieJar, presented: &str) -> bool {
-    let Some(seed) = jar.get(COOKIE) else { return false };
-    sign(key, seed.value()).as_bytes().ct_eq(presented.as_bytes()).into()
+    let Some(seed) = jar.get(COOKIE) else {
+        return false;
+    };
+    sign(key, seed.value())
+        .as_bytes()
+        .ct_eq(presented.as_bytes())
+        .into()
 }
 
 fn sign(key: &SecretKey, seed: &str) -> String {

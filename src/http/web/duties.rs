@@ -8,7 +8,11 @@ use axum::{
 };
 use serde::Deserialize;
 
-use super::{PageError, PageSession, Visitor, login::CsrfForm, templates::{DpaPage, PasswordPage}};
+use super::{
+    PageError, PageSession, Visitor,
+    login::CsrfForm,
+    templates::{DpaPage, PasswordPage},
+};
 use crate::{
     app::App,
     clock::to_unix,
@@ -26,7 +30,14 @@ pub async fn dpa_page(State(app): State<App>, visitor: Visitor, session: PageSes
         return Redirect::to("/").into_response();
     }
     let page = visitor.layout(Tr(current.language), Some(current));
-    (visitor.jar, DpaPage { page, text: app.dpa_text.clone() }).into_response()
+    (
+        visitor.jar,
+        DpaPage {
+            page,
+            text: app.dpa_text.clone(),
+        },
+    )
+        .into_response()
 }
 
 pub async fn dpa_accept(
@@ -37,8 +48,14 @@ pub async fn dpa_accept(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     visitor.check_csrf(&app, &form.csrf)?;
-    let actor = crate::rights::Actor::user(session.0.user.id, session.0.impersonator.as_ref().map(|u| u.id), Some(client.ip.to_string()));
-    dpa::accept(&app.store, &actor, to_unix(app.now())).await.map_err(|e| PageError::Domain(e, Tr(session.0.language)))?;
+    let actor = crate::rights::Actor::user(
+        session.0.user.id,
+        session.0.impersonator.as_ref().map(|u| u.id),
+        Some(client.ip.to_string()),
+    );
+    dpa::accept(&app.store, &actor, to_unix(app.now()))
+        .await
+        .map_err(|e| PageError::Domain(e, Tr(session.0.language)))?;
     Ok(Redirect::to("/").into_response())
 }
 
@@ -75,25 +92,58 @@ pub async fn password_submit(
         new: form.new_password.into(),
         confirmation: form.new_password_confirmation.into(),
     };
-    let actor = crate::rights::Actor::user(current.user.id, current.impersonator.as_ref().map(|u| u.id), Some(client.ip.to_string()));
-    let key = match users::change_password(&app.store, &app.hasher, &actor, current.id, change, to_unix(app.now())).await {
+    let actor = crate::rights::Actor::user(
+        current.user.id,
+        current.impersonator.as_ref().map(|u| u.id),
+        Some(client.ip.to_string()),
+    );
+    let key = match users::change_password(
+        &app.store,
+        &app.hasher,
+        &actor,
+        current.id,
+        change,
+        to_unix(app.now()),
+    )
+    .await
+    {
         Ok(()) => return Ok(Redirect::to("/security?changed=1").into_response()),
-        Err(Error::Invalid { field: "current_password", .. }) => "error-current-password",
-        Err(Error::Invalid { field: "new_password_confirmation", .. }) => "error-passwords-differ",
-        Err(Error::Invalid { message, .. }) if message.contains("different") => "error-password-same",
-        Err(Error::Invalid { message, .. }) if message.contains("characters") => "error-password-length",
+        Err(Error::Invalid {
+            field: "current_password",
+            ..
+        }) => "error-current-password",
+        Err(Error::Invalid {
+            field: "new_password_confirmation",
+            ..
+        }) => "error-passwords-differ",
+        Err(Error::Invalid { message, .. }) if message.contains("different") => {
+            "error-password-same"
+        }
+        Err(Error::Invalid { message, .. }) if message.contains("characters") => {
+            "error-password-length"
+        }
         Err(Error::Invalid { .. }) => "error-password-weak",
         Err(Error::Locked { retry_after }) => {
             let minutes = (retry_after.whole_seconds() + 59) / 60;
             let mut page = visitor.layout(tr, Some(current));
             page.error = Some(tr.t1("error-locked", "minutes", minutes));
             let forced = current.pending.contains(&Duty::ChangePassword);
-            return Ok((StatusCode::LOCKED, visitor.jar, PasswordPage { page, forced }).into_response());
+            return Ok((
+                StatusCode::LOCKED,
+                visitor.jar,
+                PasswordPage { page, forced },
+            )
+                .into_response());
         }
         Err(e) => return Err(PageError::Domain(e, tr)),
     };
     let mut page = visitor.layout(tr, Some(current));
     page.error = Some(tr.t(key));
     let forced = current.pending.contains(&Duty::ChangePassword);
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, visitor.jar, PasswordPage { page, forced }).into_response())
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        visitor.jar,
+        PasswordPage { page, forced },
+    )
+        .into_response())
 }

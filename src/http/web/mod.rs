@@ -38,17 +38,38 @@ pub fn routes() -> Router<App> {
         .route("/login", get(login::page).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/dpa", get(duties::dpa_page).post(duties::dpa_accept))
-        .route("/password", get(duties::password_page).post(duties::password_submit))
+        .route(
+            "/password",
+            get(duties::password_page).post(duties::password_submit),
+        )
         .route("/security", get(account::security))
         .route("/sessions", get(account::sessions))
         .route("/sessions/others/end", post(account::end_others))
         .route("/sessions/{id}/end", post(account::end_one))
-        .route("/static/app.js", get(|| asset("text/javascript; charset=utf-8", include_str!("static/app.js"))))
-        .route("/static/app.css", get(|| asset("text/css; charset=utf-8", include_str!("static/app.css"))))
+        .route(
+            "/static/app.js",
+            get(|| {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("static/app.js"),
+                )
+            }),
+        )
+        .route(
+            "/static/app.css",
+            get(|| asset("text/css; charset=utf-8", include_str!("static/app.css"))),
+        )
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// The languages offered on the sign-in page, as (code, own name).
@@ -91,14 +112,28 @@ impl FromRequestParts<App> for Visitor {
             .ok()
             .and_then(|q| q.0.lang)
             .and_then(|l| Language::parse(&l).ok());
-        let remembered = jar.get(LANGUAGE_COOKIE).and_then(|c| Language::parse(c.value()).ok());
-        let lang = chosen.or(remembered).unwrap_or_else(|| from_accept_language(&parts.headers));
+        let remembered = jar
+            .get(LANGUAGE_COOKIE)
+            .and_then(|c| Language::parse(c.value()).ok());
+        let lang = chosen
+            .or(remembered)
+            .unwrap_or_else(|| from_accept_language(&parts.headers));
         let mut jar = jar;
         if chosen.is_some() {
-            jar = jar.add(cookie(LANGUAGE_COOKIE, lang.code().to_owned(), secure, Some(time::Duration::days(365))));
+            jar = jar.add(cookie(
+                LANGUAGE_COOKIE,
+                lang.code().to_owned(),
+                secure,
+                Some(time::Duration::days(365)),
+            ));
         }
         let (jar, csrf) = csrf::token(&app.keys, jar, secure);
-        Ok(Self { lang, jar, csrf, secure })
+        Ok(Self {
+            lang,
+            jar,
+            csrf,
+            secure,
+        })
     }
 }
 
@@ -117,7 +152,12 @@ impl Visitor {
     /// Signs the browser in with `token`.
     pub fn with_session(mut self, token: &str, remember: bool) -> Self {
         let max_age = remember.then(|| time::Duration::days(30));
-        self.jar = self.jar.add(cookie(SESSION_COOKIE, token.to_owned(), self.secure, max_age));
+        self.jar = self.jar.add(cookie(
+            SESSION_COOKIE,
+            token.to_owned(),
+            self.secure,
+            max_age,
+        ));
         self
     }
 
@@ -145,8 +185,17 @@ fn top_bar_name(c: &Current) -> String {
 
 /// An HttpOnly, SameSite=Lax cookie for the whole site; without `max_age` it lasts as
 /// long as the browser runs.
-fn cookie(name: &'static str, value: String, secure: bool, max_age: Option<time::Duration>) -> Cookie<'static> {
-    let mut c = Cookie::build((name, value)).path("/").http_only(true).secure(secure).same_site(SameSite::Lax);
+fn cookie(
+    name: &'static str,
+    value: String,
+    secure: bool,
+    max_age: Option<time::Duration>,
+) -> Cookie<'static> {
+    let mut c = Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax);
     if let Some(age) = max_age {
         c = c.max_age(age);
     }
@@ -154,7 +203,10 @@ fn cookie(name: &'static str, value: String, secure: bool, max_age: Option<time:
 }
 
 fn from_accept_language(headers: &axum::http::HeaderMap) -> Language {
-    let header = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let header = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     header
         .split(',')
         .filter_map(|part| part.split(';').next()?.trim().get(..2))
@@ -179,8 +231,17 @@ impl FromRequestParts<App> for PageSession {
 
 /// The session of the browser's cookie, if it still stands.
 pub async fn browser_session(app: &App, jar: &CookieJar) -> Result<Option<Current>, Error> {
-    let Some(token) = jar.get(SESSION_COOKIE) else { return Ok(None) };
-    match sessions::check(&app.store, &app.lifetimes, token.value(), to_unix(app.now())).await {
+    let Some(token) = jar.get(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    match sessions::check(
+        &app.store,
+        &app.lifetimes,
+        token.value(),
+        to_unix(app.now()),
+    )
+    .await
+    {
         Ok(current) => Ok(Some(current)),
         Err(Error::Unauthenticated | Error::AccountBlocked) => Ok(None),
         Err(e) => Err(e),
@@ -235,6 +296,13 @@ impl IntoResponse for PageError {
 }
 
 fn error_page(status: StatusCode, tr: Tr, key: &str) -> Response {
-    let page = Layout { tr, csrf: String::new(), user: None, error: Some(tr.t(key)), notice: None, languages: LANGUAGES };
+    let page = Layout {
+        tr,
+        csrf: String::new(),
+        user: None,
+        error: Some(tr.t(key)),
+        notice: None,
+        languages: LANGUAGES,
+    };
     (status, templates::ErrorPage { page }).into_response()
 }
