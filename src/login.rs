@@ -73,30 +73,33 @@ async fn check_and_start(
     let right = hasher.verify(attempt.password.clone(), stored).await?;
 
     let mut tx = store.write().await?;
-    let Some(user) = user.filter(|_| right) else {
-        lockout::record_failure(&mut tx, Scope::Password, &by_user, &PASSWORD_PER_USER, now)
-            .await?;
-        lockout::record_failure(
-            &mut tx,
-            Scope::Password,
-            &by_address,
-            &PASSWORD_PER_ADDRESS,
-            now,
-        )
-        .await?;
-        if let Some(user) = tx.user_by_username(&attempt.username).await? {
-            record(
+    let user = match (user, right) {
+        (Some(user), true) => user,
+        (user, _) => {
+            lockout::record_failure(&mut tx, Scope::Password, &by_user, &PASSWORD_PER_USER, now)
+                .await?;
+            lockout::record_failure(
                 &mut tx,
-                &user,
-                &attempt,
-                "sign_in.failed",
-                "wrong_password",
+                Scope::Password,
+                &by_address,
+                &PASSWORD_PER_ADDRESS,
                 now,
             )
             .await?;
+            if let Some(user) = user {
+                record(
+                    &mut tx,
+                    &user,
+                    &attempt,
+                    "sign_in.failed",
+                    "wrong_password",
+                    now,
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            return Err(Error::InvalidCredentials);
         }
-        tx.commit().await?;
-        return Err(Error::InvalidCredentials);
     };
     if tx
         .effective_blocking_at(user.account_id)
@@ -145,8 +148,9 @@ async fn record(
     result: &str,
     now: i64,
 ) -> Result<()> {
+    // Who typed is known only when the password was right.
     let actor = Actor {
-        user: None,
+        user: (action == "sign_in").then_some(user.id),
         impersonator: None,
         ip: Some(attempt.ip.clone()),
     };

@@ -13,6 +13,7 @@ use crate::{
     accounts::AccountId,
     clock::from_unix,
     error::{Error, Result},
+    rights::Actor,
     store::{SessionRow, SessionView, Store, Tx},
     tokens::{Token, TokenHash},
     users::{Language, UserId},
@@ -139,6 +140,15 @@ impl Current {
     /// The person who signed in (the impersonator, when impersonating).
     pub fn signed_in_user(&self) -> UserId {
         self.impersonator.as_ref().map_or(self.user.id, |u| u.id)
+    }
+
+    /// The session as the actor of a change made from `ip`.
+    pub fn actor(&self, ip: std::net::IpAddr) -> Actor {
+        Actor::user(
+            self.user.id,
+            self.impersonator.as_ref().map(|u| u.id),
+            Some(ip.to_string()),
+        )
     }
 }
 

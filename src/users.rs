@@ -344,6 +344,10 @@ pub async fn update(
         .transpose()?;
     let mut tx = store.write().await?;
     let proof = ManagesUser::check(&mut tx, actor, target).await?;
+    if changes.top_user.is_some() {
+        // Making or unmaking an administrator is for those who administer the account.
+        ManagesAccount::check(&mut tx, actor, proof.target().account_id).await?;
+    }
     let before = proof.target().clone();
     let mut user = before.clone();
     let new_hash = match &changes.password {

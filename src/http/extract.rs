@@ -122,22 +122,14 @@ impl FromRequestParts<App> for Session {
 impl Session {
     /// The acting user, for rights checks and the audit trail.
     pub fn actor(&self, client: &Client) -> Actor {
-        actor_of(&self.0, client)
+        self.0.actor(client.ip)
     }
 }
 
 impl AnySession {
     pub fn actor(&self, client: &Client) -> Actor {
-        actor_of(&self.0, client)
+        self.0.actor(client.ip)
     }
-}
-
-fn actor_of(current: &Current, client: &Client) -> Actor {
-    Actor::user(
-        current.user.id,
-        current.impersonator.as_ref().map(|u| u.id),
-        Some(client.ip.to_string()),
-    )
 }
 
 #[cfg(test)]

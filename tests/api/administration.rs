@@ -238,3 +238,20 @@ db_test! {
         assert_eq!(app.login("driver", PASSWORD).await.status(), StatusCode::OK);
     }
 }
+
+db_test! {
+    async fn only_those_who_administer_the_account_make_administrators(app: TestApp) {
+        let company = app.company("acme").await;
+        let manager = app.user(company.account, company.admin, "manager").await;
+        let driver = app.user(company.account, manager, "driver").await;
+        let token = app.signed_in("manager").await;
+        let path = format!("/api/v1/users/{}", driver.0);
+        let promote = json!({ "top_user": true });
+        assert_eq!(app.send(Method::PATCH, &path, Some(&token), Some(promote.clone())).await.status(), StatusCode::FORBIDDEN);
+        let row = app.app.store.read().await.unwrap().user_by_id(driver).await.unwrap().unwrap();
+        assert!(!row.top_user);
+        let admin = app.signed_in("acme-admin").await;
+        let body = json_of(app.send(Method::PATCH, &path, Some(&admin), Some(promote)).await, StatusCode::OK).await;
+        assert_eq!(body["top_user"], true);
+    }
+}

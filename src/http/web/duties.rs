@@ -48,11 +48,7 @@ pub async fn dpa_accept(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     visitor.check_csrf(&app, &form.csrf)?;
-    let actor = crate::rights::Actor::user(
-        session.0.user.id,
-        session.0.impersonator.as_ref().map(|u| u.id),
-        Some(client.ip.to_string()),
-    );
+    let actor = session.0.actor(client.ip);
     dpa::accept(&app.store, &actor, to_unix(app.now()))
         .await
         .map_err(|e| PageError::Domain(e, Tr(session.0.language)))?;
@@ -92,11 +88,7 @@ pub async fn password_submit(
         new: form.new_password.into(),
         confirmation: form.new_password_confirmation.into(),
     };
-    let actor = crate::rights::Actor::user(
-        current.user.id,
-        current.impersonator.as_ref().map(|u| u.id),
-        Some(client.ip.to_string()),
-    );
+    let actor = current.actor(client.ip);
     let key = match users::change_password(
         &app.store,
         &app.hasher,
