@@ -106,6 +106,24 @@ pub struct Config {
     #[arg(long, env = "PORTCULLIS_MAX_BODY_BYTES", global = true, default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 
+    /// How often a signed-in page asks whether its session still stands, in seconds.
+    #[arg(
+        long,
+        env = "PORTCULLIS_PAGE_POLL_SECONDS",
+        global = true,
+        default_value_t = 15
+    )]
+    pub page_poll_seconds: u64,
+
+    /// After how many seconds without an answer a page says the connection is lost.
+    #[arg(
+        long,
+        env = "PORTCULLIS_CONNECTION_LOST_SECONDS",
+        global = true,
+        default_value_t = 120
+    )]
+    pub connection_lost_seconds: u64,
+
     /// A text file with the Data Protection Agreement users must accept. Default: a
     /// short built-in agreement.
     #[arg(long, env = "PORTCULLIS_DPA_FILE", global = true)]

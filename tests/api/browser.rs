@@ -96,7 +96,13 @@ impl Browser {
         field.send_keys(value).await.unwrap();
     }
 
+    /// Clicks a link or button and waits until the page it leads to has replaced this one.
     pub async fn click(&self, css: &str) {
+        let old_page = self
+            .client
+            .find(Locator::Css("html"))
+            .await
+            .expect("a page");
         self.client
             .find(Locator::Css(css))
             .await
@@ -104,6 +110,13 @@ impl Browser {
             .click()
             .await
             .unwrap();
+        for _ in 0..100 {
+            if old_page.tag_name().await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("clicking {css} led nowhere");
     }
 
     pub async fn text(&self, css: &str) -> String {

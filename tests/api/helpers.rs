@@ -60,6 +60,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub database_url: String,
     pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// A strong password for test users.
@@ -122,7 +123,10 @@ impl TestApp {
         let app = App::new(config, clock.clone()).await.expect("app starts");
         let server = app.clone().bind().await.expect("binds");
         let addr = server.addr();
-        tokio::spawn(server.run(std::future::pending()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -135,6 +139,14 @@ impl TestApp {
             http,
             database_url,
             dir,
+            stop: Some(stop),
+        }
+    }
+
+    /// Stops the server (gracefully, as on SIGTERM); the database stays.
+    pub fn stop_server(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
     }
 

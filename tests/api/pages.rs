@@ -194,3 +194,72 @@ async fn a_quick_login_link_works_only_from_the_address_of_its_session() {
     assert_eq!(browser.text("#username").await, "acme-admin");
     browser.close().await;
 }
+
+/// Polls `check` every 100 ms for up to 10 s.
+async fn eventually<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) -> bool {
+    for _ in 0..100 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_returns_to_sign_in_once_its_session_has_ended_elsewhere() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &["--page-poll-seconds", "1"]).await;
+    app.company("acme").await;
+    let browser = Browser::open(&app).await;
+    browser.sign_in("acme-admin", PASSWORD).await;
+    browser.click("#accept-dpa").await;
+    assert_eq!(browser.text("#username").await, "acme-admin");
+    let elsewhere = app.signed_in("acme-admin").await;
+    app.send(
+        reqwest::Method::DELETE,
+        "/api/v1/sessions",
+        Some(&elsewhere),
+        None,
+    )
+    .await;
+    assert!(
+        eventually(|| async { browser.path().await == "/login" }).await,
+        "the page stayed at {}",
+        browser.path().await
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_cannot_reach_the_server_says_so() {
+    let args = ["--page-poll-seconds", "1", "--connection-lost-seconds", "2"];
+    let mut app = TestApp::spawn_with(Backend::Sqlite, &args).await;
+    app.company("acme").await;
+    let browser = Browser::open(&app).await;
+    browser.sign_in("acme-admin", PASSWORD).await;
+    browser.click("#accept-dpa").await;
+    assert_eq!(browser.text("#username").await, "acme-admin");
+    let banner = browser
+        .client
+        .find(fantoccini::Locator::Css("#connection-lost"))
+        .await
+        .unwrap();
+    assert!(!banner.is_displayed().await.unwrap());
+    app.stop_server();
+    assert!(
+        eventually(|| async { banner.is_displayed().await.unwrap() }).await,
+        "no banner"
+    );
+    assert!(
+        banner
+            .text()
+            .await
+            .unwrap()
+            .starts_with("Unable to connect to the server")
+    );
+    assert_eq!(
+        browser.attr("#clock", "class").await.as_deref(),
+        Some("clock lost")
+    );
+    browser.close().await;
+}

@@ -86,6 +86,9 @@ pub struct Layout {
     pub error: Option<String>,
     pub notice: Option<String>,
     pub languages: &'static [(&'static str, &'static str)],
+    /// For signed-in pages: how often to ask for the session and when to call the
+    /// connection lost, in milliseconds.
+    pub poll: Option<(u64, u64)>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,6 +103,7 @@ pub struct Visitor {
     pub jar: CookieJar,
     pub csrf: String,
     secure: bool,
+    poll: (u64, u64),
 }
 
 impl FromRequestParts<App> for Visitor {
@@ -128,11 +132,17 @@ impl FromRequestParts<App> for Visitor {
             ));
         }
         let (jar, csrf) = csrf::token(&app.keys, jar, secure);
+        let config = &app.config;
+        let poll = (
+            config.page_poll_seconds * 1000,
+            config.connection_lost_seconds * 1000,
+        );
         Ok(Self {
             lang,
             jar,
             csrf,
             secure,
+            poll,
         })
     }
 }
@@ -146,6 +156,7 @@ impl Visitor {
             error: None,
             notice: None,
             languages: LANGUAGES,
+            poll: user.map(|_| self.poll),
         }
     }
 
@@ -303,6 +314,7 @@ fn error_page(status: StatusCode, tr: Tr, key: &str) -> Response {
         error: Some(tr.t(key)),
         notice: None,
         languages: LANGUAGES,
+        poll: None,
     };
     (status, templates::ErrorPage { page }).into_response()
 }

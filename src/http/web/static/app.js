@@ -1,7 +1,7 @@
-// Keeps a signed-in page honest about its session: asks the server every 15 seconds,
-// returns to the sign-in page once the session has ended, and after two minutes without
-// an answer says so (the clock turns red) until the server answers again, when the page
-// reloads itself.
+// Keeps a signed-in page honest about its session: asks the server every few seconds
+// (15 by default), returns to the sign-in page once the session has ended, and after two
+// minutes without an answer says so (the clock turns red) until the server answers
+// again, when the page reloads itself.
 (function () {
   "use strict";
   var body = document.body;
