@@ -88,3 +88,25 @@ db_test! {
         assert!(body["message"].as_str().unwrap().contains("admin"), "{body}");
     }
 }
+
+db_test! {
+    async fn a_form_posted_without_its_csrf_token_is_refused_and_signs_nobody_in(app: TestApp) {
+        app.company("acme").await;
+        let form = format!("csrf=forged&username=acme-admin&password={}", PASSWORD.replace('#', "%23").replace('!', "%21"));
+        let response = app
+            .http
+            .post(app.url("/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", "portcullis_csrf=seed-of-some-other-page")
+            .body(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let cookies: Vec<_> = response.headers().get_all("set-cookie").iter().map(|c| c.to_str().unwrap().to_owned()).collect();
+        assert!(cookies.iter().all(|c| !c.starts_with("portcullis_session=")), "{cookies:?}");
+        assert!(response.text().await.unwrap().contains("The form has expired"));
+        let events = app.app.store.read().await.unwrap().audit_events_of(portcullis::accounts::AccountId(1)).await.unwrap();
+        assert!(events.iter().all(|e| !e.action.starts_with("sign_in")));
+    }
+}

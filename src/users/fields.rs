@@ -1,0 +1,200 @@
+//! The checked values a user is made of: identifiers, names, addresses, languages,
+//! rights. Each is parsed at the edge into a type that cannot hold a bad value.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
+)]
+#[sqlx(transparent)]
+#[serde(transparent)]
+pub struct UserId(pub i64);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A username: 1 to 64 characters, no control characters, no surrounding spaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(s: &str) -> Result<Self> {
+        let chars = s.chars().count();
+        if chars == 0 || chars > 64 {
+            return Err(Error::invalid("username", "use 1 to 64 characters"));
+        }
+        if s.trim() != s || s.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "username",
+                "no spaces at the ends and no control characters",
+            ));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An email address, checked for shape only; confirming it is a separate step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(s: &str) -> Result<Self> {
+        let s = s.trim();
+        let valid = s.len() <= 254
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+            && s.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains('@')
+            });
+        if valid {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(Error::invalid("email", "not an email address"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A phone number in E.164 form: `+` and 8 to 15 digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(s: &str) -> Result<Self> {
+        let digits: String = s
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+            .collect();
+        let valid = digits.strip_prefix('+').is_some_and(|d| {
+            (8..=15).contains(&d.len())
+                && d.bytes().all(|b| b.is_ascii_digit())
+                && !d.starts_with('0')
+        });
+        if valid {
+            Ok(Self(digits))
+        } else {
+            Err(Error::invalid(
+                "phone",
+                "use the international form, e.g. +35312345678",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The languages the pages and messages are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    #[default]
+    En,
+    Ru,
+    Es,
+}
+
+impl Language {
+    pub const ALL: [Language; 3] = [Language::En, Language::Ru, Language::Es];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Ru => "ru",
+            Self::Es => "es",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.code() == s)
+            .ok_or_else(|| Error::invalid("language", "use en, ru or es"))
+    }
+}
+
+/// A stored password hash. Never printed.
+#[derive(Clone, PartialEq, Eq, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct StoredHash(pub String);
+
+impl fmt::Debug for StoredHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StoredHash(<redacted>)")
+    }
+}
+
+/// A right one user holds on another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Right {
+    /// Sign in as the target ("Login as").
+    ActAs,
+    /// Manage the target as if one had created it.
+    Manage,
+}
+
+impl Right {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ActAs => "act_as",
+            Self::Manage => "manage",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_keep_their_case_and_refuse_blank_or_padded_values() {
+        assert_eq!(
+            Username::parse("Dispatcher").unwrap().as_str(),
+            "Dispatcher"
+        );
+        assert!(Username::parse("").is_err());
+        assert!(Username::parse(" admin").is_err());
+        assert!(Username::parse("a\u{7}b").is_err());
+        assert!(Username::parse(&"u".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn emails_and_phones_are_checked_for_shape() {
+        assert!(Email::parse("ops@fleet.example").is_ok());
+        for bad in [
+            "ops",
+            "ops@",
+            "@fleet.example",
+            "ops@fleet",
+            "o ps@fleet.example",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            Phone::parse("+353 1 234-5678").unwrap().as_str(),
+            "+35312345678"
+        );
+        for bad in ["35312345678", "+0123456789", "+12", "+3531234567890123"] {
+            assert!(Phone::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

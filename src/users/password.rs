@@ -1,0 +1,112 @@
+//! A user changing their own password.
+
+use super::StoredHash;
+use crate::{
+    audit::{self, Event},
+    error::{Error, Result},
+    lockout::{self, Scope},
+    passwords::{Hasher, Password},
+    rights::Actor,
+    store::Store,
+};
+
+/// What the user gives to change their own password.
+#[derive(Debug, Clone)]
+pub struct PasswordChange {
+    pub current: Password,
+    pub new: Password,
+    pub confirmation: Password,
+}
+
+/// Changes the signed-in user's own password: the current one first, then the new one
+/// twice. Ends every other session of the user and clears the forced-change duty. A wrong
+/// current password counts as a failed password attempt.
+pub async fn change_password(
+    store: &Store,
+    hasher: &Hasher,
+    actor: &Actor,
+    session_id: i64,
+    change: PasswordChange,
+    now: i64,
+) -> Result<()> {
+    let Some(id) = actor.user.filter(|_| actor.impersonator.is_none()) else {
+        return Err(Error::Forbidden);
+    };
+    let user = store
+        .read()
+        .await?
+        .user_by_id(id)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
+    if !user.can_change_password {
+        return Err(Error::Forbidden);
+    }
+    if change.new.expose() != change.confirmation.expose() {
+        return Err(Error::invalid(
+            "new_password_confirmation",
+            "the two new passwords differ",
+        ));
+    }
+    if change.new.expose() == change.current.expose() {
+        return Err(Error::invalid(
+            "new_password",
+            "choose a password different from the current one",
+        ));
+    }
+    let subject = format!("user:{}", user.username);
+    {
+        let mut tx = store.read().await?;
+        lockout::ensure_unlocked(&mut tx, Scope::Password, &[&subject], now).await?;
+    }
+    if !hasher
+        .verify(change.current, Some(user.password_hash.0.clone()))
+        .await?
+    {
+        let mut tx = store.write().await?;
+        lockout::record_failure(
+            &mut tx,
+            Scope::Password,
+            &subject,
+            &lockout::PASSWORD_PER_USER,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(Error::invalid(
+            "current_password",
+            "the current password is wrong",
+        ));
+    }
+    let inputs = [Some(&user.username), user.email.as_ref()]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    let hash = hasher
+        .hash_new(change.new, inputs)
+        .await
+        .map_err(|e| match e {
+            Error::Invalid { message, .. } => Error::Invalid {
+                field: "new_password",
+                message,
+            },
+            other => other,
+        })?;
+    let mut tx = store.write().await?;
+    let mut user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
+    user.password_hash = StoredHash(hash);
+    user.must_change_password = false;
+    tx.update_user(&user).await?;
+    let ended = tx.end_sessions_of_user(id, Some(session_id), now).await?;
+    let details = serde_json::json!({ "other_sessions_ended": ended });
+    audit::record(
+        &mut tx,
+        Event::new(user.account_id, actor, "password.changed")
+            .subject(id)
+            .details(details),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
