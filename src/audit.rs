@@ -16,7 +16,7 @@ use crate::{
     clock::from_unix,
     error::Result,
     rights::Actor,
-    store::{Store, Tx},
+    store::{AuditRow, Store, Tx},
     users::UserId,
 };
 
@@ -165,6 +165,86 @@ pub async fn login_history(
         None
     };
     Ok((entries, next))
+}
+
+/// Where an account's chain breaks: the first event that is not what the chain says.
+#[derive(Debug, Clone, Serialize)]
+pub struct Break {
+    pub account_id: AccountId,
+    /// The number the event at the break has, or should have had.
+    pub seq: i64,
+    pub problem: &'static str,
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    pub accounts: usize,
+    pub events: usize,
+    pub breaks: Vec<Break>,
+}
+
+/// Walks every account's chain and reports the first event in each that was changed,
+/// removed or reordered since it was written.
+pub async fn verify(store: &Store) -> Result<Verification> {
+    let mut tx = store.read().await?;
+    let accounts = tx.account_ids().await?;
+    let mut result = Verification {
+        accounts: accounts.len(),
+        events: 0,
+        breaks: Vec::new(),
+    };
+    for account in accounts {
+        let events = tx.audit_events_of(account).await?;
+        let (last_seq, head) = tx.audit_head(account).await?;
+        result.events += events.len();
+        if let Some(problem) = first_break(&events, last_seq, head.as_deref()) {
+            result.breaks.push(Break {
+                account_id: account,
+                seq: problem.0,
+                problem: problem.1,
+            });
+        }
+    }
+    Ok(result)
+}
+
+/// The first break in one account's events (ordered by number), given the number and
+/// hash the account row says the chain ends with.
+fn first_break(
+    events: &[AuditRow],
+    last_seq: i64,
+    head: Option<&[u8]>,
+) -> Option<(i64, &'static str)> {
+    let mut prev: Option<&[u8]> = None;
+    for (expected, event) in (1..).zip(events) {
+        if event.seq != expected {
+            return Some((expected, "missing or out of order"));
+        }
+        if event.prev_hash.as_deref() != prev {
+            return Some((expected, "does not follow the event before it"));
+        }
+        let sealed = Sealed {
+            account_id: event.account_id,
+            seq: event.seq,
+            at: event.at,
+            actor_id: event.actor_id,
+            acting_as_id: event.acting_as_id,
+            subject_id: event.subject_id,
+            action: event.action.clone(),
+            details: event.details.clone(),
+            ip: event.ip.clone(),
+        };
+        if sealed.hash(prev)[..] != event.hash[..] {
+            return Some((expected, "changed after it was written"));
+        }
+        prev = Some(&event.hash);
+    }
+    let count = events.len() as i64;
+    if count != last_seq || prev != head {
+        return Some((count + 1, "missing: later events were removed"));
+    }
+    None
 }
 
 /// A `{before, after}` pair holding only the fields that differ.

@@ -54,6 +54,16 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk every account's hash chain; fail naming the first event that was changed,
+    /// removed or reordered.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +186,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Account(command) => account(&app, command).await?,
         Command::User(command) => user(&app, command).await?,
+        Command::Audit(AuditCommand::Verify) => {
+            let found = audit::verify(&app.store).await?;
+            let value = serde_json::to_value(&found)?;
+            if let Some(first) = found.breaks.first() {
+                if cli.json {
+                    println!("{value}");
+                }
+                anyhow::bail!(
+                    "the audit trail of account {} breaks at event {}: {}{}",
+                    first.account_id,
+                    first.seq,
+                    first.problem,
+                    match found.breaks.len() {
+                        1 => String::new(),
+                        n => format!(" (and {} more accounts)", n - 1),
+                    }
+                );
+            }
+            let text = format!(
+                "the audit trail is intact: {} events in {} accounts",
+                found.events, found.accounts
+            );
+            (text, value)
+        }
     };
     if cli.json {
         println!("{value}");

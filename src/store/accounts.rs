@@ -77,6 +77,12 @@ impl Tx {
         Ok(())
     }
 
+    pub async fn account_ids(&mut self) -> Result<Vec<AccountId>> {
+        Ok(
+            with_tx!(self, c => sqlx::query_scalar("SELECT id FROM accounts ORDER BY id").fetch_all(c).await)?,
+        )
+    }
+
     /// The account itself and every account above it, nearest first.
     pub async fn account_lineage(&mut self, id: AccountId) -> Result<Vec<AccountId>> {
         Ok(with_tx!(self, c => sqlx::query_scalar(

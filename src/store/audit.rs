@@ -71,6 +71,16 @@ impl Tx {
         Ok(())
     }
 
+    /// The number and hash the account's chain ends with.
+    pub async fn audit_head(&mut self, account: AccountId) -> Result<(i64, Option<Vec<u8>>)> {
+        Ok(with_tx!(self, c => sqlx::query_as(
+            "SELECT audit_seq, audit_head FROM accounts WHERE id = $1",
+        )
+        .bind(account)
+        .fetch_one(c)
+        .await)?)
+    }
+
     /// Every event of the account, oldest first.
     pub async fn audit_events_of(&mut self, account: AccountId) -> Result<Vec<AuditRow>> {
         Ok(with_tx!(self, c => sqlx::query_as(

@@ -97,6 +97,35 @@ db_test! {
     }
 }
 
+db_test! {
+    async fn audit_verify_passes_on_an_untouched_trail_and_names_an_edited_or_removed_event(app: TestApp) {
+        let company = app.company("acme").await;
+        app.user(company.account, company.admin, "driver").await;
+        app.login("driver", "wrong-password").await;
+        app.signed_in("driver").await;
+        let intact = json_stdout(&portcullis(&app, &["audit", "verify", "--json"]));
+        assert!(intact["events"].as_u64().unwrap() >= 5);
+        assert_eq!(intact["breaks"], serde_json::json!([]));
+
+        app.raw_sql("UPDATE audit_events SET details = '{\"result\":\"ok\"}' WHERE account_id = 1 AND seq = 4").await;
+        let output = portcullis(&app, &["audit", "verify"]);
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(stderr.trim(), "error: the audit trail of account 1 breaks at event 4: changed after it was written");
+    }
+}
+
+db_test! {
+    async fn audit_verify_notices_events_removed_from_the_end(app: TestApp) {
+        app.company("acme").await;
+        app.signed_in("acme-admin").await;
+        app.raw_sql("DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)").await;
+        let output = portcullis(&app, &["audit", "verify"]);
+        assert!(!output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).contains("later events were removed"));
+    }
+}
+
 #[test]
 fn every_command_has_help() {
     for args in [

@@ -143,6 +143,26 @@ impl TestApp {
         }
     }
 
+    /// Runs SQL straight on the database, behind the server's back (to tamper with it).
+    pub async fn raw_sql(&self, sql: &str) {
+        use sqlx::Connection;
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.database_url)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.database_url)
+                    .await
+                    .unwrap();
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+        }
+    }
+
     /// Stops the server (gracefully, as on SIGTERM); the database stays.
     pub fn stop_server(&mut self) {
         if let Some(stop) = self.stop.take() {
