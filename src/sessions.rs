@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::{
     accounts::AccountId,
+    audit::{self, Event},
     clock::from_unix,
     error::{Error, Result},
     rights::Actor,
@@ -165,7 +166,8 @@ pub async fn check(
 }
 
 /// Quick login by link (`/?sid=`): the session, but only for a client at the address the
-/// session was created from. From anywhere else it is refused and left as it was.
+/// session was created from. From anywhere else it is refused, logged and audited, and
+/// the session is left as it was.
 pub async fn check_from(
     store: &Store,
     lifetimes: &Lifetimes,
@@ -175,6 +177,18 @@ pub async fn check_from(
 ) -> Result<Current> {
     let view = lookup(store, lifetimes, presented, now).await?;
     if view.ip != ip {
+        tracing::warn!(%ip, "quick login refused: the link was opened from another address");
+        let mut tx = store.write().await?;
+        let stranger = Actor {
+            ip: Some(ip.to_owned()),
+            ..Actor::default()
+        };
+        let details = serde_json::json!({ "session_ip": view.ip });
+        let event = Event::new(view.account_id, &stranger, "session.quick_login_refused")
+            .subject(view.user_id)
+            .details(details);
+        audit::record(&mut tx, event, now).await?;
+        tx.commit().await?;
         return Err(Error::Forbidden);
     }
     touch(store, lifetimes, view, now).await

@@ -14,13 +14,11 @@ use super::{
 };
 use crate::{
     app::App,
-    audit::{self, Event},
     clock::to_unix,
     error::Error,
     http::extract::Client,
     i18n::Tr,
     login::{self, Attempt},
-    rights::Actor,
     sessions::{self, AppKind},
     users::Language,
 };
@@ -76,10 +74,6 @@ async fn quick_login(
             Ok((visitor.jar, Redirect::to("/")).into_response())
         }
         Err(Error::Forbidden) => {
-            tracing::warn!(%ip, "quick login refused: the link was opened from another address");
-            record_refused_quick_login(app, sid, &ip, now)
-                .await
-                .map_err(|e| PageError::Domain(e, tr))?;
             let mut page = visitor.layout(tr, None);
             page.error = Some(tr.t("error-sid-other-address"));
             Ok((
@@ -107,28 +101,6 @@ async fn quick_login(
         }
         Err(e) => Err(PageError::Domain(e, tr)),
     }
-}
-
-async fn record_refused_quick_login(app: &App, sid: &str, ip: &str, now: i64) -> Result<(), Error> {
-    let Some(view) = app
-        .store
-        .session_by_hash(&crate::tokens::TokenHash::of(sid))
-        .await?
-    else {
-        return Ok(());
-    };
-    let mut tx = app.store.write().await?;
-    let actor = Actor {
-        ip: Some(ip.to_owned()),
-        ..Actor::operator()
-    };
-    let details = serde_json::json!({ "session_ip": view.ip });
-    let event = Event::new(view.account_id, &actor, "session.quick_login_refused")
-        .subject(view.user_id)
-        .details(details);
-    audit::record(&mut tx, event, now).await?;
-    tx.commit().await?;
-    Ok(())
 }
 
 #[derive(Debug, Deserialize)]
