@@ -24,6 +24,9 @@ mod web;
 
 pub fn router(app: App) -> Router {
     let max_body = app.config.max_body_bytes;
+    // Browsers that reached us over https are told to keep to it.
+    let hsts = (app.config.public_url().scheme() == "https")
+        .then_some("max-age=31536000; includeSubDomains");
     Router::new()
         .merge(api::routes())
         .merge(web::routes())
@@ -41,6 +44,9 @@ pub fn router(app: App) -> Router {
         .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
         .layer(header_layer(header::CACHE_CONTROL, "no-store"))
+        .layer(tower::util::option_layer(
+            hsts.map(|v| header_layer(header::STRICT_TRANSPORT_SECURITY, v)),
+        ))
         .layer(header_layer(
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

@@ -129,6 +129,10 @@ impl Browser {
         element.text().await.unwrap()
     }
 
+    pub async fn count(&self, css: &str) -> usize {
+        self.client.find_all(Locator::Css(css)).await.unwrap().len()
+    }
+
     pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
         self.client
             .find(Locator::Css(css))

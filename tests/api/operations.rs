@@ -110,3 +110,13 @@ db_test! {
         assert!(events.iter().all(|e| !e.action.starts_with("sign_in")));
     }
 }
+
+db_test! {
+    async fn a_server_behind_https_tells_browsers_to_keep_to_it(app: TestApp) {
+        let plain = app.get("/healthz", None).await;
+        assert!(plain.headers().get("strict-transport-security").is_none());
+        let app = TestApp::spawn_with(app.backend, &["--public-url", "https://auth.fleet.example"]).await;
+        let response = app.get("/healthz", None).await;
+        assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000; includeSubDomains");
+    }
+}

@@ -157,30 +157,14 @@ async fn signing_out_everywhere_else_from_the_sessions_page() {
     let browser = Browser::open(&app).await;
     browser.sign_in("acme-admin", PASSWORD).await;
     browser.goto("/sessions").await;
-    assert_eq!(
-        browser
-            .client
-            .find_all(fantoccini::Locator::Css("#sessions tbody tr"))
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(browser.count("#sessions tbody tr").await, 2);
     browser.click("#end-others").await;
     assert!(browser.text("#notice").await.contains('1'));
     assert_eq!(
         app.get("/api/v1/session", Some(&elsewhere)).await.status(),
         reqwest::StatusCode::UNAUTHORIZED
     );
-    assert_eq!(
-        browser
-            .client
-            .find_all(fantoccini::Locator::Css("#sessions tbody tr"))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(browser.count("#sessions tbody tr").await, 1);
     browser.close().await;
 }
 
