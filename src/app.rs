@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use crate::{
     clock::{Clock, SystemClock},
     config::Config,
+    delivery::{Delivery, email::Mailer},
     keys::SecretKey,
     passwords::Hasher,
     sessions::Lifetimes,
@@ -29,6 +30,7 @@ pub struct State {
     pub lifetimes: Lifetimes,
     /// The Data Protection Agreement users accept.
     pub dpa_text: String,
+    pub delivery: Delivery,
 }
 
 impl std::ops::Deref for App {
@@ -58,6 +60,11 @@ impl App {
                 .with_context(|| format!("cannot read PORTCULLIS_DPA_FILE {}", path.display()))?,
             None => crate::dpa::DEFAULT_TEXT.to_owned(),
         };
+        let mailer = Mailer::new(config.smtp_url.as_ref(), &config.smtp_from)?;
+        let delivery = Delivery {
+            mailer: Arc::new(mailer),
+            wake: Default::default(),
+        };
         Ok(Self(Arc::new(State {
             config,
             store,
@@ -66,6 +73,7 @@ impl App {
             keys,
             lifetimes: Lifetimes::default(),
             dpa_text,
+            delivery,
         })))
     }
 
@@ -105,21 +113,25 @@ impl Server {
         self.addr
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves, and delivers the outbox, until `shutdown` completes; then finishes the
+    /// requests in flight.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let router = crate::http::router(self.app.clone());
-        axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server error")?;
+        let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+        let worker = tokio::spawn(crate::delivery::run_worker(self.app.clone(), async move {
+            let _ = worker_stopped.await;
+        }));
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        let _ = stop_worker.send(());
+        let _ = worker.await;
         self.app.store.close().await;
-        Ok(())
+        served.context("server error")
     }
 }
 

@@ -27,6 +27,10 @@ pub enum Error {
         field: &'static str,
         message: String,
     },
+    #[error("the code is wrong")]
+    InvalidCode { attempts_left: i64 },
+    #[error("the code has expired; ask for a new one")]
+    CodeExpired,
     #[error("too soon; try again later")]
     TooSoon { retry_after: Duration },
     #[error(transparent)]

@@ -40,8 +40,19 @@ impl Tr {
         name: &'static str,
         value: impl Into<FluentValue<'static>>,
     ) -> String {
-        let args =
-            std::collections::HashMap::from([(std::borrow::Cow::Borrowed(name), value.into())]);
+        self.with(key, [(name, value.into())])
+    }
+
+    /// The text for `key` with its arguments.
+    pub fn with<const N: usize>(
+        &self,
+        key: &str,
+        args: [(&'static str, FluentValue<'static>); N],
+    ) -> String {
+        let args = args
+            .into_iter()
+            .map(|(name, value)| (std::borrow::Cow::Borrowed(name), value))
+            .collect();
         LOCALES.lookup_with_args(&self.id(), key, &args)
     }
 

@@ -1,7 +1,7 @@
 //! The server's secret key: given in the configuration, or generated once into the data
-//! directory (mode 0600) and reused. Keyed hashes of short secrets (one-time codes,
-//! lock-out keys) and encryption of secrets at rest are derived from it, each purpose
-//! with its own label so one use can never stand in for another.
+//! directory (mode 0600) and reused. Keyed hashes of short secrets (one-time codes, CSRF
+//! tokens) and encryption of secrets at rest (queued messages) are derived from it, each
+//! purpose with its own label so one use can never stand in for another.
 
 use std::{fmt, io::Write, path::Path, str::FromStr};
 
@@ -63,6 +63,31 @@ impl SecretKey {
         }
     }
 
+    /// Encrypts `plaintext` (ChaCha20-Poly1305 under a key derived for `purpose`, random
+    /// nonce first).
+    pub fn seal(&self, purpose: &str, plaintext: &[u8]) -> Vec<u8> {
+        use chacha20poly1305::{ChaCha20Poly1305, KeyInit, aead::Aead};
+        let cipher = ChaCha20Poly1305::new(&self.keyed_hash(purpose, b"seal").into());
+        let nonce: [u8; 12] = rand::random();
+        let mut out = nonce.to_vec();
+        out.extend(
+            cipher
+                .encrypt(&nonce.into(), plaintext)
+                .expect("encryption of a slice"),
+        );
+        out
+    }
+
+    /// Decrypts what [`SecretKey::seal`] made for the same `purpose`; `None` if it was
+    /// altered or made under another key.
+    pub fn open(&self, purpose: &str, sealed: &[u8]) -> Option<Vec<u8>> {
+        use chacha20poly1305::{ChaCha20Poly1305, KeyInit, aead::Aead};
+        let cipher = ChaCha20Poly1305::new(&self.keyed_hash(purpose, b"seal").into());
+        let (nonce, ciphertext) = sealed.split_at_checked(12)?;
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        cipher.decrypt(&nonce.into(), ciphertext).ok()
+    }
+
     /// HMAC-SHA-256 of `data` under a key derived for `purpose`.
     pub fn keyed_hash(&self, purpose: &str, data: &[u8]) -> [u8; 32] {
         let mut mac = Hmac::<Sha256>::new_from_slice(self.0.as_ref()).expect("any key length");
@@ -99,6 +124,22 @@ mod tests {
         assert!("abcd".parse::<SecretKey>().is_err());
         assert!("zz".repeat(32).parse::<SecretKey>().is_err());
         assert!("ab".repeat(32).parse::<SecretKey>().is_ok());
+    }
+
+    #[test]
+    fn sealed_data_opens_only_with_the_same_key_and_purpose_and_unaltered() {
+        let key = SecretKey::generate();
+        let sealed = key.seal("outbox", b"your code is 123456");
+        assert!(!sealed.windows(6).any(|w| w == b"123456"));
+        assert_eq!(
+            key.open("outbox", &sealed).as_deref(),
+            Some(&b"your code is 123456"[..])
+        );
+        assert_eq!(key.open("other", &sealed), None);
+        assert_eq!(SecretKey::generate().open("outbox", &sealed), None);
+        let mut altered = sealed.clone();
+        *altered.last_mut().unwrap() ^= 1;
+        assert_eq!(key.open("outbox", &altered), None);
     }
 
     #[test]

@@ -41,6 +41,12 @@ impl IntoResponse for Error {
                 "invalid",
                 json!({ "field": field }),
             ),
+            Error::InvalidCode { attempts_left } => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_code",
+                json!({ "attempts_left": attempts_left }),
+            ),
+            Error::CodeExpired => (StatusCode::GONE, "code_expired", json!({})),
             Error::TooSoon { retry_after } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_soon",

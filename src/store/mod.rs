@@ -18,16 +18,20 @@ use sqlx::{
 
 mod accounts;
 mod audit;
+mod outbox;
 mod sessions;
 mod sqlite_reads;
 mod throttles;
 mod users;
+mod verifications;
 
 pub use accounts::AccountRow;
 pub use audit::AuditRow;
+pub use outbox::OutboxRow;
 pub use sessions::{SessionRow, SessionView};
 pub use throttles::ThrottleRow;
 pub use users::UserRow;
+pub use verifications::VerificationRow;
 
 /// Runs `$body` with `$conn` bound to the transaction's connection, whichever backend.
 macro_rules! with_tx {

@@ -14,6 +14,8 @@ use portcullis::{
     users::{self, UserId, UserRequest},
 };
 use reqwest::{Response, StatusCode};
+
+use crate::smtp::SmtpReceiver;
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
@@ -54,6 +56,8 @@ pub enum Backend {
 
 pub struct TestApp {
     pub backend: Backend,
+    /// The SMTP server the app sends its email to.
+    pub smtp: Arc<SmtpReceiver>,
     pub addr: SocketAddr,
     pub app: App,
     pub clock: Arc<ManualClock>,
@@ -80,7 +84,14 @@ impl TestApp {
             Backend::Sqlite => format!("sqlite://{}", dir.path().join("test.db").display()),
             Backend::Postgres => fresh_postgres_database().await,
         };
-        Self::start(backend, dir, database_url, extra).await
+        Self::start(
+            backend,
+            SmtpReceiver::start().await,
+            dir,
+            database_url,
+            extra,
+        )
+        .await
     }
 
     /// Starts another server on the same database and data directory (a second
@@ -89,22 +100,26 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temporary directory");
         let key = std::fs::read_to_string(self.dir.path().join("secret.key")).expect("key");
         let key = key.trim().to_owned();
+        let extra = ["--secret-key", &key];
         Self::start(
             self.backend,
+            self.smtp.clone(),
             dir,
             self.database_url.clone(),
-            &["--secret-key", &key],
+            &extra,
         )
         .await
     }
 
     async fn start(
         backend: Backend,
+        smtp: Arc<SmtpReceiver>,
         dir: tempfile::TempDir,
         database_url: String,
         extra: &[&str],
     ) -> Self {
         let data_dir = dir.path().display().to_string();
+        let smtp_url = smtp.url();
         let mut args = vec![
             "portcullis",
             "--database-url",
@@ -113,6 +128,8 @@ impl TestApp {
             &data_dir,
             "--listen",
             "127.0.0.1:0",
+            "--smtp-url",
+            &smtp_url,
         ];
         args.extend_from_slice(extra);
         args.push("serve");
@@ -133,6 +150,7 @@ impl TestApp {
             .unwrap();
         Self {
             backend,
+            smtp,
             addr,
             app,
             clock,
@@ -159,6 +177,39 @@ impl TestApp {
                     .await
                     .unwrap();
                 sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+        }
+    }
+
+    /// How many times the outbox has tried to send each message so far, oldest first.
+    pub async fn outbox_attempts(&self) -> Vec<i64> {
+        self.column("SELECT attempts FROM outbox ORDER BY id").await
+    }
+
+    /// The stored payloads of the outbox, oldest first.
+    pub async fn outbox_payloads(&self) -> Vec<Vec<u8>> {
+        self.column("SELECT payload FROM outbox ORDER BY id").await
+    }
+
+    /// One column of a query, read straight from the database.
+    async fn column<T>(&self, sql: &'static str) -> Vec<T>
+    where
+        T: Send + Unpin + for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+        T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    {
+        use sqlx::Connection;
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.database_url)
+                    .await
+                    .unwrap();
+                sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.database_url)
+                    .await
+                    .unwrap();
+                sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
             }
         }
     }

@@ -10,3 +10,5 @@ mod login;
 mod operations;
 mod pages;
 mod sessions;
+mod smtp;
+mod verification;

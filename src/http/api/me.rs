@@ -16,6 +16,7 @@ use crate::{
     http::extract::{AnySession, ApiJson, Client, Session},
     passwords::Password,
     users::{self, PasswordChange},
+    verification,
 };
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -106,4 +107,60 @@ pub async fn login_history(
     let (entries, next) =
         audit::login_history(&app.store, user, query.before, query.limit.unwrap_or(50)).await?;
     Ok(Json(LoginHistory { entries, next }))
+}
+
+/// Send a code to the caller's email address to confirm it.
+#[utoipa::path(post, path = "/api/v1/me/email/verification", tag = "security", security(("bearer" = [])),
+    responses(
+    (status = 202, description = "Sent (or queued, when the mail server is down)", body = verification::Sent),
+    (status = 422, description = "`invalid`: no email address to confirm", body = super::ErrorBody),
+    (status = 429, description = "`too_soon`, with `retry_after`", body = super::ErrorBody),
+))]
+pub async fn send_email_code(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+) -> Result<(StatusCode, Json<verification::Sent>)> {
+    let actor = session.actor(&client);
+    let sent =
+        verification::send_email_code(&app.store, &app.keys, &actor, to_unix(app.now())).await?;
+    app.delivery.wake.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(sent)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodeBody {
+    /// The six digits received.
+    code: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Confirmed {
+    verified: bool,
+}
+
+/// Confirm the caller's email address with the code sent to it.
+#[utoipa::path(post, path = "/api/v1/me/email/verification/confirm", tag = "security",
+    security(("bearer" = [])), request_body = CodeBody, responses(
+    (status = 200, body = Confirmed),
+    (status = 401, description = "`invalid_code`, with `attempts_left`", body = super::ErrorBody),
+    (status = 410, description = "`code_expired`: ask for a new code", body = super::ErrorBody),
+))]
+pub async fn confirm_email(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> Result<Json<Confirmed>> {
+    let actor = session.actor(&client);
+    verification::confirm_email(
+        &app.store,
+        &app.keys,
+        &actor,
+        &body.code,
+        to_unix(app.now()),
+    )
+    .await?;
+    Ok(Json(Confirmed { verified: true }))
 }

@@ -25,6 +25,11 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/session/accept-dpa", post(me::accept_dpa))
         .route("/api/v1/password/change", post(me::change_password))
         .route("/api/v1/me/login-history", get(me::login_history))
+        .route("/api/v1/me/email/verification", post(me::send_email_code))
+        .route(
+            "/api/v1/me/email/verification/confirm",
+            post(me::confirm_email),
+        )
         .route(
             "/api/v1/sessions",
             get(session::list).delete(session::end_others),
@@ -59,7 +64,7 @@ pub struct ErrorBody {
     paths(
         login::login,
         session::get, session::delete, session::list, session::end_one, session::end_others,
-        me::accept_dpa, me::change_password, me::login_history,
+        me::accept_dpa, me::change_password, me::login_history, me::send_email_code, me::confirm_email,
         accounts::create,
         users::create, users::update, users::put_grants, users::delete_grants,
     ),

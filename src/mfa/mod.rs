@@ -1,0 +1,3 @@
+//! Second factors and the one-time codes that also confirm addresses.
+
+pub mod codes;

@@ -1,0 +1,147 @@
+//! A real SMTP server for the tests: it speaks enough SMTP for any client (EHLO, MAIL,
+//! RCPT, DATA, RSET, NOOP, QUIT), records every message, and can be stopped and started
+//! again on the same port to play a mail server that is down.
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    net::{TcpListener, TcpStream},
+    sync::Notify,
+    task::JoinHandle,
+};
+
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+impl Mail {
+    /// The six-digit code that follows `marker` in the message.
+    pub fn code_after(&self, marker: &str) -> String {
+        let at = self
+            .data
+            .find(marker)
+            .unwrap_or_else(|| panic!("{marker:?} not in {}", self.data));
+        self.data[at + marker.len()..]
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .take(6)
+            .collect()
+    }
+}
+
+pub struct SmtpReceiver {
+    pub addr: SocketAddr,
+    mails: Arc<Mutex<Vec<Mail>>>,
+    arrived: Arc<Notify>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl SmtpReceiver {
+    pub async fn start() -> Arc<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let receiver = Arc::new(Self {
+            addr: listener.local_addr().unwrap(),
+            mails: Default::default(),
+            arrived: Default::default(),
+            task: Mutex::new(None),
+        });
+        receiver.serve(listener);
+        receiver
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let (mails, arrived) = (self.mails.clone(), self.arrived.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(session(stream, mails.clone(), arrived.clone()));
+            }
+        });
+        *self.task.lock().unwrap() = Some(task);
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+
+    /// Closes the port: connections are refused until [`SmtpReceiver::restart`].
+    pub fn stop(&self) {
+        if let Some(task) = self.task.lock().unwrap().take() {
+            task.abort();
+        }
+    }
+
+    pub async fn restart(&self) {
+        self.stop();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.serve(
+            TcpListener::bind(self.addr)
+                .await
+                .expect("the same port again"),
+        );
+    }
+
+    pub fn mails(&self) -> Vec<Mail> {
+        self.mails.lock().unwrap().clone()
+    }
+
+    /// Waits (up to 10 s) until `count` messages have arrived and returns the last.
+    pub async fn wait_for(&self, count: usize) -> Mail {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let notified = self.arrived.notified();
+            if let Some(mail) = self.mails.lock().unwrap().get(count - 1) {
+                return mail.clone();
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("only {} of {count} messages arrived", self.mails().len());
+            }
+        }
+    }
+}
+
+async fn session(stream: TcpStream, mails: Arc<Mutex<Vec<Mail>>>, arrived: Arc<Notify>) {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let mut to = Vec::new();
+    let _ = write.write_all(b"220 test ESMTP\r\n").await;
+    while let Ok(Some(line)) = lines.next_line().await {
+        let command = line.to_ascii_uppercase();
+        let reply: &[u8] = if command.starts_with("EHLO") || command.starts_with("HELO") {
+            b"250-test\r\n250 8BITMIME\r\n"
+        } else if command.starts_with("RCPT TO:") {
+            to.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
+            b"250 OK\r\n"
+        } else if command.starts_with("DATA") {
+            let _ = write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await;
+            let mut data = String::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line == "." {
+                    break;
+                }
+                data.push_str(line.strip_prefix('.').unwrap_or(&line));
+                data.push('\n');
+            }
+            mails.lock().unwrap().push(Mail {
+                to: std::mem::take(&mut to),
+                data,
+            });
+            arrived.notify_waiters();
+            b"250 OK queued\r\n"
+        } else if command.starts_with("QUIT") {
+            let _ = write.write_all(b"221 bye\r\n").await;
+            return;
+        } else {
+            b"250 OK\r\n"
+        };
+        if write.write_all(reply).await.is_err() {
+            return;
+        }
+    }
+}
