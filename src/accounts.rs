@@ -19,9 +19,7 @@ use crate::{
     users::{self, StoredHash, UserRequest},
 };
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
 #[sqlx(transparent)]
 #[serde(transparent)]
 pub struct AccountId(pub i64);
@@ -88,9 +86,7 @@ pub async fn create(
         return Err(Error::Forbidden);
     }
     // Check the admin's fields before the slow hash, and the hash before the transaction.
-    request
-        .admin
-        .parse(crate::accounts::AccountId(0), None, true)?;
+    request.admin.parse(crate::accounts::AccountId(0), None, true)?;
     let hash = StoredHash(users::hash_initial_password(hasher, &request.admin).await?);
     let mut tx = store.write().await?;
     if let Some(parent) = new.parent_id {
@@ -104,22 +100,11 @@ pub async fn create(
         "email_notifications": new.email_notifications,
         "blocking_at": new.blocking_at,
     });
-    audit::record(
-        &mut tx,
-        Event::new(id, actor, "account.created").details(details),
-        now,
-    )
-    .await?;
+    audit::record(&mut tx, Event::new(id, actor, "account.created").details(details), now).await?;
     let proof = ManagesAccount::check(&mut tx, &Actor::operator(), id).await?;
-    let admin = users::insert(
-        &mut tx,
-        &proof,
-        actor,
-        &request.admin.parse(id, actor.user, true)?,
-        &hash,
-        now,
-    )
-    .await?;
+    let admin =
+        users::insert(&mut tx, &proof, actor, &request.admin.parse(id, actor.user, true)?, &hash, now)
+            .await?;
     tx.commit().await?;
     Ok((proof.account().clone(), admin))
 }

@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use crate::{
     clock::{Clock, SystemClock},
     config::Config,
-    delivery::{Delivery, email::Mailer},
+    delivery::{Delivery, email::Mailer, sms::SmsGateway},
     keys::SecretKey,
     passwords::Hasher,
     sessions::Lifetimes,
@@ -45,6 +45,8 @@ impl App {
     /// Connects to the database, brings its schema up to date and loads the secret key.
     pub async fn new(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         crate::metrics::init();
+        // One TLS provider for every client (SMTP, the SMS gateway, flespi): ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::connect(&config.database_url()).await?;
         store.migrate().await?;
         let keys = match &config.secret_key {
@@ -61,10 +63,9 @@ impl App {
             None => crate::dpa::DEFAULT_TEXT.to_owned(),
         };
         let mailer = Mailer::new(config.smtp_url.as_ref(), &config.smtp_from)?;
-        let delivery = Delivery {
-            mailer: Arc::new(mailer),
-            wake: Default::default(),
-        };
+        let sms = config.sms_webhook_url.clone().map(SmsGateway::new).transpose()?;
+        let delivery =
+            Delivery { mailer: Arc::new(mailer), sms: sms.map(Arc::new), wake: Default::default() };
         Ok(Self(Arc::new(State {
             config,
             store,
@@ -93,11 +94,7 @@ impl App {
             .await
             .with_context(|| format!("cannot listen on {}", self.config.listen))?;
         let addr = listener.local_addr()?;
-        Ok(Server {
-            app: self,
-            listener,
-            addr,
-        })
+        Ok(Server { app: self, listener, addr })
     }
 }
 
@@ -115,19 +112,14 @@ impl Server {
 
     /// Serves, and delivers the outbox, until `shutdown` completes; then finishes the
     /// requests in flight.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let router = crate::http::router(self.app.clone());
         let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
         let worker = tokio::spawn(crate::delivery::run_worker(self.app.clone(), async move {
             let _ = worker_stopped.await;
         }));
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         let _ = stop_worker.send(());
         let _ = worker.await;
         self.app.store.close().await;
@@ -142,8 +134,7 @@ pub async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

@@ -137,11 +137,7 @@ pub async fn login_history(
     limit: i64,
 ) -> Result<(Vec<SignIn>, Option<i64>)> {
     let limit = limit.clamp(1, 200);
-    let rows = store
-        .read()
-        .await?
-        .sign_ins_of(user, before, limit + 1)
-        .await?;
+    let rows = store.read().await?.sign_ins_of(user, before, limit + 1).await?;
     let more = rows.len() as i64 > limit;
     let entries: Vec<SignIn> = rows
         .into_iter()
@@ -159,11 +155,7 @@ pub async fn login_history(
             }
         })
         .collect();
-    let next = if more {
-        entries.last().map(|e| e.id)
-    } else {
-        None
-    };
+    let next = if more { entries.last().map(|e| e.id) } else { None };
     Ok((entries, next))
 }
 
@@ -189,21 +181,13 @@ pub struct Verification {
 pub async fn verify(store: &Store) -> Result<Verification> {
     let mut tx = store.read().await?;
     let accounts = tx.account_ids().await?;
-    let mut result = Verification {
-        accounts: accounts.len(),
-        events: 0,
-        breaks: Vec::new(),
-    };
+    let mut result = Verification { accounts: accounts.len(), events: 0, breaks: Vec::new() };
     for account in accounts {
         let events = tx.audit_events_of(account).await?;
         let (last_seq, head) = tx.audit_head(account).await?;
         result.events += events.len();
         if let Some(problem) = first_break(&events, last_seq, head.as_deref()) {
-            result.breaks.push(Break {
-                account_id: account,
-                seq: problem.0,
-                problem: problem.1,
-            });
+            result.breaks.push(Break { account_id: account, seq: problem.0, problem: problem.1 });
         }
     }
     Ok(result)
@@ -211,11 +195,7 @@ pub async fn verify(store: &Store) -> Result<Verification> {
 
 /// The first break in one account's events (ordered by number), given the number and
 /// hash the account row says the chain ends with.
-fn first_break(
-    events: &[AuditRow],
-    last_seq: i64,
-    head: Option<&[u8]>,
-) -> Option<(i64, &'static str)> {
+fn first_break(events: &[AuditRow], last_seq: i64, head: Option<&[u8]>) -> Option<(i64, &'static str)> {
     let mut prev: Option<&[u8]> = None;
     for (expected, event) in (1..).zip(events) {
         if event.seq != expected {

@@ -173,10 +173,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let app = App::from_config(cli.config.clone()).await?;
     let (text, value) = match cli.command {
         Command::Serve { demo } => return serve(app, demo).await,
-        Command::Migrate => (
-            "the database schema is up to date".to_owned(),
-            json!({ "migrated": true }),
-        ),
+        Command::Migrate => ("the database schema is up to date".to_owned(), json!({ "migrated": true })),
         Command::Demo => {
             let seeded = demo::seed_if_missing(&app).await?;
             (
@@ -204,10 +201,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 );
             }
-            let text = format!(
-                "the audit trail is intact: {} events in {} accounts",
-                found.events, found.accounts
-            );
+            let text =
+                format!("the audit trail is intact: {} events in {} accounts", found.events, found.accounts);
             (text, value)
         }
     };
@@ -220,11 +215,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(app: App, seed_demo: bool) -> anyhow::Result<()> {
-    let seeded = if seed_demo {
-        demo::seed_if_missing(&app).await?.is_some()
-    } else {
-        false
-    };
+    let seeded = if seed_demo { demo::seed_if_missing(&app).await?.is_some() } else { false };
     let server = app.bind().await?;
     let url = server
         .app
@@ -286,14 +277,9 @@ async fn account(app: &App, command: AccountCommand) -> anyhow::Result<(String, 
     let now = to_unix(app.now());
     let (account, admin) =
         accounts::create(&app.store, &app.hasher, &Actor::operator(), &request, now).await?;
-    let text = format!(
-        "created account \"{}\" (id {}) with top user {}",
-        account.name, account.id, admin.username
-    );
-    Ok((
-        text,
-        json!({ "account_id": account.id, "name": account.name, "admin_id": admin.id }),
-    ))
+    let text =
+        format!("created account \"{}\" (id {}) with top user {}", account.name, account.id, admin.username);
+    Ok((text, json!({ "account_id": account.id, "name": account.name, "admin_id": admin.id })))
 }
 
 async fn user(app: &App, command: UserCommand) -> anyhow::Result<(String, Value)> {
@@ -331,34 +317,13 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<(String, Value)
                 language,
             };
             let operator = Actor::operator();
-            let user = users::create(
-                &app.store,
-                &app.hasher,
-                &operator,
-                account.id,
-                creator,
-                &request,
-                now,
-            )
-            .await?;
-            let text = format!(
-                "created user {} (id {}) in \"{}\"",
-                user.username, user.id, account.name
-            );
-            Ok((
-                text,
-                json!({ "user_id": user.id, "username": user.username, "account_id": account.id }),
-            ))
+            let user =
+                users::create(&app.store, &app.hasher, &operator, account.id, creator, &request, now).await?;
+            let text = format!("created user {} (id {}) in \"{}\"", user.username, user.id, account.name);
+            Ok((text, json!({ "user_id": user.id, "username": user.username, "account_id": account.id })))
         }
-        UserCommand::Grant {
-            user,
-            target,
-            right,
-        } => {
-            let (holder, on) = (
-                user_named(app, &user).await?,
-                user_named(app, &target).await?,
-            );
+        UserCommand::Grant { user, target, right } => {
+            let (holder, on) = (user_named(app, &user).await?, user_named(app, &target).await?);
             let right = Right::from(right);
             let mut rights: Vec<Right> = app
                 .store
@@ -370,25 +335,9 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<(String, Value)
                 .filter_map(|r| parse_right(r))
                 .collect();
             rights.push(right);
-            users::set_grants(
-                &app.store,
-                &Actor::operator(),
-                holder.id,
-                on.id,
-                &rights,
-                now,
-            )
-            .await?;
-            let text = format!(
-                "{} now holds {} on {}",
-                holder.username,
-                right.as_str(),
-                on.username
-            );
-            Ok((
-                text,
-                json!({ "user": holder.username, "target": on.username, "right": right }),
-            ))
+            users::set_grants(&app.store, &Actor::operator(), holder.id, on.id, &rights, now).await?;
+            let text = format!("{} now holds {} on {}", holder.username, right.as_str(), on.username);
+            Ok((text, json!({ "user": holder.username, "target": on.username, "right": right })))
         }
         UserCommand::Unlock { username } => {
             let user = user_named(app, &username).await?;
@@ -408,18 +357,13 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<(String, Value)
             } else {
                 format!("{username} was not locked")
             };
-            Ok((
-                text,
-                json!({ "username": username, "was_locked": was_locked }),
-            ))
+            Ok((text, json!({ "username": username, "was_locked": was_locked })))
         }
     }
 }
 
 fn parse_right(s: &str) -> Option<Right> {
-    [Right::ActAs, Right::Manage]
-        .into_iter()
-        .find(|r| r.as_str() == s)
+    [Right::ActAs, Right::Manage].into_iter().find(|r| r.as_str() == s)
 }
 
 async fn account_named(app: &App, name: &str) -> anyhow::Result<crate::store::AccountRow> {

@@ -17,21 +17,11 @@ pub struct Config {
     pub database_url: Option<String>,
 
     /// Where the SQLite file and the generated secret key live.
-    #[arg(
-        long,
-        env = "PORTCULLIS_DATA_DIR",
-        global = true,
-        default_value = "./data"
-    )]
+    #[arg(long, env = "PORTCULLIS_DATA_DIR", global = true, default_value = "./data")]
     pub data_dir: PathBuf,
 
     /// Address to listen on.
-    #[arg(
-        long,
-        env = "PORTCULLIS_LISTEN",
-        global = true,
-        default_value = "127.0.0.1:8080"
-    )]
+    #[arg(long, env = "PORTCULLIS_LISTEN", global = true, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
     /// Base URL used in links inside emails. Default: `http://<listen>`.
@@ -40,31 +30,16 @@ pub struct Config {
 
     /// 32-byte key (64 hex digits) for encrypting secrets at rest and keyed hashes.
     /// Default: generated into the data directory on first start and reused.
-    #[arg(
-        long,
-        env = "PORTCULLIS_SECRET_KEY",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "PORTCULLIS_SECRET_KEY", global = true, hide_env_values = true)]
     pub secret_key: Option<SecretKey>,
 
     /// SMTP server for outgoing email, e.g. `smtp://127.0.0.1:2525` or
     /// `smtps://user:pass@host`. Unset: emails are written to the log.
-    #[arg(
-        long,
-        env = "PORTCULLIS_SMTP_URL",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "PORTCULLIS_SMTP_URL", global = true, hide_env_values = true)]
     pub smtp_url: Option<Url>,
 
     /// Sender address of outgoing email.
-    #[arg(
-        long,
-        env = "PORTCULLIS_SMTP_FROM",
-        global = true,
-        default_value = "portcullis@localhost"
-    )]
+    #[arg(long, env = "PORTCULLIS_SMTP_FROM", global = true, default_value = "portcullis@localhost")]
     pub smtp_from: String,
 
     /// SMS gateway: receives POST JSON `{"to","text"}`; any 2xx means sent. Unset: no SMS.
@@ -72,30 +47,15 @@ pub struct Config {
     pub sms_webhook_url: Option<Url>,
 
     /// Base URL of flespi's REST API in the EU region.
-    #[arg(
-        long,
-        env = "PORTCULLIS_FLESPI_URL_EU",
-        global = true,
-        default_value = "https://flespi.io"
-    )]
+    #[arg(long, env = "PORTCULLIS_FLESPI_URL_EU", global = true, default_value = "https://flespi.io")]
     pub flespi_url_eu: Url,
 
     /// Base URL of flespi's REST API in the RU region.
-    #[arg(
-        long,
-        env = "PORTCULLIS_FLESPI_URL_RU",
-        global = true,
-        default_value = "https://flespi.ru"
-    )]
+    #[arg(long, env = "PORTCULLIS_FLESPI_URL_RU", global = true, default_value = "https://flespi.ru")]
     pub flespi_url_ru: Url,
 
     /// Comma-separated addresses of proxies whose `X-Forwarded-For` is believed.
-    #[arg(
-        long,
-        env = "PORTCULLIS_TRUSTED_PROXIES",
-        global = true,
-        value_delimiter = ','
-    )]
+    #[arg(long, env = "PORTCULLIS_TRUSTED_PROXIES", global = true, value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
 
     /// How many password hashes may run at once. Default: the number of cores.
@@ -107,21 +67,11 @@ pub struct Config {
     pub max_body_bytes: usize,
 
     /// How often a signed-in page asks whether its session still stands, in seconds.
-    #[arg(
-        long,
-        env = "PORTCULLIS_PAGE_POLL_SECONDS",
-        global = true,
-        default_value_t = 15
-    )]
+    #[arg(long, env = "PORTCULLIS_PAGE_POLL_SECONDS", global = true, default_value_t = 15)]
     pub page_poll_seconds: u64,
 
     /// After how many seconds without an answer a page says the connection is lost.
-    #[arg(
-        long,
-        env = "PORTCULLIS_CONNECTION_LOST_SECONDS",
-        global = true,
-        default_value_t = 120
-    )]
+    #[arg(long, env = "PORTCULLIS_CONNECTION_LOST_SECONDS", global = true, default_value_t = 120)]
     pub connection_lost_seconds: u64,
 
     /// A text file with the Data Protection Agreement users must accept. Default: a
@@ -137,9 +87,9 @@ pub struct Config {
 impl Config {
     /// The database URL in force: the configured one, or the SQLite file in the data dir.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("portcullis.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("portcullis.db").display()))
     }
 
     /// The base of links sent to people.

@@ -46,8 +46,7 @@ pub async fn seed(app: &App) -> Result<Seeded> {
         },
         ..Default::default()
     };
-    let (account, admin) =
-        accounts::create(&app.store, &app.hasher, &operator, &request, now).await?;
+    let (account, admin) = accounts::create(&app.store, &app.hasher, &operator, &request, now).await?;
     let as_admin = Actor::user(admin.id, None, None);
     let driver = UserRequest {
         username: DRIVER.into(),
@@ -58,25 +57,9 @@ pub async fn seed(app: &App) -> Result<Seeded> {
         must_change_password: Some(false),
         ..Default::default()
     };
-    let driver = users::create(
-        &app.store,
-        &app.hasher,
-        &as_admin,
-        account.id,
-        Some(admin.id),
-        &driver,
-        now,
-    )
-    .await?;
-    users::set_grants(
-        &app.store,
-        &as_admin,
-        admin.id,
-        driver.id,
-        &[Right::ActAs],
-        now,
-    )
-    .await?;
+    let driver =
+        users::create(&app.store, &app.hasher, &as_admin, account.id, Some(admin.id), &driver, now).await?;
+    users::set_grants(&app.store, &as_admin, admin.id, driver.id, &[Right::ActAs], now).await?;
     Ok(Seeded {
         account: ACCOUNT.into(),
         admin: (ADMIN.into(), ADMIN_PASSWORD.into()),

@@ -24,19 +24,14 @@ pub async fn accept(store: &Store, actor: &Actor, now: i64) -> Result<i64> {
     };
     let mut tx = store.write().await?;
     let mut user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
-    let account = tx
-        .account_by_id(user.account_id)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let account = tx.account_by_id(user.account_id).await?.ok_or(Error::NotFound)?;
     if user.dpa_accepted_version < account.dpa_version {
         user.dpa_accepted_version = account.dpa_version;
         tx.update_user(&user).await?;
         let details = serde_json::json!({ "version": account.dpa_version });
         audit::record(
             &mut tx,
-            Event::new(account.id, actor, "dpa.accepted")
-                .subject(id)
-                .details(details),
+            Event::new(account.id, actor, "dpa.accepted").subject(id).details(details),
             now,
         )
         .await?;

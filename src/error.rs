@@ -23,14 +23,13 @@ pub enum Error {
     #[error("{field} is already taken")]
     Conflict { field: &'static str },
     #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
     #[error("the code is wrong")]
     InvalidCode { attempts_left: i64 },
     #[error("the code has expired; ask for a new one")]
     CodeExpired,
+    #[error("no SMS can be sent: {reason}")]
+    SmsUnavailable { reason: &'static str },
     #[error("too soon; try again later")]
     TooSoon { retry_after: Duration },
     #[error(transparent)]
@@ -39,10 +38,7 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid {
-            field,
-            message: message.into(),
-        }
+        Self::Invalid { field, message: message.into() }
     }
 }
 

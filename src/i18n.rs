@@ -34,25 +34,13 @@ impl Tr {
     }
 
     /// The text for `key` with one argument.
-    pub fn t1(
-        &self,
-        key: &str,
-        name: &'static str,
-        value: impl Into<FluentValue<'static>>,
-    ) -> String {
+    pub fn t1(&self, key: &str, name: &'static str, value: impl Into<FluentValue<'static>>) -> String {
         self.with(key, [(name, value.into())])
     }
 
     /// The text for `key` with its arguments.
-    pub fn with<const N: usize>(
-        &self,
-        key: &str,
-        args: [(&'static str, FluentValue<'static>); N],
-    ) -> String {
-        let args = args
-            .into_iter()
-            .map(|(name, value)| (std::borrow::Cow::Borrowed(name), value))
-            .collect();
+    pub fn with<const N: usize>(&self, key: &str, args: [(&'static str, FluentValue<'static>); N]) -> String {
+        let args = args.into_iter().map(|(name, value)| (std::borrow::Cow::Borrowed(name), value)).collect();
         LOCALES.lookup_with_args(&self.id(), key, &args)
     }
 
@@ -66,9 +54,7 @@ mod tests {
     use super::*;
 
     fn keys(ftl: &str) -> Vec<&str> {
-        ftl.lines()
-            .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim()))
-            .collect()
+        ftl.lines().filter_map(|l| l.split_once(" = ").map(|(k, _)| k.trim())).collect()
     }
 
     #[test]

@@ -41,21 +41,17 @@ impl SecretKey {
         use anyhow::Context;
         let path = dir.join(KEY_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => text
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("{}: {e}", path.display())),
+            Ok(text) => text.parse().map_err(|e: String| anyhow::anyhow!("{}: {e}", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir).with_context(|| {
-                    format!("cannot create the data directory {}", dir.display())
-                })?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
                 let key = Self::generate();
                 let mut options = std::fs::OpenOptions::new();
                 options.write(true).create_new(true);
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options
-                    .open(&path)
-                    .with_context(|| format!("cannot create {}", path.display()))?;
+                let mut file =
+                    options.open(&path).with_context(|| format!("cannot create {}", path.display()))?;
                 writeln!(file, "{}", hex::encode(key.0.as_ref()))?;
                 Ok(key)
             }
@@ -70,11 +66,7 @@ impl SecretKey {
         let cipher = ChaCha20Poly1305::new(&self.keyed_hash(purpose, b"seal").into());
         let nonce: [u8; 12] = rand::random();
         let mut out = nonce.to_vec();
-        out.extend(
-            cipher
-                .encrypt(&nonce.into(), plaintext)
-                .expect("encryption of a slice"),
-        );
+        out.extend(cipher.encrypt(&nonce.into(), plaintext).expect("encryption of a slice"));
         out
     }
 
@@ -111,10 +103,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }
@@ -131,10 +120,7 @@ mod tests {
         let key = SecretKey::generate();
         let sealed = key.seal("outbox", b"your code is 123456");
         assert!(!sealed.windows(6).any(|w| w == b"123456"));
-        assert_eq!(
-            key.open("outbox", &sealed).as_deref(),
-            Some(&b"your code is 123456"[..])
-        );
+        assert_eq!(key.open("outbox", &sealed).as_deref(), Some(&b"your code is 123456"[..]));
         assert_eq!(key.open("other", &sealed), None);
         assert_eq!(SecretKey::generate().open("outbox", &sealed), None);
         let mut altered = sealed.clone();

@@ -30,20 +30,12 @@ pub struct Rule {
 
 /// Password guesses against one username: 5 in 15 minutes lock it for 15 minutes, then
 /// 30, 60... up to a day.
-pub const PASSWORD_PER_USER: Rule = Rule {
-    max_failures: 5,
-    window: 15 * 60,
-    lock: 15 * 60,
-    max_lock: 24 * 3600,
-};
+pub const PASSWORD_PER_USER: Rule =
+    Rule { max_failures: 5, window: 15 * 60, lock: 15 * 60, max_lock: 24 * 3600 };
 
 /// Password guesses from one address: high, since a whole company may share one.
-pub const PASSWORD_PER_ADDRESS: Rule = Rule {
-    max_failures: 100,
-    window: 15 * 60,
-    lock: 15 * 60,
-    max_lock: 3600,
-};
+pub const PASSWORD_PER_ADDRESS: Rule =
+    Rule { max_failures: 100, window: 15 * 60, lock: 15 * 60, max_lock: 3600 };
 
 /// What is being counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,10 +76,7 @@ impl Counter {
         }
         self.failures += 1;
         if self.failures >= rule.max_failures {
-            let lock = rule
-                .lock
-                .saturating_mul(1 << self.lockouts.min(20))
-                .min(rule.max_lock);
+            let lock = rule.lock.saturating_mul(1 << self.lockouts.min(20)).min(rule.max_lock);
             self.locked_until = now + lock;
             self.lockouts += 1;
             self.failures = 0;
@@ -100,19 +89,13 @@ impl Counter {
 pub async fn ensure_unlocked(tx: &mut Tx, scope: Scope, subjects: &[&str], now: i64) -> Result<()> {
     let mut wait = 0;
     for subject in subjects {
-        if let Some(left) = tx
-            .throttle(scope.as_str(), subject)
-            .await?
-            .and_then(|c| c.locked_for(now))
-        {
+        if let Some(left) = tx.throttle(scope.as_str(), subject).await?.and_then(|c| c.locked_for(now)) {
             wait = wait.max(left);
         }
     }
     match wait {
         0 => Ok(()),
-        secs => Err(Error::Locked {
-            retry_after: Duration::seconds(secs),
-        }),
+        secs => Err(Error::Locked { retry_after: Duration::seconds(secs) }),
     }
 }
 
@@ -124,10 +107,7 @@ pub async fn record_failure(
     rule: &Rule,
     now: i64,
 ) -> Result<Counter> {
-    let counter = tx
-        .throttle_for_update(scope.as_str(), subject, now)
-        .await?
-        .after_failure(rule, now);
+    let counter = tx.throttle_for_update(scope.as_str(), subject, now).await?.after_failure(rule, now);
     tx.save_throttle(scope.as_str(), subject, &counter).await?;
     Ok(counter)
 }
@@ -141,12 +121,7 @@ pub async fn clear(tx: &mut Tx, scope: Scope, subject: &str) -> Result<bool> {
 mod tests {
     use super::*;
 
-    const RULE: Rule = Rule {
-        max_failures: 5,
-        window: 900,
-        lock: 900,
-        max_lock: 3600,
-    };
+    const RULE: Rule = Rule { max_failures: 5, window: 900, lock: 900, max_lock: 3600 };
 
     fn fail_times(mut c: Counter, n: usize, now: i64) -> Counter {
         for _ in 0..n {

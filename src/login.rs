@@ -76,45 +76,18 @@ async fn check_and_start(
     let user = match (user, right) {
         (Some(user), true) => user,
         (user, _) => {
-            lockout::record_failure(&mut tx, Scope::Password, &by_user, &PASSWORD_PER_USER, now)
+            lockout::record_failure(&mut tx, Scope::Password, &by_user, &PASSWORD_PER_USER, now).await?;
+            lockout::record_failure(&mut tx, Scope::Password, &by_address, &PASSWORD_PER_ADDRESS, now)
                 .await?;
-            lockout::record_failure(
-                &mut tx,
-                Scope::Password,
-                &by_address,
-                &PASSWORD_PER_ADDRESS,
-                now,
-            )
-            .await?;
             if let Some(user) = user {
-                record(
-                    &mut tx,
-                    &user,
-                    &attempt,
-                    "sign_in.failed",
-                    "wrong_password",
-                    now,
-                )
-                .await?;
+                record(&mut tx, &user, &attempt, "sign_in.failed", "wrong_password", now).await?;
             }
             tx.commit().await?;
             return Err(Error::InvalidCredentials);
         }
     };
-    if tx
-        .effective_blocking_at(user.account_id)
-        .await?
-        .is_some_and(|at| at <= now)
-    {
-        record(
-            &mut tx,
-            &user,
-            &attempt,
-            "sign_in.failed",
-            "account_blocked",
-            now,
-        )
-        .await?;
+    if tx.effective_blocking_at(user.account_id).await?.is_some_and(|at| at <= now) {
+        record(&mut tx, &user, &attempt, "sign_in.failed", "account_blocked", now).await?;
         tx.commit().await?;
         return Err(Error::AccountBlocked);
     }
@@ -160,8 +133,6 @@ async fn record(
         "user_agent": attempt.user_agent,
         "remember_me": attempt.remember_me,
     });
-    let event = Event::new(user.account_id, &actor, action)
-        .subject(user.id)
-        .details(details);
+    let event = Event::new(user.account_id, &actor, action).subject(user.id).details(details);
     audit::record(tx, event, now).await
 }

@@ -12,9 +12,7 @@ fn handle() -> &'static PrometheusHandle {
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(
                 Matcher::Full("http_request_duration_seconds".into()),
-                &[
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-                ],
+                &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
             )
             .expect("valid buckets")
             .build_recorder();
@@ -36,11 +34,7 @@ pub fn render() -> String {
 }
 
 pub fn request_done(route: &str, method: &str, status: u16, took: Duration) {
-    let labels = [
-        ("route", route.to_owned()),
-        ("method", method.to_owned()),
-        ("status", status.to_string()),
-    ];
+    let labels = [("route", route.to_owned()), ("method", method.to_owned()), ("status", status.to_string())];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(took.as_secs_f64());
 }

@@ -56,9 +56,7 @@ impl Password {
         use rand::RngExt;
         const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
         let mut rng = rand::rng();
-        let s: String = (0..16)
-            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-            .collect();
+        let s: String = (0..16).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect();
         Self::from(s)
     }
 }
@@ -69,16 +67,10 @@ impl Password {
 pub fn check_new(password: &Password, user_inputs: &[&str]) -> Result<()> {
     let chars = password.expose().chars().count();
     if chars < MIN_CHARS {
-        return Err(Error::invalid(
-            "password",
-            format!("use at least {MIN_CHARS} characters"),
-        ));
+        return Err(Error::invalid("password", format!("use at least {MIN_CHARS} characters")));
     }
     if chars > MAX_CHARS {
-        return Err(Error::invalid(
-            "password",
-            format!("use at most {MAX_CHARS} characters"),
-        ));
+        return Err(Error::invalid("password", format!("use at most {MAX_CHARS} characters")));
     }
     let estimate = zxcvbn::zxcvbn(password.expose(), user_inputs);
     if estimate.score() < zxcvbn::Score::Three {
@@ -86,10 +78,7 @@ pub fn check_new(password: &Password, user_inputs: &[&str]) -> Result<()> {
             .feedback()
             .and_then(|f| f.warning().map(|w| w.to_string()))
             .unwrap_or_else(|| "add more words or characters that are hard to guess".to_owned());
-        return Err(Error::invalid(
-            "password",
-            format!("this password is too easy to guess: {hint}"),
-        ));
+        return Err(Error::invalid("password", format!("this password is too easy to guess: {hint}")));
     }
     Ok(())
 }
@@ -127,13 +116,8 @@ impl Hasher {
                 })
                 .expect("a hashing thread starts");
         }
-        let dummy = Workspace::default()
-            .hash(&Password::generate())
-            .expect("hashing a random password");
-        Self {
-            jobs,
-            dummy: dummy.into(),
-        }
+        let dummy = Workspace::default().hash(&Password::generate()).expect("hashing a random password");
+        Self { jobs, dummy: dummy.into() }
     }
 
     /// Checks a new password against the policy, then hashes it.
@@ -169,12 +153,8 @@ impl Hasher {
         let job: Job = Box::new(move |workspace| {
             let _ = answer.send(job(workspace));
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| anyhow::anyhow!("the hashing threads are gone"))?;
-        result
-            .await
-            .map_err(|_| anyhow::anyhow!("a hashing thread failed"))?
+        self.jobs.send(job).map_err(|_| anyhow::anyhow!("the hashing threads are gone"))?;
+        result.await.map_err(|_| anyhow::anyhow!("a hashing thread failed"))?
     }
 }
 
@@ -215,8 +195,7 @@ impl Workspace {
 
     /// Whether `password` matches the PHC string `stored`, under the parameters it names.
     fn verify(&mut self, password: &Password, stored: &str) -> Result<bool> {
-        let bad =
-            |e: &dyn fmt::Display| Error::Unexpected(anyhow::anyhow!("stored password hash: {e}"));
+        let bad = |e: &dyn fmt::Display| Error::Unexpected(anyhow::anyhow!("stored password hash: {e}"));
         let parsed = PasswordHash::new(stored).map_err(|e| bad(&e))?;
         let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
             return Err(bad(&"no salt or hash"));
@@ -247,17 +226,9 @@ mod tests {
 
     #[test]
     fn short_long_and_common_passwords_are_refused_with_the_field_named() {
-        for bad in [
-            "short",
-            "password123",
-            "qwertyuiop",
-            "iloveyou1",
-            &"x".repeat(129),
-        ] {
+        for bad in ["short", "password123", "qwertyuiop", "iloveyou1", &"x".repeat(129)] {
             match check_new(&pw(bad), &[]) {
-                Err(Error::Invalid {
-                    field: "password", ..
-                }) => {}
+                Err(Error::Invalid { field: "password", .. }) => {}
                 other => panic!("{bad:?} was not refused: {other:?}"),
             }
         }
@@ -279,12 +250,7 @@ mod tests {
         let hasher = Hasher::new(2);
         let hash = hasher.hash_new(pw("Vq8#mLz2!pRt"), vec![]).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(
-            hasher
-                .verify(pw("Vq8#mLz2!pRt"), Some(hash.clone()))
-                .await
-                .unwrap()
-        );
+        assert!(hasher.verify(pw("Vq8#mLz2!pRt"), Some(hash.clone())).await.unwrap());
         assert!(!hasher.verify(pw("Vq8#mLz2!pRx"), Some(hash)).await.unwrap());
         assert!(!hasher.verify(pw("Vq8#mLz2!pRt"), None).await.unwrap());
     }
@@ -292,23 +258,11 @@ mod tests {
     #[tokio::test]
     async fn hashes_made_by_the_reference_implementation_verify_and_ours_verify_there() {
         use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-        let reference = Argon2::default()
-            .hash_password(b"Vq8#mLz2!pRt")
-            .unwrap()
-            .to_string();
+        let reference = Argon2::default().hash_password(b"Vq8#mLz2!pRt").unwrap().to_string();
         let hasher = Hasher::new(1);
-        assert!(
-            hasher
-                .verify(pw("Vq8#mLz2!pRt"), Some(reference))
-                .await
-                .unwrap()
-        );
+        assert!(hasher.verify(pw("Vq8#mLz2!pRt"), Some(reference)).await.unwrap());
         let ours = hasher.hash_new(pw("Vq8#mLz2!pRt"), vec![]).await.unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();
-        assert!(
-            Argon2::default()
-                .verify_password(b"Vq8#mLz2!pRt", &parsed)
-                .is_ok()
-        );
+        assert!(Argon2::default().verify_password(b"Vq8#mLz2!pRt", &parsed).is_ok());
     }
 }

@@ -30,11 +30,7 @@ impl Actor {
     }
 
     pub fn user(user: UserId, impersonator: Option<UserId>, ip: Option<String>) -> Self {
-        Self {
-            user: Some(user),
-            impersonator,
-            ip,
-        }
+        Self { user: Some(user), impersonator, ip }
     }
 }
 
@@ -47,11 +43,7 @@ pub struct ManagesAccount {
 impl ManagesAccount {
     pub async fn check(tx: &mut Tx, actor: &Actor, account: AccountId) -> Result<Self> {
         let Some(row) = tx.account_by_id(account).await? else {
-            return Err(if actor.user.is_none() {
-                Error::NotFound
-            } else {
-                Error::Forbidden
-            });
+            return Err(if actor.user.is_none() { Error::NotFound } else { Error::Forbidden });
         };
         match actor.user {
             None => Ok(Self { account: row }),
@@ -80,11 +72,7 @@ pub struct ManagesUser {
 impl ManagesUser {
     pub async fn check(tx: &mut Tx, actor: &Actor, target: UserId) -> Result<Self> {
         let Some(row) = tx.user_by_id(target).await? else {
-            return Err(if actor.user.is_none() {
-                Error::NotFound
-            } else {
-                Error::Forbidden
-            });
+            return Err(if actor.user.is_none() { Error::NotFound } else { Error::Forbidden });
         };
         let Some(user) = actor.user else {
             return Ok(Self { target: row });
@@ -93,11 +81,7 @@ impl ManagesUser {
         let allowed = is_top_user_above(tx, &actor_row, row.account_id).await?
             || tx.is_creator_ancestor(user, target).await?
             || tx.has_grant(user, target, Right::Manage).await?;
-        if allowed {
-            Ok(Self { target: row })
-        } else {
-            Err(Error::Forbidden)
-        }
+        if allowed { Ok(Self { target: row }) } else { Err(Error::Forbidden) }
     }
 
     pub fn target(&self) -> &UserRow {
@@ -107,9 +91,5 @@ impl ManagesUser {
 
 /// Whether `user` is a top user of `account` or of an account above it.
 async fn is_top_user_above(tx: &mut Tx, user: &UserRow, account: AccountId) -> Result<bool> {
-    Ok(user.top_user
-        && tx
-            .account_lineage(account)
-            .await?
-            .contains(&user.account_id))
+    Ok(user.top_user && tx.account_lineage(account).await?.contains(&user.account_id))
 }

@@ -38,11 +38,7 @@ impl AppKind {
     }
 
     fn parse(s: &str) -> Self {
-        if s == "manager" {
-            Self::Manager
-        } else {
-            Self::Web
-        }
+        if s == "manager" { Self::Manager } else { Self::Web }
     }
 }
 
@@ -67,11 +63,7 @@ pub struct Lifetimes {
 
 impl Default for Lifetimes {
     fn default() -> Self {
-        Self {
-            idle: 5 * 60,
-            max: 30 * 24 * 3600,
-            touch_every: 5,
-        }
+        Self { idle: 5 * 60, max: 30 * 24 * 3600, touch_every: 5 }
     }
 }
 
@@ -88,16 +80,9 @@ pub struct NewSession {
 
 /// Starts a session inside the caller's transaction; the token is shown to the client
 /// once and never stored.
-pub async fn start(
-    tx: &mut Tx,
-    lifetimes: &Lifetimes,
-    new: &NewSession,
-    now: i64,
-) -> Result<(Token, i64)> {
+pub async fn start(tx: &mut Tx, lifetimes: &Lifetimes, new: &NewSession, now: i64) -> Result<(Token, i64)> {
     let token = Token::generate();
-    let id = tx
-        .insert_session(&token.hash(), new, now, now + lifetimes.max)
-        .await?;
+    let id = tx.insert_session(&token.hash(), new, now, now + lifetimes.max).await?;
     Ok((token, id))
 }
 
@@ -145,22 +130,13 @@ impl Current {
 
     /// The session as the actor of a change made from `ip`.
     pub fn actor(&self, ip: std::net::IpAddr) -> Actor {
-        Actor::user(
-            self.user.id,
-            self.impersonator.as_ref().map(|u| u.id),
-            Some(ip.to_string()),
-        )
+        Actor::user(self.user.id, self.impersonator.as_ref().map(|u| u.id), Some(ip.to_string()))
     }
 }
 
 /// Checks a presented token. Ends (and refuses) a session that went idle or whose
 /// account is blocked.
-pub async fn check(
-    store: &Store,
-    lifetimes: &Lifetimes,
-    presented: &str,
-    now: i64,
-) -> Result<Current> {
+pub async fn check(store: &Store, lifetimes: &Lifetimes, presented: &str, now: i64) -> Result<Current> {
     let view = lookup(store, lifetimes, presented, now).await?;
     touch(store, lifetimes, view, now).await
 }
@@ -179,10 +155,7 @@ pub async fn check_from(
     if view.ip != ip {
         tracing::warn!(%ip, "quick login refused: the link was opened from another address");
         let mut tx = store.write().await?;
-        let stranger = Actor {
-            ip: Some(ip.to_owned()),
-            ..Actor::default()
-        };
+        let stranger = Actor { ip: Some(ip.to_owned()), ..Actor::default() };
         let details = serde_json::json!({ "session_ip": view.ip });
         let event = Event::new(view.account_id, &stranger, "session.quick_login_refused")
             .subject(view.user_id)
@@ -195,24 +168,13 @@ pub async fn check_from(
 }
 
 /// The live session behind a token, without recording the visit.
-async fn lookup(
-    store: &Store,
-    lifetimes: &Lifetimes,
-    presented: &str,
-    now: i64,
-) -> Result<SessionView> {
-    let view = store
-        .session_by_hash(&TokenHash::of(presented))
-        .await?
-        .ok_or(Error::Unauthenticated)?;
+async fn lookup(store: &Store, lifetimes: &Lifetimes, presented: &str, now: i64) -> Result<SessionView> {
+    let view = store.session_by_hash(&TokenHash::of(presented)).await?.ok_or(Error::Unauthenticated)?;
     if now >= end_of(&view, lifetimes) {
         store.end_session(view.id, now).await?;
         return Err(Error::Unauthenticated);
     }
-    let blocked = [view.blocking_at, view.acting_blocking_at]
-        .into_iter()
-        .flatten()
-        .any(|at| at <= now);
+    let blocked = [view.blocking_at, view.acting_blocking_at].into_iter().flatten().any(|at| at <= now);
     if blocked {
         store.end_session(view.id, now).await?;
         return Err(Error::AccountBlocked);
@@ -221,12 +183,7 @@ async fn lookup(
 }
 
 /// Records the visit (at most once every few seconds) and answers with the session.
-async fn touch(
-    store: &Store,
-    lifetimes: &Lifetimes,
-    mut view: SessionView,
-    now: i64,
-) -> Result<Current> {
+async fn touch(store: &Store, lifetimes: &Lifetimes, mut view: SessionView, now: i64) -> Result<Current> {
     if now - view.last_seen_at >= lifetimes.touch_every {
         store.touch_session(view.id, now).await?;
         view.last_seen_at = now;
@@ -236,11 +193,7 @@ async fn touch(
 
 /// When a session ends if nothing more happens.
 fn end_of(view: &SessionView, lifetimes: &Lifetimes) -> i64 {
-    if view.remember {
-        view.expires_at
-    } else {
-        view.expires_at.min(view.last_seen_at + lifetimes.idle)
-    }
+    if view.remember { view.expires_at } else { view.expires_at.min(view.last_seen_at + lifetimes.idle) }
 }
 
 fn current_of(view: SessionView, lifetimes: &Lifetimes) -> Current {
@@ -252,14 +205,8 @@ fn current_of(view: SessionView, lifetimes: &Lifetimes) -> Current {
         pending.push(Duty::ChangePassword);
     }
     let expires_at = from_unix(end_of(&view, lifetimes));
-    let signed_in = UserRef {
-        id: view.user_id,
-        username: view.username,
-    };
-    let own_account = AccountRef {
-        id: view.account_id,
-        name: view.account_name,
-    };
+    let signed_in = UserRef { id: view.user_id, username: view.username };
+    let own_account = AccountRef { id: view.account_id, name: view.account_name };
     let (user, account, acting_as, impersonator) = match (view.acting_id, view.acting_username) {
         (Some(id), Some(username)) => {
             let acting = UserRef { id, username };
@@ -302,16 +249,9 @@ pub struct Listed {
 }
 
 /// The open sessions of the person signed in to `current`.
-pub async fn list(
-    store: &Store,
-    lifetimes: &Lifetimes,
-    current: &Current,
-    now: i64,
-) -> Result<Vec<Listed>> {
+pub async fn list(store: &Store, lifetimes: &Lifetimes, current: &Current, now: i64) -> Result<Vec<Listed>> {
     let mut tx = store.read().await?;
-    let rows = tx
-        .open_sessions_of_user(current.signed_in_user(), now)
-        .await?;
+    let rows = tx.open_sessions_of_user(current.signed_in_user(), now).await?;
     Ok(rows
         .into_iter()
         .filter(|r| r.remember || now < r.last_seen_at + lifetimes.idle)
@@ -336,10 +276,7 @@ pub async fn end(store: &Store, current: &Current, now: i64) -> Result<()> {
 /// Ends one of the caller's own sessions.
 pub async fn end_own(store: &Store, current: &Current, id: i64, now: i64) -> Result<()> {
     let mut tx = store.write().await?;
-    if !tx
-        .end_session_of_user(current.signed_in_user(), id, now)
-        .await?
-    {
+    if !tx.end_session_of_user(current.signed_in_user(), id, now).await? {
         return Err(Error::NotFound);
     }
     tx.commit().await?;
@@ -349,9 +286,7 @@ pub async fn end_own(store: &Store, current: &Current, id: i64, now: i64) -> Res
 /// Ends every session of the caller but this one ("sign out everywhere else").
 pub async fn end_others(store: &Store, current: &Current, now: i64) -> Result<u64> {
     let mut tx = store.write().await?;
-    let ended = tx
-        .end_sessions_of_user(current.signed_in_user(), Some(current.id), now)
-        .await?;
+    let ended = tx.end_sessions_of_user(current.signed_in_user(), Some(current.id), now).await?;
     tx.commit().await?;
     Ok(ended)
 }

@@ -60,11 +60,7 @@ mod tests {
         let b = Token::generate();
         assert_ne!(a, b);
         assert_eq!(a.expose().len(), 43);
-        assert!(
-            a.expose()
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        );
+        assert!(a.expose().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_eq!(a.hash(), TokenHash::of(a.expose()));
         assert!(!format!("{a:?}").contains(a.expose()));
     }

@@ -1,4 +1,5 @@
-//! Confirming that an email address belongs to its user, with a code sent to it.
+//! Confirming that an email address or phone number belongs to its user, with a code
+//! sent to it by email or SMS.
 //!
 //! A code is valid for 5 minutes and survives 5 wrong tries; a new one may be asked for
 //! 30 seconds after the last and replaces it. Changing the address makes it unconfirmed
@@ -16,19 +17,58 @@ use crate::{
     keys::SecretKey,
     mfa::codes::{self, OneTimeCode},
     rights::Actor,
-    store::Store,
+    store::{Store, UserRow},
     users::Language,
 };
 
-const CHANNEL: &str = "email";
 /// Seconds before another code may be sent.
 pub const RESEND_AFTER: i64 = 30;
+
+/// What is being confirmed, and how its code travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// The email address, by email.
+    Email,
+    /// The phone number, by SMS.
+    Sms,
+}
+
+impl Channel {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+
+    fn destination(self, user: &UserRow) -> Option<&str> {
+        match self {
+            Self::Email => user.email.as_deref(),
+            Self::Sms => user.phone.as_deref(),
+        }
+    }
+
+    fn field(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "phone",
+        }
+    }
+
+    fn mask(self, destination: &str) -> String {
+        match self {
+            Self::Email => mask_email(destination),
+            Self::Sms => mask_phone(destination),
+        }
+    }
+}
 
 /// Where a code went, for the person to recognise without revealing the whole address.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Sent {
+    /// `email` or `sms`.
     pub channel: &'static str,
-    /// The address with most of it hidden: `d*****@fleet.example`.
+    /// The address with most of it hidden: `d*****@fleet.example`, `+35*******78`.
     pub destination: String,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
@@ -36,110 +76,127 @@ pub struct Sent {
     pub resend_at: OffsetDateTime,
 }
 
-/// Sends a confirmation code to the user's email address.
-pub async fn send_email_code(
+/// Sends a code to confirm the user's email address (by email) or phone (by SMS). An SMS
+/// needs the gateway, the account's `sms` service with quota left (it takes one), and the
+/// user's right to receive SMS.
+pub async fn send_code(
     store: &Store,
     keys: &SecretKey,
+    sms_gateway: bool,
     actor: &Actor,
+    channel: Channel,
     now: i64,
 ) -> Result<Sent> {
     let id = actor.user.ok_or(Error::Forbidden)?;
     let mut tx = store.write().await?;
     let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
-    let email = user
-        .email
-        .clone()
-        .ok_or_else(|| Error::invalid("email", "there is no email address to confirm"))?;
-    if let Some(last) = tx.verification(id, CHANNEL).await? {
+    let Some(destination) = channel.destination(&user).map(str::to_owned) else {
+        return Err(Error::invalid(channel.field(), "there is nothing to confirm"));
+    };
+    if let Some(last) = tx.verification(id, channel.as_str()).await? {
         let wait = last.created_at + RESEND_AFTER - now;
         if wait > 0 {
-            return Err(Error::TooSoon {
-                retry_after: time::Duration::seconds(wait),
+            return Err(Error::TooSoon { retry_after: time::Duration::seconds(wait) });
+        }
+    }
+    if channel == Channel::Sms {
+        if !sms_gateway {
+            return Err(Error::SmsUnavailable { reason: "no SMS gateway is configured" });
+        }
+        if !user.can_send_sms {
+            return Err(Error::SmsUnavailable { reason: "the user may not receive SMS" });
+        }
+        if !tx.take_sms(user.account_id).await? {
+            return Err(Error::SmsUnavailable {
+                reason: "the account's SMS service is off or its quota is used up",
             });
         }
     }
     let code = OneTimeCode::generate();
     let expires_at = now + codes::VALIDITY;
-    tx.put_verification(id, CHANNEL, &email, &code.hash(keys), now, expires_at)
-        .await?;
+    tx.put_verification(id, channel.as_str(), &destination, &code.hash(keys), now, expires_at).await?;
     let tr = Tr(Language::parse(&user.language).unwrap_or_default());
-    let minutes = codes::VALIDITY / 60;
-    let text = tr.with(
-        "email-verify-text",
-        [
-            ("code", code.expose().to_owned().into()),
-            ("minutes", minutes.into()),
-        ],
-    );
-    let message = Message::Email {
-        to: email.clone(),
-        subject: tr.t("email-verify-subject"),
-        html: format!("<p>{}</p>", escape_html(&text)),
-        text,
+    let args = [("code", code.expose().to_owned().into()), ("minutes", (codes::VALIDITY / 60).into())];
+    let message = match channel {
+        Channel::Email => {
+            let text = tr.with("email-verify-text", args);
+            Message::Email {
+                to: destination.clone(),
+                subject: tr.t("email-verify-subject"),
+                html: format!("<p>{}</p>", escape_html(&text)),
+                text,
+            }
+        }
+        Channel::Sms => Message::Sms { to: destination.clone(), text: tr.with("sms-verify-text", args) },
     };
     delivery::enqueue(&mut tx, keys, &message, now).await?;
-    let details = serde_json::json!({ "destination": mask_email(&email) });
-    audit::record(
-        &mut tx,
-        Event::new(user.account_id, actor, "email.verification_sent")
-            .subject(id)
-            .details(details),
-        now,
-    )
-    .await?;
+    let masked = channel.mask(&destination);
+    let details = serde_json::json!({ "channel": channel.as_str(), "destination": masked });
+    let event = Event::new(user.account_id, actor, "verification.sent").subject(id).details(details);
+    audit::record(&mut tx, event, now).await?;
     tx.commit().await?;
     Ok(Sent {
-        channel: CHANNEL,
-        destination: mask_email(&email),
+        channel: channel.as_str(),
+        destination: masked,
         expires_at: from_unix(expires_at),
         resend_at: from_unix(now + RESEND_AFTER),
     })
 }
 
-/// Confirms the user's email address with the code sent to it.
-pub async fn confirm_email(
+/// Confirms the user's address or phone with the code sent to it.
+pub async fn confirm(
     store: &Store,
     keys: &SecretKey,
     actor: &Actor,
+    channel: Channel,
     typed: &str,
     now: i64,
 ) -> Result<()> {
     let id = actor.user.ok_or(Error::Forbidden)?;
     let mut tx = store.write().await?;
-    let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
-    let pending = tx.verification(id, CHANNEL).await?;
-    let Some(pending) = pending.filter(|p| Some(&p.destination) == user.email.as_ref()) else {
+    let mut user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
+    let pending = tx.verification(id, channel.as_str()).await?;
+    // A code sent to an address the user has since changed confirms nothing.
+    let Some(pending) = pending.filter(|p| Some(p.destination.as_str()) == channel.destination(&user)) else {
         return Err(Error::CodeExpired);
     };
     if now >= pending.expires_at || pending.attempts >= codes::MAX_ATTEMPTS {
-        tx.delete_verification(id, CHANNEL).await?;
+        tx.delete_verification(id, channel.as_str()).await?;
         tx.commit().await?;
         return Err(Error::CodeExpired);
     }
-    let right =
-        OneTimeCode::parse(typed).is_some_and(|code| code.matches(keys, &pending.code_hash));
+    let right = OneTimeCode::parse(typed).is_some_and(|code| code.matches(keys, &pending.code_hash));
     if !right {
-        tx.count_verification_attempt(id, CHANNEL).await?;
+        tx.count_verification_attempt(id, channel.as_str()).await?;
         tx.commit().await?;
-        return Err(Error::InvalidCode {
-            attempts_left: codes::MAX_ATTEMPTS - pending.attempts - 1,
-        });
+        return Err(Error::InvalidCode { attempts_left: codes::MAX_ATTEMPTS - pending.attempts - 1 });
     }
-    let mut user = user;
-    user.email_verified = true;
+    match channel {
+        Channel::Email => user.email_verified = true,
+        Channel::Sms => user.phone_verified = true,
+    }
     tx.update_user(&user).await?;
-    tx.delete_verification(id, CHANNEL).await?;
-    let details = serde_json::json!({ "email": pending.destination });
-    audit::record(
-        &mut tx,
-        Event::new(user.account_id, actor, "email.verified")
-            .subject(id)
-            .details(details),
-        now,
-    )
-    .await?;
+    tx.delete_verification(id, channel.as_str()).await?;
+    let details = serde_json::json!({ "channel": channel.as_str(), "destination": pending.destination });
+    let event = Event::new(user.account_id, actor, "verification.confirmed").subject(id).details(details);
+    audit::record(&mut tx, event, now).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// `+35312345678` → `+35*******78`.
+pub fn mask_phone(phone: &str) -> String {
+    let chars: Vec<char> = phone.chars().collect();
+    if chars.len() <= 5 {
+        return "*".repeat(chars.len());
+    }
+    let (head, tail) = (&chars[..3], &chars[chars.len() - 2..]);
+    format!(
+        "{}{}{}",
+        head.iter().collect::<String>(),
+        "*".repeat(chars.len() - 5),
+        tail.iter().collect::<String>()
+    )
 }
 
 /// `dispatcher@fleet.example` → `d*********@fleet.example`.
@@ -147,19 +204,14 @@ pub fn mask_email(email: &str) -> String {
     match email.split_once('@') {
         Some((local, domain)) => {
             let first: String = local.chars().take(1).collect();
-            format!(
-                "{first}{}@{domain}",
-                "*".repeat(local.chars().count().saturating_sub(1).max(1))
-            )
+            format!("{first}{}@{domain}", "*".repeat(local.chars().count().saturating_sub(1).max(1)))
         }
         None => "*".repeat(email.chars().count()),
     }
 }
 
 fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -168,10 +220,12 @@ mod tests {
 
     #[test]
     fn a_masked_address_keeps_its_first_letter_and_domain() {
-        assert_eq!(
-            mask_email("dispatcher@fleet.example"),
-            "d*********@fleet.example"
-        );
+        assert_eq!(mask_email("dispatcher@fleet.example"), "d*********@fleet.example");
         assert_eq!(mask_email("a@b.example"), "a*@b.example");
+    }
+
+    #[test]
+    fn a_masked_phone_keeps_its_country_code_start_and_last_two_digits() {
+        assert_eq!(mask_phone("+35312345678"), "+35*******78");
     }
 }

@@ -59,3 +59,4 @@ sessions-ended = { $count } other sessions were ended.
 connection-lost = Unable to connect to the server. The page will be reloaded automatically when the connection is restored.
 email-verify-subject = Confirm your email address
 email-verify-text = Your confirmation code is { $code }. It is valid for { $minutes } minutes. If you did not ask for it, ignore this email.
+sms-verify-text = Your confirmation code is { $code }. Valid for { $minutes } min.

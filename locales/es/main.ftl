@@ -59,3 +59,4 @@ sessions-ended = Se cerraron { $count } sesiones más.
 connection-lost = No se puede conectar con el servidor. La página se recargará automáticamente cuando se restablezca la conexión.
 email-verify-subject = Confirme su dirección de correo
 email-verify-text = Su código de confirmación es { $code }. Es válido durante { $minutes } minutos. Si no lo ha solicitado, ignore este mensaje.
+sms-verify-text = Su código de confirmación es { $code }. Válido { $minutes } min.

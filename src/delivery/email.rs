@@ -9,10 +9,7 @@ use lettre::{
 use url::Url;
 
 pub enum Mailer {
-    Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
-        from: Mailbox,
-    },
+    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
     Log,
 }
 
@@ -20,9 +17,7 @@ impl Mailer {
     /// `smtp://host:port` (plain; add `?tls=required` for STARTTLS) or `smtps://user:pass@host`.
     pub fn new(url: Option<&Url>, from: &str) -> anyhow::Result<Self> {
         let Some(url) = url else { return Ok(Self::Log) };
-        let from = from
-            .parse()
-            .context("PORTCULLIS_SMTP_FROM is not an email address")?;
+        let from = from.parse().context("PORTCULLIS_SMTP_FROM is not an email address")?;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.as_str())
             .context("PORTCULLIS_SMTP_URL is not a usable SMTP URL")?
             .timeout(Some(std::time::Duration::from_secs(10)))
@@ -30,27 +25,15 @@ impl Mailer {
         Ok(Self::Smtp { transport, from })
     }
 
-    pub async fn send(
-        &self,
-        to: &str,
-        subject: &str,
-        text: &str,
-        html: &str,
-    ) -> anyhow::Result<()> {
+    pub async fn send(&self, to: &str, subject: &str, text: &str, html: &str) -> anyhow::Result<()> {
         match self {
             Self::Smtp { transport, from } => {
                 let email = lettre::Message::builder()
                     .from(from.clone())
                     .to(to.parse().context("not a deliverable address")?)
                     .subject(subject)
-                    .multipart(MultiPart::alternative_plain_html(
-                        text.to_owned(),
-                        html.to_owned(),
-                    ))?;
-                transport
-                    .send(email)
-                    .await
-                    .context("the SMTP server refused or could not be reached")?;
+                    .multipart(MultiPart::alternative_plain_html(text.to_owned(), html.to_owned()))?;
+                transport.send(email).await.context("the SMTP server refused or could not be reached")?;
                 Ok(())
             }
             Self::Log => {

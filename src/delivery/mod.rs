@@ -1,4 +1,4 @@
-//! Delivery of email (and, later, SMS) that never loses a message.
+//! Delivery of email and SMS that never loses a message.
 //!
 //! Domain functions [`enqueue`] a message inside the transaction that causes it, so it
 //! exists exactly when its cause does. A worker in every instance claims due messages one
@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 use crate::{clock::to_unix, error::Result, keys::SecretKey, store::Tx};
 
 pub mod email;
+pub mod sms;
 
 const SEAL: &str = "outbox";
 const MAX_ATTEMPTS: i64 = 12;
@@ -24,36 +25,29 @@ const CLAIM: i64 = 120;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Message {
-    Email {
-        to: String,
-        subject: String,
-        text: String,
-        html: String,
-    },
+    Email { to: String, subject: String, text: String, html: String },
+    Sms { to: String, text: String },
 }
 
 impl Message {
     fn channel(&self) -> &'static str {
         match self {
             Self::Email { .. } => "email",
+            Self::Sms { .. } => "sms",
         }
     }
 
     fn recipient(&self) -> &str {
         match self {
-            Self::Email { to, .. } => to,
+            Self::Email { to, .. } | Self::Sms { to, .. } => to,
         }
     }
 }
 
 /// Puts `message` in the outbox, inside the caller's transaction.
 pub async fn enqueue(tx: &mut Tx, keys: &SecretKey, message: &Message, now: i64) -> Result<()> {
-    let payload = keys.seal(
-        SEAL,
-        &serde_json::to_vec(message).map_err(anyhow::Error::from)?,
-    );
-    tx.insert_outbox(message.channel(), message.recipient(), &payload, now)
-        .await?;
+    let payload = keys.seal(SEAL, &serde_json::to_vec(message).map_err(anyhow::Error::from)?);
+    tx.insert_outbox(message.channel(), message.recipient(), &payload, now).await?;
     Ok(())
 }
 
@@ -61,6 +55,8 @@ pub async fn enqueue(tx: &mut Tx, keys: &SecretKey, message: &Message, now: i64)
 #[derive(Clone)]
 pub struct Delivery {
     pub mailer: Arc<email::Mailer>,
+    /// `None` when no gateway is configured: no SMS can be sent.
+    pub sms: Option<Arc<sms::SmsGateway>>,
     pub wake: Arc<Notify>,
 }
 
@@ -100,27 +96,22 @@ async fn deliver_one(app: &crate::app::App) -> Result<bool> {
     let Some(row) = app.store.claim_outbox(now, now + CLAIM).await? else {
         return Ok(false);
     };
-    let message = app
-        .keys
-        .open(SEAL, &row.payload)
-        .and_then(|plain| serde_json::from_slice::<Message>(&plain).ok());
+    let message =
+        app.keys.open(SEAL, &row.payload).and_then(|plain| serde_json::from_slice::<Message>(&plain).ok());
     let Some(message) = message else {
         tracing::error!(
             id = row.id,
             "an outbox message cannot be opened with this server's key; giving it up"
         );
-        app.store
-            .outbox_failed(row.id, "cannot be decrypted with this key", None, now)
-            .await?;
+        app.store.outbox_failed(row.id, "cannot be decrypted with this key", None, now).await?;
         return Ok(true);
     };
     let sent = match &message {
-        Message::Email {
-            to,
-            subject,
-            text,
-            html,
-        } => app.delivery.mailer.send(to, subject, text, html).await,
+        Message::Email { to, subject, text, html } => app.delivery.mailer.send(to, subject, text, html).await,
+        Message::Sms { to, text } => match &app.delivery.sms {
+            Some(gateway) => gateway.send(to, text).await,
+            None => Err(anyhow::anyhow!("no SMS gateway is configured")),
+        },
     };
     let now = to_unix(app.now());
     match sent {
@@ -138,9 +129,7 @@ async fn deliver_one(app: &crate::app::App) -> Result<bool> {
                 error,
                 "sending failed"
             );
-            app.store
-                .outbox_failed(row.id, &error, retry_at, now)
-                .await?;
+            app.store.outbox_failed(row.id, &error, retry_at, now).await?;
         }
     }
     Ok(true)

@@ -16,36 +16,27 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let message = self.to_string();
         let (status, code, extra) = match &self {
-            Error::InvalidCredentials => {
-                (StatusCode::UNAUTHORIZED, "invalid_credentials", json!({}))
+            Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials", json!({})),
+            Error::Locked { retry_after } => {
+                (StatusCode::LOCKED, "locked", json!({ "retry_after": retry_after.whole_seconds() }))
             }
-            Error::Locked { retry_after } => (
-                StatusCode::LOCKED,
-                "locked",
-                json!({ "retry_after": retry_after.whole_seconds() }),
-            ),
             Error::AccountBlocked => (StatusCode::FORBIDDEN, "account_blocked", json!({})),
             Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", json!({})),
-            Error::PendingDuty { pending } => (
-                StatusCode::FORBIDDEN,
-                "pending_duty",
-                json!({ "pending": pending }),
-            ),
+            Error::PendingDuty { pending } => {
+                (StatusCode::FORBIDDEN, "pending_duty", json!({ "pending": pending }))
+            }
             Error::Forbidden => (StatusCode::FORBIDDEN, "forbidden", json!({})),
             Error::NotFound => (StatusCode::NOT_FOUND, "not_found", json!({})),
-            Error::Conflict { field } => {
-                (StatusCode::CONFLICT, "conflict", json!({ "field": field }))
+            Error::Conflict { field } => (StatusCode::CONFLICT, "conflict", json!({ "field": field })),
+            Error::Invalid { field, .. } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid", json!({ "field": field }))
             }
-            Error::Invalid { field, .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid",
-                json!({ "field": field }),
-            ),
-            Error::InvalidCode { attempts_left } => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_code",
-                json!({ "attempts_left": attempts_left }),
-            ),
+            Error::InvalidCode { attempts_left } => {
+                (StatusCode::UNAUTHORIZED, "invalid_code", json!({ "attempts_left": attempts_left }))
+            }
+            Error::SmsUnavailable { reason } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "sms_unavailable", json!({ "reason": reason }))
+            }
             Error::CodeExpired => (StatusCode::GONE, "code_expired", json!({})),
             Error::TooSoon { retry_after } => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -54,8 +45,7 @@ impl IntoResponse for Error {
             ),
             Error::Unexpected(e) => {
                 tracing::error!(error = format!("{e:#}"), "unexpected error");
-                let body =
-                    json!({ "error": "internal", "message": "something went wrong on our side" });
+                let body = json!({ "error": "internal", "message": "something went wrong on our side" });
                 return (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response();
             }
         };
@@ -67,9 +57,7 @@ impl IntoResponse for Error {
         };
         let mut response = error_response(status, code, &message, extra);
         if let Some(secs) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
@@ -112,10 +100,5 @@ fn error_response(status: StatusCode, code: &str, message: &str, extra: Value) -
 
 /// The answer for a path that does not exist.
 pub async fn not_found() -> Response {
-    error_response(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "no such endpoint",
-        json!({}),
-    )
+    error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint", json!({}))
 }

@@ -71,10 +71,7 @@ fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
 
 /// The token the client presented: a bearer token, or else the session cookie.
 pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
-    if let Some(value) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         return value.strip_prefix("Bearer ").map(str::trim);
     }
     headers
@@ -99,8 +96,7 @@ impl FromRequestParts<App> for AnySession {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Error> {
         let token = presented_token(&parts.headers).ok_or(Error::Unauthenticated)?;
-        let current =
-            sessions::check(&app.store, &app.lifetimes, token, to_unix(app.now())).await?;
+        let current = sessions::check(&app.store, &app.lifetimes, token, to_unix(app.now())).await?;
         Ok(Self(current))
     }
 }
@@ -111,9 +107,7 @@ impl FromRequestParts<App> for Session {
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Error> {
         let AnySession(current) = AnySession::from_request_parts(parts, app).await?;
         if !current.pending.is_empty() {
-            return Err(Error::PendingDuty {
-                pending: current.pending,
-            });
+            return Err(Error::PendingDuty { pending: current.pending });
         }
         Ok(Self(current))
     }
@@ -140,24 +134,15 @@ mod tests {
     fn forwarded_addresses_are_believed_only_from_trusted_proxies() {
         let proxy: IpAddr = "10.0.0.1".parse().unwrap();
         let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-forwarded-for",
-            "203.0.113.9, 198.51.100.7".parse().unwrap(),
-        );
-        assert_eq!(
-            client_ip(proxy, &headers, &[proxy]),
-            "198.51.100.7".parse::<IpAddr>().unwrap()
-        );
+        headers.insert("x-forwarded-for", "203.0.113.9, 198.51.100.7".parse().unwrap());
+        assert_eq!(client_ip(proxy, &headers, &[proxy]), "198.51.100.7".parse::<IpAddr>().unwrap());
         assert_eq!(client_ip(proxy, &headers, &[]), proxy);
     }
 
     #[test]
     fn a_bearer_token_wins_over_the_cookie() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            "a=b; portcullis_session=fromcookie".parse().unwrap(),
-        );
+        headers.insert(header::COOKIE, "a=b; portcullis_session=fromcookie".parse().unwrap());
         assert_eq!(presented_token(&headers), Some("fromcookie"));
         headers.insert(header::AUTHORIZATION, "Bearer frombearer".parse().unwrap());
         assert_eq!(presented_token(&headers), Some("frombearer"));

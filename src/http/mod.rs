@@ -25,8 +25,7 @@ mod web;
 pub fn router(app: App) -> Router {
     let max_body = app.config.max_body_bytes;
     // Browsers that reached us over https are told to keep to it.
-    let hsts = (app.config.public_url().scheme() == "https")
-        .then_some("max-age=31536000; includeSubDomains");
+    let hsts = (app.config.public_url().scheme() == "https").then_some("max-age=31536000; includeSubDomains");
     Router::new()
         .merge(api::routes())
         .merge(web::routes())
@@ -44,9 +43,7 @@ pub fn router(app: App) -> Router {
         .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
         .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
         .layer(header_layer(header::CACHE_CONTROL, "no-store"))
-        .layer(tower::util::option_layer(
-            hsts.map(|v| header_layer(header::STRICT_TRANSPORT_SECURITY, v)),
-        ))
+        .layer(tower::util::option_layer(hsts.map(|v| header_layer(header::STRICT_TRANSPORT_SECURITY, v))))
         .layer(header_layer(
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -62,10 +59,7 @@ fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer
 /// Counts requests by route and status and times them.
 async fn record_metrics(request: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
     let method = request.method().clone();
     let response = next.run(request).await;
     crate::metrics::request_done(

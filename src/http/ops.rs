@@ -20,17 +20,11 @@ pub async fn readyz(State(app): State<App>) -> impl IntoResponse {
     if app.store.ping().await {
         (StatusCode::OK, Json(json!({ "status": "ready" })))
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "database unreachable" })),
-        )
+        (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "database unreachable" })))
     }
 }
 
 /// Prometheus metrics in the text exposition format.
 pub async fn metrics() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        crate::metrics::render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render())
 }

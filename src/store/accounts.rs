@@ -56,9 +56,7 @@ impl Tx {
     }
 
     pub async fn account_by_id(&mut self, id: AccountId) -> Result<Option<AccountRow>> {
-        Ok(
-            with_tx!(self, c => sqlx::query_as(select!("WHERE id = $1")).bind(id).fetch_optional(c).await)?,
-        )
+        Ok(with_tx!(self, c => sqlx::query_as(select!("WHERE id = $1")).bind(id).fetch_optional(c).await)?)
     }
 
     pub async fn account_by_name(&mut self, name: &str) -> Result<Option<AccountRow>> {
@@ -77,10 +75,21 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn account_ids(&mut self) -> Result<Vec<AccountId>> {
-        Ok(
-            with_tx!(self, c => sqlx::query_scalar("SELECT id FROM accounts ORDER BY id").fetch_all(c).await)?,
+    /// Takes one message from the account's SMS quota; false when the service is off or
+    /// the quota is used up.
+    pub async fn take_sms(&mut self, id: AccountId) -> Result<bool> {
+        let taken = with_tx!(self, c => sqlx::query(
+            "UPDATE accounts SET sms_quota = sms_quota - 1 WHERE id = $1 AND sms_enabled AND sms_quota > 0",
         )
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(taken == 1)
+    }
+
+    pub async fn account_ids(&mut self) -> Result<Vec<AccountId>> {
+        Ok(with_tx!(self, c => sqlx::query_scalar("SELECT id FROM accounts ORDER BY id").fetch_all(c).await)?)
     }
 
     /// The account itself and every account above it, nearest first.

@@ -24,10 +24,7 @@ pub struct AuditRow {
 impl Tx {
     /// Takes the next number in the account's chain and the hash before it. The update
     /// also locks the account row, so concurrent events of one account queue here.
-    pub async fn advance_audit_chain(
-        &mut self,
-        account: AccountId,
-    ) -> Result<(i64, Option<Vec<u8>>)> {
+    pub async fn advance_audit_chain(&mut self, account: AccountId) -> Result<(i64, Option<Vec<u8>>)> {
         Ok(with_tx!(self, c => sqlx::query_as(
             "UPDATE accounts SET audit_seq = audit_seq + 1 WHERE id = $1 RETURNING audit_seq, audit_head",
         )
@@ -36,12 +33,7 @@ impl Tx {
         .await)?)
     }
 
-    pub async fn insert_audit_event(
-        &mut self,
-        e: &Sealed,
-        prev: Option<&[u8]>,
-        hash: &[u8],
-    ) -> Result<()> {
+    pub async fn insert_audit_event(&mut self, e: &Sealed, prev: Option<&[u8]>, hash: &[u8]) -> Result<()> {
         with_tx!(self, c => {
             sqlx::query(
                 "INSERT INTO audit_events (account_id, seq, at, actor_id, acting_as_id, subject_id, \

@@ -104,8 +104,7 @@ impl Store {
                     .with_context(|| format!("cannot create the directory {}", dir.display()))?;
             }
             let file = options.get_filename();
-            let in_memory =
-                file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
+            let in_memory = file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
             let reads = (!in_memory).then(|| sqlite_reads::FastReads::new(file.to_owned()).into());
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
@@ -171,6 +170,5 @@ impl Tx {
 
 /// Whether `e` is a violation of a unique constraint.
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .is_some_and(|d| d.is_unique_violation())
+    e.as_database_error().is_some_and(|d| d.is_unique_violation())
 }

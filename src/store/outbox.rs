@@ -66,13 +66,7 @@ impl Store {
     }
 
     /// Records a failed attempt: try again at `retry_at`, or give up when it is `None`.
-    pub async fn outbox_failed(
-        &self,
-        id: i64,
-        error: &str,
-        retry_at: Option<i64>,
-        now: i64,
-    ) -> Result<()> {
+    pub async fn outbox_failed(&self, id: i64, error: &str, retry_at: Option<i64>, now: i64) -> Result<()> {
         with_pool!(self, pool => sqlx::query(
             "UPDATE outbox SET last_error = $2, claimed_until = 0, \
              next_attempt_at = COALESCE($3, next_attempt_at), \

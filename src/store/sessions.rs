@@ -4,9 +4,7 @@
 use sqlx::FromRow;
 
 use super::{SqliteStore, Store, Tx, with_pool, with_tx};
-use crate::{
-    accounts::AccountId, error::Result, sessions::NewSession, tokens::TokenHash, users::UserId,
-};
+use crate::{accounts::AccountId, error::Result, sessions::NewSession, tokens::TokenHash, users::UserId};
 
 /// A session as its owner lists it.
 #[derive(Debug, Clone, FromRow)]
@@ -63,10 +61,7 @@ pub(super) const SESSION_BY_HASH: &str = "SELECT s.id, s.app, s.ip, s.remember, 
 
 impl Store {
     pub async fn session_by_hash(&self, hash: &TokenHash) -> Result<Option<SessionView>> {
-        if let Store::Sqlite(SqliteStore {
-            reads: Some(reads), ..
-        }) = self
-        {
+        if let Store::Sqlite(SqliteStore { reads: Some(reads), .. }) = self {
             return Ok(reads.session_by_hash(hash)?);
         }
         Ok(
@@ -123,11 +118,7 @@ impl Tx {
 
     /// The user's sessions that have not ended or expired, newest first. (Idle ones are
     /// filtered by the caller, which knows the idle rule.)
-    pub async fn open_sessions_of_user(
-        &mut self,
-        user: UserId,
-        now: i64,
-    ) -> Result<Vec<SessionRow>> {
+    pub async fn open_sessions_of_user(&mut self, user: UserId, now: i64) -> Result<Vec<SessionRow>> {
         Ok(with_tx!(self, c => sqlx::query_as(
             "SELECT id, acting_as_id, app, ip, user_agent, remember, created_at, last_seen_at, expires_at \
              FROM sessions WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 ORDER BY id DESC",
@@ -153,12 +144,7 @@ impl Tx {
     }
 
     /// Ends every open session of the user but `except`.
-    pub async fn end_sessions_of_user(
-        &mut self,
-        user: UserId,
-        except: Option<i64>,
-        now: i64,
-    ) -> Result<u64> {
+    pub async fn end_sessions_of_user(&mut self, user: UserId, except: Option<i64>, now: i64) -> Result<u64> {
         let done = with_tx!(self, c => sqlx::query(
             "UPDATE sessions SET ended_at = $3 WHERE user_id = $1 AND id <> $2 AND ended_at IS NULL",
         )

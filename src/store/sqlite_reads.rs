@@ -21,18 +21,13 @@ pub struct FastReads {
 
 impl FastReads {
     pub fn new(path: PathBuf) -> Self {
-        Self {
-            path,
-            idle: Mutex::new(Vec::new()),
-        }
+        Self { path, idle: Mutex::new(Vec::new()) }
     }
 
     fn open(&self) -> rusqlite::Result<Connection> {
         let conn = Connection::open_with_flags(
             &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         Ok(conn)

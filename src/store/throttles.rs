@@ -28,12 +28,7 @@ impl Tx {
 
     /// The counter, created empty if missing and locked against concurrent writers until
     /// the transaction ends (a row lock on PostgreSQL; SQLite's write lock is already held).
-    pub async fn throttle_for_update(
-        &mut self,
-        scope: &str,
-        subject: &str,
-        now: i64,
-    ) -> Result<Counter> {
+    pub async fn throttle_for_update(&mut self, scope: &str, subject: &str, now: i64) -> Result<Counter> {
         let row: ThrottleRow = with_tx!(self, c => {
             sqlx::query(
                 "INSERT INTO throttles (scope, subject, failures, window_start) VALUES ($1, $2, 0, $3) \
@@ -56,12 +51,7 @@ impl Tx {
         Ok(row.into())
     }
 
-    pub async fn save_throttle(
-        &mut self,
-        scope: &str,
-        subject: &str,
-        counter: &Counter,
-    ) -> Result<()> {
+    pub async fn save_throttle(&mut self, scope: &str, subject: &str, counter: &Counter) -> Result<()> {
         with_tx!(self, c => sqlx::query(
             "UPDATE throttles SET failures = $3, window_start = $4, locked_until = $5, lockouts = $6 \
              WHERE scope = $1 AND subject = $2",

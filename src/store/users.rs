@@ -44,12 +44,7 @@ macro_rules! select {
 }
 
 impl Tx {
-    pub async fn insert_user(
-        &mut self,
-        u: &NewUser,
-        hash: &StoredHash,
-        now: i64,
-    ) -> Result<UserId> {
+    pub async fn insert_user(&mut self, u: &NewUser, hash: &StoredHash, now: i64) -> Result<UserId> {
         let result = with_tx!(self, c => {
             sqlx::query_scalar(
                 "INSERT INTO users (account_id, username, creator_id, top_user, email, \
@@ -81,9 +76,7 @@ impl Tx {
     }
 
     pub async fn user_by_id(&mut self, id: UserId) -> Result<Option<UserRow>> {
-        Ok(
-            with_tx!(self, c => sqlx::query_as(select!("WHERE id = $1")).bind(id).fetch_optional(c).await)?,
-        )
+        Ok(with_tx!(self, c => sqlx::query_as(select!("WHERE id = $1")).bind(id).fetch_optional(c).await)?)
     }
 
     pub async fn user_by_username(&mut self, username: &str) -> Result<Option<UserRow>> {
@@ -147,12 +140,7 @@ impl Tx {
         .await)?)
     }
 
-    pub async fn has_grant(
-        &mut self,
-        holder: UserId,
-        target: UserId,
-        right: Right,
-    ) -> Result<bool> {
+    pub async fn has_grant(&mut self, holder: UserId, target: UserId, right: Right) -> Result<bool> {
         Ok(with_tx!(self, c => sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM grants \
              WHERE holder_id = $1 AND target_id = $2 AND right_name = $3)",
@@ -197,12 +185,7 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn delete_grant(
-        &mut self,
-        holder: UserId,
-        target: UserId,
-        right: Right,
-    ) -> Result<()> {
+    pub async fn delete_grant(&mut self, holder: UserId, target: UserId, right: Right) -> Result<()> {
         with_tx!(self, c => sqlx::query(
             "DELETE FROM grants WHERE holder_id = $1 AND target_id = $2 AND right_name = $3",
         )

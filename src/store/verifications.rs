@@ -15,11 +15,7 @@ pub struct VerificationRow {
 }
 
 impl Tx {
-    pub async fn verification(
-        &mut self,
-        user: UserId,
-        channel: &str,
-    ) -> Result<Option<VerificationRow>> {
+    pub async fn verification(&mut self, user: UserId, channel: &str) -> Result<Option<VerificationRow>> {
         Ok(with_tx!(self, c => sqlx::query_as(
             "SELECT destination, code_hash, expires_at, attempts, created_at FROM verifications \
              WHERE user_id = $1 AND channel = $2",

@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
 #[sqlx(transparent)]
 #[serde(transparent)]
 pub struct UserId(pub i64);
@@ -31,10 +29,7 @@ impl Username {
             return Err(Error::invalid("username", "use 1 to 64 characters"));
         }
         if s.trim() != s || s.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "username",
-                "no spaces at the ends and no control characters",
-            ));
+            return Err(Error::invalid("username", "no spaces at the ends and no control characters"));
         }
         Ok(Self(s.to_owned()))
     }
@@ -60,11 +55,7 @@ impl Email {
                     && !domain.ends_with('.')
                     && !domain.contains('@')
             });
-        if valid {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(Error::invalid("email", "not an email address"))
-        }
+        if valid { Ok(Self(s.to_owned())) } else { Err(Error::invalid("email", "not an email address")) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -78,22 +69,14 @@ pub struct Phone(String);
 
 impl Phone {
     pub fn parse(s: &str) -> Result<Self> {
-        let digits: String = s
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
-            .collect();
+        let digits: String = s.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
         let valid = digits.strip_prefix('+').is_some_and(|d| {
-            (8..=15).contains(&d.len())
-                && d.bytes().all(|b| b.is_ascii_digit())
-                && !d.starts_with('0')
+            (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
         });
         if valid {
             Ok(Self(digits))
         } else {
-            Err(Error::invalid(
-                "phone",
-                "use the international form, e.g. +35312345678",
-            ))
+            Err(Error::invalid("phone", "use the international form, e.g. +35312345678"))
         }
     }
 
@@ -167,10 +150,7 @@ mod tests {
 
     #[test]
     fn usernames_keep_their_case_and_refuse_blank_or_padded_values() {
-        assert_eq!(
-            Username::parse("Dispatcher").unwrap().as_str(),
-            "Dispatcher"
-        );
+        assert_eq!(Username::parse("Dispatcher").unwrap().as_str(), "Dispatcher");
         assert!(Username::parse("").is_err());
         assert!(Username::parse(" admin").is_err());
         assert!(Username::parse("a\u{7}b").is_err());
@@ -180,19 +160,10 @@ mod tests {
     #[test]
     fn emails_and_phones_are_checked_for_shape() {
         assert!(Email::parse("ops@fleet.example").is_ok());
-        for bad in [
-            "ops",
-            "ops@",
-            "@fleet.example",
-            "ops@fleet",
-            "o ps@fleet.example",
-        ] {
+        for bad in ["ops", "ops@", "@fleet.example", "ops@fleet", "o ps@fleet.example"] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            Phone::parse("+353 1 234-5678").unwrap().as_str(),
-            "+35312345678"
-        );
+        assert_eq!(Phone::parse("+353 1 234-5678").unwrap().as_str(), "+35312345678");
         for bad in ["35312345678", "+0123456789", "+12", "+3531234567890123"] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }

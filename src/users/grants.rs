@@ -20,10 +20,7 @@ pub async fn set_grants(
     now: i64,
 ) -> Result<Vec<Right>> {
     if holder == target {
-        return Err(Error::invalid(
-            "target_id",
-            "a user cannot hold rights on itself",
-        ));
+        return Err(Error::invalid("target_id", "a user cannot hold rights on itself"));
     }
     let mut tx = store.write().await?;
     let on_target = ManagesUser::check(&mut tx, actor, target).await?;
@@ -40,22 +37,16 @@ pub async fn set_grants(
             continue;
         }
         let action = if wanted {
-            tx.insert_grant(holder, target, right, actor.user, now)
-                .await?;
+            tx.insert_grant(holder, target, right, actor.user, now).await?;
             "grant.added"
         } else {
             tx.delete_grant(holder, target, right).await?;
             "grant.removed"
         };
         let details = serde_json::json!({ "holder": holder, "right": right });
-        let event = Event::new(on_target.target().account_id, actor, action)
-            .subject(target)
-            .details(details);
+        let event = Event::new(on_target.target().account_id, actor, action).subject(target).details(details);
         audit::record(&mut tx, event, now).await?;
     }
     tx.commit().await?;
-    Ok([Right::ActAs, Right::Manage]
-        .into_iter()
-        .filter(|r| rights.contains(r))
-        .collect())
+    Ok([Right::ActAs, Right::Manage].into_iter().filter(|r| rights.contains(r)).collect())
 }

@@ -74,33 +74,20 @@ impl UserRequest {
             phone_verified: self.phone_verified && self.phone.is_some(),
             can_change_password: self.can_change_password,
             can_send_sms: self.can_send_sms,
-            must_change_password: self
-                .must_change_password
-                .unwrap_or(self.can_change_password),
-            language: self
-                .language
-                .as_deref()
-                .map(Language::parse)
-                .transpose()?
-                .unwrap_or_default(),
+            must_change_password: self.must_change_password.unwrap_or(self.can_change_password),
+            language: self.language.as_deref().map(Language::parse).transpose()?.unwrap_or_default(),
         })
     }
 
     fn password(&self) -> Result<Password> {
-        self.password
-            .clone()
-            .ok_or_else(|| Error::invalid("password", "a password is required"))
+        self.password.clone().ok_or_else(|| Error::invalid("password", "a password is required"))
     }
 }
 
 /// Hashes the password a new user will sign in with, checking it against the policy with
 /// the user's own names as guesses.
 pub async fn hash_initial_password(hasher: &Hasher, request: &UserRequest) -> Result<String> {
-    let inputs = [Some(&request.username), request.email.as_ref()]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
+    let inputs = [Some(&request.username), request.email.as_ref()].into_iter().flatten().cloned().collect();
     hasher.hash_new(request.password()?, inputs).await
 }
 
@@ -143,9 +130,7 @@ pub(crate) async fn insert(
     });
     audit::record(
         tx,
-        Event::new(proof.account().id, actor, "user.created")
-            .subject(id)
-            .details(details),
+        Event::new(proof.account().id, actor, "user.created").subject(id).details(details),
         now,
     )
     .await?;
@@ -176,21 +161,9 @@ pub async fn update(
     changes: &UserChanges,
     now: i64,
 ) -> Result<UserRow> {
-    let email = changes
-        .email
-        .as_ref()
-        .map(|e| e.as_deref().map(Email::parse).transpose())
-        .transpose()?;
-    let phone = changes
-        .phone
-        .as_ref()
-        .map(|p| p.as_deref().map(Phone::parse).transpose())
-        .transpose()?;
-    let language = changes
-        .language
-        .as_deref()
-        .map(Language::parse)
-        .transpose()?;
+    let email = changes.email.as_ref().map(|e| e.as_deref().map(Email::parse).transpose()).transpose()?;
+    let phone = changes.phone.as_ref().map(|p| p.as_deref().map(Phone::parse).transpose()).transpose()?;
+    let language = changes.language.as_deref().map(Language::parse).transpose()?;
     let mut tx = store.write().await?;
     let proof = ManagesUser::check(&mut tx, actor, target).await?;
     if changes.top_user.is_some() {
@@ -226,9 +199,7 @@ pub async fn update(
     if let Some(language) = language {
         user.language = language.code().to_owned();
     }
-    user.can_change_password = changes
-        .can_change_password
-        .unwrap_or(user.can_change_password);
+    user.can_change_password = changes.can_change_password.unwrap_or(user.can_change_password);
     user.can_send_sms = changes.can_send_sms.unwrap_or(user.can_send_sms);
     user.top_user = changes.top_user.unwrap_or(user.top_user);
     if let Some(hash) = new_hash {
@@ -236,20 +207,12 @@ pub async fn update(
         user.must_change_password = user.can_change_password;
         tx.end_sessions_of_user(user.id, None, now).await?;
     }
-    user.must_change_password = changes
-        .must_change_password
-        .unwrap_or(user.must_change_password);
+    user.must_change_password = changes.must_change_password.unwrap_or(user.must_change_password);
     tx.update_user(&user).await?;
-    let details = audit::changes(
-        &describe(&before),
-        &describe(&user),
-        changes.password.is_some(),
-    );
+    let details = audit::changes(&describe(&before), &describe(&user), changes.password.is_some());
     audit::record(
         &mut tx,
-        Event::new(user.account_id, actor, "user.updated")
-            .subject(user.id)
-            .details(details),
+        Event::new(user.account_id, actor, "user.updated").subject(user.id).details(details),
         now,
     )
     .await?;
@@ -278,26 +241,10 @@ mod tests {
 
     #[test]
     fn a_password_chosen_by_someone_else_must_be_changed_when_the_user_may() {
-        let request = UserRequest {
-            username: "driver".into(),
-            can_change_password: true,
-            ..Default::default()
-        };
-        assert!(
-            request
-                .parse(AccountId(1), None, false)
-                .unwrap()
-                .must_change_password
-        );
-        let request = UserRequest {
-            can_change_password: false,
-            ..request
-        };
-        assert!(
-            !request
-                .parse(AccountId(1), None, false)
-                .unwrap()
-                .must_change_password
-        );
+        let request =
+            UserRequest { username: "driver".into(), can_change_password: true, ..Default::default() };
+        assert!(request.parse(AccountId(1), None, false).unwrap().must_change_password);
+        let request = UserRequest { can_change_password: false, ..request };
+        assert!(!request.parse(AccountId(1), None, false).unwrap().must_change_password);
     }
 }

@@ -32,66 +32,32 @@ pub async fn change_password(
     let Some(id) = actor.user.filter(|_| actor.impersonator.is_none()) else {
         return Err(Error::Forbidden);
     };
-    let user = store
-        .read()
-        .await?
-        .user_by_id(id)
-        .await?
-        .ok_or(Error::Unauthenticated)?;
+    let user = store.read().await?.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     if !user.can_change_password {
         return Err(Error::Forbidden);
     }
     if change.new.expose() != change.confirmation.expose() {
-        return Err(Error::invalid(
-            "new_password_confirmation",
-            "the two new passwords differ",
-        ));
+        return Err(Error::invalid("new_password_confirmation", "the two new passwords differ"));
     }
     if change.new.expose() == change.current.expose() {
-        return Err(Error::invalid(
-            "new_password",
-            "choose a password different from the current one",
-        ));
+        return Err(Error::invalid("new_password", "choose a password different from the current one"));
     }
     let subject = format!("user:{}", user.username);
     {
         let mut tx = store.read().await?;
         lockout::ensure_unlocked(&mut tx, Scope::Password, &[&subject], now).await?;
     }
-    if !hasher
-        .verify(change.current, Some(user.password_hash.0.clone()))
-        .await?
-    {
+    if !hasher.verify(change.current, Some(user.password_hash.0.clone())).await? {
         let mut tx = store.write().await?;
-        lockout::record_failure(
-            &mut tx,
-            Scope::Password,
-            &subject,
-            &lockout::PASSWORD_PER_USER,
-            now,
-        )
-        .await?;
+        lockout::record_failure(&mut tx, Scope::Password, &subject, &lockout::PASSWORD_PER_USER, now).await?;
         tx.commit().await?;
-        return Err(Error::invalid(
-            "current_password",
-            "the current password is wrong",
-        ));
+        return Err(Error::invalid("current_password", "the current password is wrong"));
     }
-    let inputs = [Some(&user.username), user.email.as_ref()]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
-    let hash = hasher
-        .hash_new(change.new, inputs)
-        .await
-        .map_err(|e| match e {
-            Error::Invalid { message, .. } => Error::Invalid {
-                field: "new_password",
-                message,
-            },
-            other => other,
-        })?;
+    let inputs = [Some(&user.username), user.email.as_ref()].into_iter().flatten().cloned().collect();
+    let hash = hasher.hash_new(change.new, inputs).await.map_err(|e| match e {
+        Error::Invalid { message, .. } => Error::Invalid { field: "new_password", message },
+        other => other,
+    })?;
     let mut tx = store.write().await?;
     let mut user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     user.password_hash = StoredHash(hash);
@@ -101,9 +67,7 @@ pub async fn change_password(
     let details = serde_json::json!({ "other_sessions_ended": ended });
     audit::record(
         &mut tx,
-        Event::new(user.account_id, actor, "password.changed")
-            .subject(id)
-            .details(details),
+        Event::new(user.account_id, actor, "password.changed").subject(id).details(details),
         now,
     )
     .await?;

@@ -28,20 +28,13 @@ pub struct Browser {
 impl Browser {
     pub async fn open(app: &TestApp) -> Self {
         let permit = BROWSERS.acquire().await.expect("semaphore");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let driver =
-            Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
-                .arg(format!("--port={port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect(
-                    "chromedriver runs (apt-get install chromium-driver; scripts/test does it)",
-                );
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (apt-get install chromium-driver; scripts/test does it)");
         let profile = tempfile::tempdir().unwrap();
         let capabilities = json!({
             "goog:chromeOptions": {
@@ -70,39 +63,22 @@ impl Browser {
                 Err(e) => panic!("cannot start a browser session: {e}"),
             }
         };
-        Self {
-            client,
-            base: format!("http://{}", app.addr),
-            driver,
-            _profile: profile,
-            _permit: permit,
-        }
+        Self { client, base: format!("http://{}", app.addr), driver, _profile: profile, _permit: permit }
     }
 
     pub async fn goto(&self, path: &str) {
-        self.client
-            .goto(&format!("{}{}", self.base, path))
-            .await
-            .expect("navigates");
+        self.client.goto(&format!("{}{}", self.base, path)).await.expect("navigates");
     }
 
     pub async fn fill(&self, css: &str, value: &str) {
-        let field = self
-            .client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|_| panic!("{css} on the page"));
+        let field = self.client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} on the page"));
         field.clear().await.unwrap();
         field.send_keys(value).await.unwrap();
     }
 
     /// Clicks a link or button and waits until the page it leads to has replaced this one.
     pub async fn click(&self, css: &str) {
-        let old_page = self
-            .client
-            .find(Locator::Css("html"))
-            .await
-            .expect("a page");
+        let old_page = self.client.find(Locator::Css("html")).await.expect("a page");
         self.client
             .find(Locator::Css(css))
             .await
@@ -134,13 +110,7 @@ impl Browser {
     }
 
     pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .attr(name)
-            .await
-            .unwrap()
+        self.client.find(Locator::Css(css)).await.unwrap().attr(name).await.unwrap()
     }
 
     pub async fn path(&self) -> String {

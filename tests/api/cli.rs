@@ -17,11 +17,7 @@ fn portcullis(app: &TestApp, args: &[&str]) -> Output {
 }
 
 fn json_stdout(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).expect("JSON on stdout")
 }
 
@@ -134,10 +130,7 @@ fn every_command_has_help() {
         &["account", "create", "--help"],
         &["user", "grant", "--help"],
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-            .args(args)
-            .output()
-            .unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_portcullis")).args(args).output().unwrap();
         assert!(output.status.success());
         assert!(String::from_utf8_lossy(&output.stdout).contains("Usage:"));
     }
@@ -169,17 +162,10 @@ fn an_unreachable_database_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["--data-dir", &dir.path().display().to_string()])
-        .args([
-            "--database-url",
-            "postgres://postgres@127.0.0.1:1/none",
-            "migrate",
-        ])
+        .args(["--database-url", "postgres://postgres@127.0.0.1:1/none", "migrate"])
         .output()
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.starts_with("error: cannot connect to PostgreSQL"),
-        "{stderr}"
-    );
+    assert!(stderr.starts_with("error: cannot connect to PostgreSQL"), "{stderr}");
 }

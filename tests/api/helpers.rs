@@ -15,7 +15,7 @@ use portcullis::{
 };
 use reqwest::{Response, StatusCode};
 
-use crate::smtp::SmtpReceiver;
+use crate::{sms::SmsGateway, smtp::SmtpReceiver};
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime, macros::datetime};
 
@@ -58,6 +58,8 @@ pub struct TestApp {
     pub backend: Backend,
     /// The SMTP server the app sends its email to.
     pub smtp: Arc<SmtpReceiver>,
+    /// The SMS gateway the app sends its SMS to.
+    pub sms: Arc<SmsGateway>,
     pub addr: SocketAddr,
     pub app: App,
     pub clock: Arc<ManualClock>,
@@ -86,7 +88,7 @@ impl TestApp {
         };
         Self::start(
             backend,
-            SmtpReceiver::start().await,
+            (SmtpReceiver::start().await, SmsGateway::start().await),
             dir,
             database_url,
             extra,
@@ -103,7 +105,7 @@ impl TestApp {
         let extra = ["--secret-key", &key];
         Self::start(
             self.backend,
-            self.smtp.clone(),
+            (self.smtp.clone(), self.sms.clone()),
             dir,
             self.database_url.clone(),
             &extra,
@@ -113,7 +115,7 @@ impl TestApp {
 
     async fn start(
         backend: Backend,
-        smtp: Arc<SmtpReceiver>,
+        (smtp, sms): (Arc<SmtpReceiver>, Arc<SmsGateway>),
         dir: tempfile::TempDir,
         database_url: String,
         extra: &[&str],
@@ -130,12 +132,12 @@ impl TestApp {
             "127.0.0.1:0",
             "--smtp-url",
             &smtp_url,
+            "--sms-webhook-url",
+            &sms.url,
         ];
         args.extend_from_slice(extra);
         args.push("serve");
-        let config = Cli::try_parse_from(args)
-            .expect("test configuration")
-            .config;
+        let config = Cli::try_parse_from(args).expect("test configuration").config;
         let clock = Arc::new(ManualClock::new(START));
         let app = App::new(config, clock.clone()).await.expect("app starts");
         let server = app.clone().bind().await.expect("binds");
@@ -144,21 +146,8 @@ impl TestApp {
         tokio::spawn(server.run(async move {
             let _ = stopped.await;
         }));
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Self {
-            backend,
-            smtp,
-            addr,
-            app,
-            clock,
-            http,
-            database_url,
-            dir,
-            stop: Some(stop),
-        }
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { backend, smtp, sms, addr, app, clock, http, database_url, dir, stop: Some(stop) }
     }
 
     /// Runs SQL straight on the database, behind the server's back (to tamper with it).
@@ -167,15 +156,11 @@ impl TestApp {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
         match self.backend {
             Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.database_url)
-                    .await
-                    .unwrap();
+                let mut conn = sqlx::SqliteConnection::connect(&self.database_url).await.unwrap();
                 sqlx::query(sql).execute(&mut conn).await.unwrap();
             }
             Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.database_url)
-                    .await
-                    .unwrap();
+                let mut conn = sqlx::PgConnection::connect(&self.database_url).await.unwrap();
                 sqlx::query(sql).execute(&mut conn).await.unwrap();
             }
         }
@@ -200,15 +185,11 @@ impl TestApp {
         use sqlx::Connection;
         match self.backend {
             Backend::Sqlite => {
-                let mut conn = sqlx::SqliteConnection::connect(&self.database_url)
-                    .await
-                    .unwrap();
+                let mut conn = sqlx::SqliteConnection::connect(&self.database_url).await.unwrap();
                 sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
             }
             Backend::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.database_url)
-                    .await
-                    .unwrap();
+                let mut conn = sqlx::PgConnection::connect(&self.database_url).await.unwrap();
                 sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
             }
         }
@@ -259,17 +240,11 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
-        self.send(reqwest::Method::POST, path, token, Some(body))
-            .await
+        self.send(reqwest::Method::POST, path, token, Some(body)).await
     }
 
     pub async fn login(&self, username: &str, password: &str) -> Response {
-        self.post(
-            "/api/v1/login",
-            None,
-            json!({ "username": username, "password": password }),
-        )
-        .await
+        self.post("/api/v1/login", None, json!({ "username": username, "password": password })).await
     }
 
     /// Signs in, expecting success, and returns the token.
@@ -282,9 +257,7 @@ impl TestApp {
     /// Signs in and fulfils the first-login duties, returning a token free to do anything.
     pub async fn signed_in(&self, username: &str) -> String {
         let token = self.token(username, PASSWORD).await;
-        let response = self
-            .post("/api/v1/session/accept-dpa", Some(&token), json!({}))
-            .await;
+        let response = self.post("/api/v1/session/accept-dpa", Some(&token), json!({})).await;
         assert_eq!(response.status(), StatusCode::OK);
         token
     }
@@ -303,19 +276,11 @@ impl TestApp {
             },
             ..Default::default()
         };
-        let (account, admin) = accounts::create(
-            &self.app.store,
-            &self.app.hasher,
-            &Actor::operator(),
-            &request,
-            self.now(),
-        )
-        .await
-        .expect("company created");
-        Company {
-            account: account.id,
-            admin: admin.id,
-        }
+        let (account, admin) =
+            accounts::create(&self.app.store, &self.app.hasher, &Actor::operator(), &request, self.now())
+                .await
+                .expect("company created");
+        Company { account: account.id, admin: admin.id }
     }
 
     /// Creates a user made by `creator` in `account`, with the test password and no duty
@@ -329,18 +294,10 @@ impl TestApp {
             ..Default::default()
         };
         let actor = Actor::operator();
-        users::create(
-            &self.app.store,
-            &self.app.hasher,
-            &actor,
-            account,
-            Some(creator),
-            &request,
-            self.now(),
-        )
-        .await
-        .expect("user created")
-        .id
+        users::create(&self.app.store, &self.app.hasher, &actor, account, Some(creator), &request, self.now())
+            .await
+            .expect("user created")
+            .id
     }
 }
 
@@ -360,15 +317,10 @@ pub async fn json_of(response: Response, status: StatusCode) -> Value {
 /// A new, empty PostgreSQL database for one test.
 async fn fresh_postgres_database() -> String {
     use sqlx::Connection;
-    let admin = std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "PostgreSQL tests need a server at {admin} (set PORTCULLIS_TEST_POSTGRES_URL): {e}"
-            )
-        });
+    let admin = std::env::var("PORTCULLIS_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL tests need a server at {admin} (set PORTCULLIS_TEST_POSTGRES_URL): {e}")
+    });
     let name = format!("portcullis_test_{}", hex::encode(rand::random::<[u8; 8]>()));
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut conn)

@@ -10,5 +10,6 @@ mod login;
 mod operations;
 mod pages;
 mod sessions;
+mod sms;
 mod smtp;
 mod verification;

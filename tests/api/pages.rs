@@ -37,16 +37,8 @@ async fn a_wrong_password_shows_the_reason_and_marks_the_fields_red() {
     let browser = Browser::open(&app).await;
     browser.sign_in("acme-admin", "not-my-password").await;
     assert_eq!(browser.path().await, "/login");
-    assert!(
-        browser
-            .text("#error")
-            .await
-            .contains("Wrong username or password")
-    );
-    assert_eq!(
-        browser.attr("#password", "class").await.as_deref(),
-        Some("invalid")
-    );
+    assert!(browser.text("#error").await.contains("Wrong username or password"));
+    assert_eq!(browser.attr("#password", "class").await.as_deref(), Some("invalid"));
     assert_eq!(
         browser
             .client
@@ -77,16 +69,7 @@ async fn the_language_chosen_on_the_sign_in_page_is_shown_and_remembered() {
     assert_eq!(browser.text("#accept-dpa").await, "Принимаю");
     browser.click("#accept-dpa").await;
     assert_eq!(browser.text("h1").await, "Главная");
-    let user = app
-        .app
-        .store
-        .read()
-        .await
-        .unwrap()
-        .user_by_id(company.admin)
-        .await
-        .unwrap()
-        .unwrap();
+    let user = app.app.store.read().await.unwrap().user_by_id(company.admin).await.unwrap().unwrap();
     assert_eq!(user.language, "ru");
     browser.close().await;
 }
@@ -97,31 +80,19 @@ async fn a_password_set_by_someone_else_is_changed_before_the_home_page() {
     let driver = app.user(company.account, company.admin, "driver").await;
     let admin = app.signed_in("acme-admin").await;
     let patch = json!({ "password": "Kx7!admin-chosen-Pass" });
-    app.send(
-        reqwest::Method::PATCH,
-        &format!("/api/v1/users/{}", driver.0),
-        Some(&admin),
-        Some(patch),
-    )
-    .await;
+    app.send(reqwest::Method::PATCH, &format!("/api/v1/users/{}", driver.0), Some(&admin), Some(patch)).await;
     let browser = Browser::open(&app).await;
     browser.sign_in("driver", "Kx7!admin-chosen-Pass").await;
     browser.click("#accept-dpa").await;
     assert_eq!(browser.path().await, "/password");
     browser.goto("/security").await;
     assert_eq!(browser.path().await, "/password");
-    browser
-        .fill("#current-password", "Kx7!admin-chosen-Pass")
-        .await;
+    browser.fill("#current-password", "Kx7!admin-chosen-Pass").await;
     browser.fill("#new-password", NEW_PASSWORD).await;
-    browser
-        .fill("#new-password-again", "something-else-Entirely9")
-        .await;
+    browser.fill("#new-password-again", "something-else-Entirely9").await;
     browser.click("#change-password").await;
     assert!(browser.text("#error").await.contains("differ"));
-    browser
-        .fill("#current-password", "Kx7!admin-chosen-Pass")
-        .await;
+    browser.fill("#current-password", "Kx7!admin-chosen-Pass").await;
     browser.fill("#new-password", NEW_PASSWORD).await;
     browser.fill("#new-password-again", NEW_PASSWORD).await;
     browser.click("#change-password").await;
@@ -130,10 +101,7 @@ async fn a_password_set_by_someone_else_is_changed_before_the_home_page() {
     browser.goto("/").await;
     assert_eq!(browser.text("#username").await, "driver");
     browser.close().await;
-    assert_eq!(
-        app.login("driver", NEW_PASSWORD).await.status(),
-        reqwest::StatusCode::OK
-    );
+    assert_eq!(app.login("driver", NEW_PASSWORD).await.status(), reqwest::StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,13 +167,7 @@ async fn a_page_returns_to_sign_in_once_its_session_has_ended_elsewhere() {
     browser.click("#accept-dpa").await;
     assert_eq!(browser.text("#username").await, "acme-admin");
     let elsewhere = app.signed_in("acme-admin").await;
-    app.send(
-        reqwest::Method::DELETE,
-        "/api/v1/sessions",
-        Some(&elsewhere),
-        None,
-    )
-    .await;
+    app.send(reqwest::Method::DELETE, "/api/v1/sessions", Some(&elsewhere), None).await;
     assert!(
         eventually(|| async { browser.path().await == "/login" }).await,
         "the page stayed at {}",
@@ -223,27 +185,11 @@ async fn a_page_that_cannot_reach_the_server_says_so() {
     browser.sign_in("acme-admin", PASSWORD).await;
     browser.click("#accept-dpa").await;
     assert_eq!(browser.text("#username").await, "acme-admin");
-    let banner = browser
-        .client
-        .find(fantoccini::Locator::Css("#connection-lost"))
-        .await
-        .unwrap();
+    let banner = browser.client.find(fantoccini::Locator::Css("#connection-lost")).await.unwrap();
     assert!(!banner.is_displayed().await.unwrap());
     app.stop_server();
-    assert!(
-        eventually(|| async { banner.is_displayed().await.unwrap() }).await,
-        "no banner"
-    );
-    assert!(
-        banner
-            .text()
-            .await
-            .unwrap()
-            .starts_with("Unable to connect to the server")
-    );
-    assert_eq!(
-        browser.attr("#clock", "class").await.as_deref(),
-        Some("clock lost")
-    );
+    assert!(eventually(|| async { banner.is_displayed().await.unwrap() }).await, "no banner");
+    assert!(banner.text().await.unwrap().starts_with("Unable to connect to the server"));
+    assert_eq!(browser.attr("#clock", "class").await.as_deref(), Some("clock lost"));
     browser.close().await;
 }

@@ -207,10 +207,7 @@ async fn login_from(app: &TestApp, address: &str) -> String {
         .send()
         .await
         .unwrap();
-    json_of(response, StatusCode::OK).await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    json_of(response, StatusCode::OK).await["token"].as_str().unwrap().to_owned()
 }
 
 db_test! {

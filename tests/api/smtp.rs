@@ -24,15 +24,8 @@ pub struct Mail {
 impl Mail {
     /// The six-digit code that follows `marker` in the message.
     pub fn code_after(&self, marker: &str) -> String {
-        let at = self
-            .data
-            .find(marker)
-            .unwrap_or_else(|| panic!("{marker:?} not in {}", self.data));
-        self.data[at + marker.len()..]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .take(6)
-            .collect()
+        let at = self.data.find(marker).unwrap_or_else(|| panic!("{marker:?} not in {}", self.data));
+        self.data[at + marker.len()..].chars().filter(|c| !c.is_whitespace()).take(6).collect()
     }
 }
 
@@ -80,11 +73,7 @@ impl SmtpReceiver {
     pub async fn restart(&self) {
         self.stop();
         tokio::time::sleep(Duration::from_millis(50)).await;
-        self.serve(
-            TcpListener::bind(self.addr)
-                .await
-                .expect("the same port again"),
-        );
+        self.serve(TcpListener::bind(self.addr).await.expect("the same port again"));
     }
 
     pub fn mails(&self) -> Vec<Mail> {
@@ -128,10 +117,7 @@ async fn session(stream: TcpStream, mails: Arc<Mutex<Vec<Mail>>>, arrived: Arc<N
                 data.push_str(line.strip_prefix('.').unwrap_or(&line));
                 data.push('\n');
             }
-            mails.lock().unwrap().push(Mail {
-                to: std::mem::take(&mut to),
-                data,
-            });
+            mails.lock().unwrap().push(Mail { to: std::mem::take(&mut to), data });
             arrived.notify_waiters();
             b"250 OK queued\r\n"
         } else if command.starts_with("QUIT") {

@@ -13,22 +13,13 @@ async fn driver_with_email(app: &TestApp) -> String {
     let admin = app.signed_in("acme-admin").await;
     let patch = json!({ "email": "driver@fleet.example" });
     let path = format!("/api/v1/users/{}", driver.0);
-    json_of(
-        app.send(Method::PATCH, &path, Some(&admin), Some(patch))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    json_of(app.send(Method::PATCH, &path, Some(&admin), Some(patch)).await, StatusCode::OK).await;
     app.signed_in("driver").await
 }
 
 async fn email_verified(app: &TestApp) -> bool {
     let mut tx = app.app.store.read().await.unwrap();
-    tx.user_by_username("driver")
-        .await
-        .unwrap()
-        .unwrap()
-        .email_verified
+    tx.user_by_username("driver").await.unwrap().unwrap().email_verified
 }
 
 db_test! {
@@ -123,5 +114,73 @@ db_test! {
         assert_eq!(payloads.len(), 1);
         assert!(!payloads[0].windows(6).any(|w| w == code.as_bytes()));
         assert!(!payloads[0].windows(8).any(|w| w == b"Subject:" || w == b"subject\""));
+    }
+}
+
+/// The driver of `driver_with_email` with a phone and the right to receive SMS, in an
+/// account whose `sms` service has `quota` messages.
+async fn driver_with_phone(app: &TestApp, quota: i64) -> String {
+    let token = driver_with_email(app).await;
+    let admin = app.signed_in("acme-admin").await;
+    let patch = json!({ "phone": "+35312345678", "can_send_sms": true });
+    json_of(app.send(Method::PATCH, "/api/v1/users/2", Some(&admin), Some(patch)).await, StatusCode::OK)
+        .await;
+    app.raw_sql(&format!("UPDATE accounts SET sms_enabled = TRUE, sms_quota = {quota}")).await;
+    token
+}
+
+async fn sms_quota(app: &TestApp) -> i64 {
+    let mut tx = app.app.store.read().await.unwrap();
+    tx.account_by_name("acme").await.unwrap().unwrap().sms_quota
+}
+
+db_test! {
+    async fn a_phone_is_confirmed_by_an_sms_code_that_takes_one_from_the_quota(app: TestApp) {
+        let token = driver_with_phone(&app, 2).await;
+        let sent = app.post("/api/v1/me/phone/verification", Some(&token), json!({})).await;
+        let sent = json_of(sent, StatusCode::ACCEPTED).await;
+        assert_eq!(sent["channel"], "sms");
+        assert_eq!(sent["destination"], "+35*******78");
+        let sms = app.sms.wait_for(1).await;
+        assert_eq!(sms.to, "+35312345678");
+        let code: String = sms.text[sms.text.find(MARKER).unwrap() + MARKER.len()..].chars().take(6).collect();
+        let confirmed = app.post("/api/v1/me/phone/verification/confirm", Some(&token), json!({ "code": code })).await;
+        assert_eq!(confirmed.status(), StatusCode::OK);
+        let mut tx = app.app.store.read().await.unwrap();
+        assert!(tx.user_by_username("driver").await.unwrap().unwrap().phone_verified);
+        drop(tx);
+        assert_eq!(sms_quota(&app).await, 1);
+    }
+}
+
+db_test! {
+    async fn no_sms_goes_out_without_quota_or_the_right_and_the_answer_says_why(app: TestApp) {
+        let token = driver_with_phone(&app, 0).await;
+        let refused = app.post("/api/v1/me/phone/verification", Some(&token), json!({})).await;
+        let refused = json_of(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(refused["error"], "sms_unavailable");
+        assert!(refused["reason"].as_str().unwrap().contains("quota"));
+        app.raw_sql("UPDATE accounts SET sms_quota = 5").await;
+        app.raw_sql("UPDATE users SET can_send_sms = FALSE WHERE username = 'driver'").await;
+        let refused = app.post("/api/v1/me/phone/verification", Some(&token), json!({})).await;
+        let refused = json_of(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(refused["reason"].as_str().unwrap().contains("may not receive"));
+        assert_eq!(sms_quota(&app).await, 5);
+        assert!(app.sms.sent().is_empty());
+    }
+}
+
+db_test! {
+    async fn an_sms_the_gateway_refuses_is_tried_again_later(app: TestApp) {
+        let token = driver_with_phone(&app, 2).await;
+        app.sms.refuse();
+        json_of(app.post("/api/v1/me/phone/verification", Some(&token), json!({})).await, StatusCode::ACCEPTED).await;
+        let mut tries = 0;
+        while app.outbox_attempts().await.last() != Some(&1) {
+            tries += 1;
+            assert!(tries < 100, "the worker never tried");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(app.sms.sent().is_empty());
     }
 }

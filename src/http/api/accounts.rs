@@ -120,19 +120,7 @@ pub async fn create(
         },
     };
     let actor = session.actor(&client);
-    let (account, admin) = accounts::create(
-        &app.store,
-        &app.hasher,
-        &actor,
-        &request,
-        to_unix(app.now()),
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedAccount {
-            account: account.into(),
-            admin: admin.into(),
-        }),
-    ))
+    let (account, admin) =
+        accounts::create(&app.store, &app.hasher, &actor, &request, to_unix(app.now())).await?;
+    Ok((StatusCode::CREATED, Json(CreatedAccount { account: account.into(), admin: admin.into() })))
 }

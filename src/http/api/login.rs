@@ -70,13 +70,7 @@ pub async fn login(
         user_agent: client.user_agent,
         language: None,
     };
-    let signed_in = login::sign_in(
-        &app.store,
-        &app.hasher,
-        &app.lifetimes,
-        attempt,
-        to_unix(app.now()),
-    )
-    .await?;
+    let signed_in =
+        login::sign_in(&app.store, &app.hasher, &app.lifetimes, attempt, to_unix(app.now())).await?;
     Ok(Json(signed_in.into()))
 }

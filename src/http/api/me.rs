@@ -16,7 +16,7 @@ use crate::{
     http::extract::{AnySession, ApiJson, Client, Session},
     passwords::Password,
     users::{self, PasswordChange},
-    verification,
+    verification::{self, Channel},
 };
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -68,15 +68,7 @@ pub async fn change_password(
         confirmation: body.new_password_confirmation,
     };
     let actor = session.actor(&client);
-    users::change_password(
-        &app.store,
-        &app.hasher,
-        &actor,
-        session.0.id,
-        change,
-        to_unix(app.now()),
-    )
-    .await?;
+    users::change_password(&app.store, &app.hasher, &actor, session.0.id, change, to_unix(app.now())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -121,9 +113,34 @@ pub async fn send_email_code(
     session: Session,
     client: Client,
 ) -> Result<(StatusCode, Json<verification::Sent>)> {
-    let actor = session.actor(&client);
+    send_code(&app, &session, &client, Channel::Email).await
+}
+
+/// Send a code by SMS to the caller's phone to confirm it.
+#[utoipa::path(post, path = "/api/v1/me/phone/verification", tag = "security", security(("bearer" = [])),
+    responses(
+    (status = 202, description = "Sent (or queued, when the gateway is down)", body = verification::Sent),
+    (status = 422, description = "`invalid`: no phone; `sms_unavailable`, with the `reason`", body = super::ErrorBody),
+    (status = 429, description = "`too_soon`, with `retry_after`", body = super::ErrorBody),
+))]
+pub async fn send_phone_code(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+) -> Result<(StatusCode, Json<verification::Sent>)> {
+    send_code(&app, &session, &client, Channel::Sms).await
+}
+
+async fn send_code(
+    app: &App,
+    session: &Session,
+    client: &Client,
+    channel: Channel,
+) -> Result<(StatusCode, Json<verification::Sent>)> {
+    let actor = session.actor(client);
+    let gateway = app.delivery.sms.is_some();
     let sent =
-        verification::send_email_code(&app.store, &app.keys, &actor, to_unix(app.now())).await?;
+        verification::send_code(&app.store, &app.keys, gateway, &actor, channel, to_unix(app.now())).await?;
     app.delivery.wake.notify_one();
     Ok((StatusCode::ACCEPTED, Json(sent)))
 }
@@ -153,14 +170,33 @@ pub async fn confirm_email(
     client: Client,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<Confirmed>> {
-    let actor = session.actor(&client);
-    verification::confirm_email(
-        &app.store,
-        &app.keys,
-        &actor,
-        &body.code,
-        to_unix(app.now()),
-    )
-    .await?;
+    confirm(&app, &session, &client, Channel::Email, &body.code).await
+}
+
+/// Confirm the caller's phone with the code sent to it by SMS.
+#[utoipa::path(post, path = "/api/v1/me/phone/verification/confirm", tag = "security",
+    security(("bearer" = [])), request_body = CodeBody, responses(
+    (status = 200, body = Confirmed),
+    (status = 401, description = "`invalid_code`, with `attempts_left`", body = super::ErrorBody),
+    (status = 410, description = "`code_expired`: ask for a new code", body = super::ErrorBody),
+))]
+pub async fn confirm_phone(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> Result<Json<Confirmed>> {
+    confirm(&app, &session, &client, Channel::Sms, &body.code).await
+}
+
+async fn confirm(
+    app: &App,
+    session: &Session,
+    client: &Client,
+    channel: Channel,
+    code: &str,
+) -> Result<Json<Confirmed>> {
+    let actor = session.actor(client);
+    verification::confirm(&app.store, &app.keys, &actor, channel, code, to_unix(app.now())).await?;
     Ok(Json(Confirmed { verified: true }))
 }

@@ -26,25 +26,15 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/password/change", post(me::change_password))
         .route("/api/v1/me/login-history", get(me::login_history))
         .route("/api/v1/me/email/verification", post(me::send_email_code))
-        .route(
-            "/api/v1/me/email/verification/confirm",
-            post(me::confirm_email),
-        )
-        .route(
-            "/api/v1/sessions",
-            get(session::list).delete(session::end_others),
-        )
-        .route(
-            "/api/v1/sessions/{id}",
-            axum::routing::delete(session::end_one),
-        )
+        .route("/api/v1/me/email/verification/confirm", post(me::confirm_email))
+        .route("/api/v1/me/phone/verification", post(me::send_phone_code))
+        .route("/api/v1/me/phone/verification/confirm", post(me::confirm_phone))
+        .route("/api/v1/sessions", get(session::list).delete(session::end_others))
+        .route("/api/v1/sessions/{id}", axum::routing::delete(session::end_one))
         .route("/api/v1/accounts", post(accounts::create))
         .route("/api/v1/users", post(users::create))
         .route("/api/v1/users/{id}", patch(users::update))
-        .route(
-            "/api/v1/users/{id}/grants/{target_id}",
-            put(users::put_grants).delete(users::delete_grants),
-        )
+        .route("/api/v1/users/{id}/grants/{target_id}", put(users::put_grants).delete(users::delete_grants))
         .route("/api/v1/openapi.json", get(openapi))
 }
 
@@ -64,7 +54,7 @@ pub struct ErrorBody {
     paths(
         login::login,
         session::get, session::delete, session::list, session::end_one, session::end_others,
-        me::accept_dpa, me::change_password, me::login_history, me::send_email_code, me::confirm_email,
+        me::accept_dpa, me::change_password, me::login_history, me::send_email_code, me::confirm_email, me::send_phone_code, me::confirm_phone,
         accounts::create,
         users::create, users::update, users::put_grants, users::delete_grants,
     ),

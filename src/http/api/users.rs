@@ -112,23 +112,14 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<UserBody>)> {
     let account = body.account_id.unwrap_or(session.0.account.id);
     let actor = session.actor(&client);
-    let user = users::create(
-        &app.store,
-        &app.hasher,
-        &actor,
-        account,
-        actor.user,
-        &body.into(),
-        to_unix(app.now()),
-    )
-    .await?;
+    let user =
+        users::create(&app.store, &app.hasher, &actor, account, actor.user, &body.into(), to_unix(app.now()))
+            .await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// Distinguishes a field left out (`None`) from one set to null (`Some(None)`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -177,15 +168,7 @@ pub async fn update(
         language: body.language,
     };
     let actor = session.actor(&client);
-    let user = users::update(
-        &app.store,
-        &app.hasher,
-        &actor,
-        id,
-        &changes,
-        to_unix(app.now()),
-    )
-    .await?;
+    let user = users::update(&app.store, &app.hasher, &actor, id, &changes, to_unix(app.now())).await?;
     Ok(Json(user.into()))
 }
 
@@ -210,15 +193,7 @@ pub async fn put_grants(
     ApiJson(body): ApiJson<GrantsBody>,
 ) -> Result<Json<GrantsBody>> {
     let actor = session.actor(&client);
-    let rights = users::set_grants(
-        &app.store,
-        &actor,
-        id,
-        target,
-        &body.rights,
-        to_unix(app.now()),
-    )
-    .await?;
+    let rights = users::set_grants(&app.store, &actor, id, target, &body.rights, to_unix(app.now())).await?;
     Ok(Json(GrantsBody { rights }))
 }
 

@@ -31,17 +31,8 @@ pub async fn security(
     let tr = Tr(current.language);
     let failed = |e| PageError::Domain(e, tr);
     let me = current.signed_in_user();
-    let user = app
-        .store
-        .read()
-        .await
-        .map_err(|e| failed(e.into()))?
-        .user_by_id(me)
-        .await
-        .map_err(failed)?;
-    let (entries, next) = audit::login_history(&app.store, me, query.before, 20)
-        .await
-        .map_err(failed)?;
+    let user = app.store.read().await.map_err(|e| failed(e.into()))?.user_by_id(me).await.map_err(failed)?;
+    let (entries, next) = audit::login_history(&app.store, me, query.before, 20).await.map_err(failed)?;
     let history = entries
         .into_iter()
         .map(|e| HistoryRow {
@@ -57,18 +48,8 @@ pub async fn security(
     if query.changed.is_some() {
         page.notice = Some(tr.t("password-changed"));
     }
-    let can_change_password =
-        user.is_some_and(|u| u.can_change_password) && current.impersonator.is_none();
-    Ok((
-        visitor.jar,
-        SecurityPage {
-            page,
-            can_change_password,
-            history,
-            next,
-        },
-    )
-        .into_response())
+    let can_change_password = user.is_some_and(|u| u.can_change_password) && current.impersonator.is_none();
+    Ok((visitor.jar, SecurityPage { page, can_change_password, history, next }).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,14 +85,7 @@ pub async fn sessions(
     if let Some(count) = query.ended {
         page.notice = Some(tr.t1("sessions-ended", "count", count));
     }
-    Ok((
-        visitor.jar,
-        SessionsPage {
-            page,
-            sessions: lines,
-        },
-    )
-        .into_response())
+    Ok((visitor.jar, SessionsPage { page, sessions: lines }).into_response())
 }
 
 pub async fn end_others(

@@ -32,10 +32,7 @@ pub fn verify(key: &SecretKey, jar: &CookieJar, presented: &str) -> bool {
     let Some(seed) = jar.get(COOKIE) else {
         return false;
     };
-    sign(key, seed.value())
-        .as_bytes()
-        .ct_eq(presented.as_bytes())
-        .into()
+    sign(key, seed.value()).as_bytes().ct_eq(presented.as_bytes()).into()
 }
 
 fn sign(key: &SecretKey, seed: &str) -> String {

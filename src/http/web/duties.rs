@@ -30,14 +30,7 @@ pub async fn dpa_page(State(app): State<App>, visitor: Visitor, session: PageSes
         return Redirect::to("/").into_response();
     }
     let page = visitor.layout(Tr(current.language), Some(current));
-    (
-        visitor.jar,
-        DpaPage {
-            page,
-            text: app.dpa_text.clone(),
-        },
-    )
-        .into_response()
+    (visitor.jar, DpaPage { page, text: app.dpa_text.clone() }).into_response()
 }
 
 pub async fn dpa_accept(
@@ -89,53 +82,27 @@ pub async fn password_submit(
         confirmation: form.new_password_confirmation.into(),
     };
     let actor = current.actor(client.ip);
-    let key = match users::change_password(
-        &app.store,
-        &app.hasher,
-        &actor,
-        current.id,
-        change,
-        to_unix(app.now()),
-    )
-    .await
-    {
-        Ok(()) => return Ok(Redirect::to("/security?changed=1").into_response()),
-        Err(Error::Invalid {
-            field: "current_password",
-            ..
-        }) => "error-current-password",
-        Err(Error::Invalid {
-            field: "new_password_confirmation",
-            ..
-        }) => "error-passwords-differ",
-        Err(Error::Invalid { message, .. }) if message.contains("different") => {
-            "error-password-same"
-        }
-        Err(Error::Invalid { message, .. }) if message.contains("characters") => {
-            "error-password-length"
-        }
-        Err(Error::Invalid { .. }) => "error-password-weak",
-        Err(Error::Locked { retry_after }) => {
-            let minutes = (retry_after.whole_seconds() + 59) / 60;
-            let mut page = visitor.layout(tr, Some(current));
-            page.error = Some(tr.t1("error-locked", "minutes", minutes));
-            let forced = current.pending.contains(&Duty::ChangePassword);
-            return Ok((
-                StatusCode::LOCKED,
-                visitor.jar,
-                PasswordPage { page, forced },
-            )
-                .into_response());
-        }
-        Err(e) => return Err(PageError::Domain(e, tr)),
-    };
+    let key =
+        match users::change_password(&app.store, &app.hasher, &actor, current.id, change, to_unix(app.now()))
+            .await
+        {
+            Ok(()) => return Ok(Redirect::to("/security?changed=1").into_response()),
+            Err(Error::Invalid { field: "current_password", .. }) => "error-current-password",
+            Err(Error::Invalid { field: "new_password_confirmation", .. }) => "error-passwords-differ",
+            Err(Error::Invalid { message, .. }) if message.contains("different") => "error-password-same",
+            Err(Error::Invalid { message, .. }) if message.contains("characters") => "error-password-length",
+            Err(Error::Invalid { .. }) => "error-password-weak",
+            Err(Error::Locked { retry_after }) => {
+                let minutes = (retry_after.whole_seconds() + 59) / 60;
+                let mut page = visitor.layout(tr, Some(current));
+                page.error = Some(tr.t1("error-locked", "minutes", minutes));
+                let forced = current.pending.contains(&Duty::ChangePassword);
+                return Ok((StatusCode::LOCKED, visitor.jar, PasswordPage { page, forced }).into_response());
+            }
+            Err(e) => return Err(PageError::Domain(e, tr)),
+        };
     let mut page = visitor.layout(tr, Some(current));
     page.error = Some(tr.t(key));
     let forced = current.pending.contains(&Duty::ChangePassword);
-    Ok((
-        StatusCode::UNPROCESSABLE_ENTITY,
-        visitor.jar,
-        PasswordPage { page, forced },
-    )
-        .into_response())
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, visitor.jar, PasswordPage { page, forced }).into_response())
 }

@@ -39,9 +39,7 @@ pub async fn home(
         return quick_login(&app, visitor, &client, &sid).await;
     }
     let tr = Tr(visitor.lang);
-    let Some(current) = browser_session(&app, &visitor.jar)
-        .await
-        .map_err(|e| PageError::Domain(e, tr))?
+    let Some(current) = browser_session(&app, &visitor.jar).await.map_err(|e| PageError::Domain(e, tr))?
     else {
         return Ok(Redirect::to("/login").into_response());
     };
@@ -49,22 +47,14 @@ pub async fn home(
     session.require_no_duty()?;
     let current = session.0;
     let page = visitor.layout(Tr(current.language), Some(&current));
-    let home = HomePage {
-        page,
-        username: current.user.username.clone(),
-        account: current.account.name.clone(),
-    };
+    let home =
+        HomePage { page, username: current.user.username.clone(), account: current.account.name.clone() };
     Ok((visitor.jar, home).into_response())
 }
 
 /// Signs the browser in with an existing session, only from the address it was created
 /// from. A refusal is logged and audited; the session itself is left as it was.
-async fn quick_login(
-    app: &App,
-    visitor: Visitor,
-    client: &Client,
-    sid: &str,
-) -> Result<Response, PageError> {
+async fn quick_login(app: &App, visitor: Visitor, client: &Client, sid: &str) -> Result<Response, PageError> {
     let tr = Tr(visitor.lang);
     let now = to_unix(app.now());
     let ip = client.ip.to_string();
@@ -76,27 +66,13 @@ async fn quick_login(
         Err(Error::Forbidden) => {
             let mut page = visitor.layout(tr, None);
             page.error = Some(tr.t("error-sid-other-address"));
-            Ok((
-                StatusCode::FORBIDDEN,
-                visitor.jar,
-                LoginPage {
-                    page,
-                    username: String::new(),
-                },
-            )
+            Ok((StatusCode::FORBIDDEN, visitor.jar, LoginPage { page, username: String::new() })
                 .into_response())
         }
         Err(Error::Unauthenticated | Error::AccountBlocked) => {
             let mut page = visitor.layout(tr, None);
             page.error = Some(tr.t("error-session-ended"));
-            Ok((
-                StatusCode::UNAUTHORIZED,
-                visitor.jar,
-                LoginPage {
-                    page,
-                    username: String::new(),
-                },
-            )
+            Ok((StatusCode::UNAUTHORIZED, visitor.jar, LoginPage { page, username: String::new() })
                 .into_response())
         }
         Err(e) => Err(PageError::Domain(e, tr)),
@@ -109,11 +85,7 @@ pub struct LoginQuery {
 }
 
 /// The sign-in page.
-pub async fn page(
-    State(app): State<App>,
-    visitor: Visitor,
-    Query(query): Query<LoginQuery>,
-) -> Response {
+pub async fn page(State(app): State<App>, visitor: Visitor, Query(query): Query<LoginQuery>) -> Response {
     if let Ok(Some(_)) = browser_session(&app, &visitor.jar).await {
         return Redirect::to("/").into_response();
     }
@@ -122,14 +94,7 @@ pub async fn page(
     if query.expired.is_some() {
         page.error = Some(tr.t("error-session-ended"));
     }
-    (
-        visitor.jar,
-        LoginPage {
-            page,
-            username: String::new(),
-        },
-    )
-        .into_response()
+    (visitor.jar, LoginPage { page, username: String::new() }).into_response()
 }
 
 #[derive(Deserialize)]
@@ -149,11 +114,7 @@ pub async fn submit(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     visitor.check_csrf(&app, &form.csrf)?;
-    let language = form
-        .language
-        .as_deref()
-        .and_then(|l| Language::parse(l).ok())
-        .unwrap_or(visitor.lang);
+    let language = form.language.as_deref().and_then(|l| Language::parse(l).ok()).unwrap_or(visitor.lang);
     let tr = Tr(language);
     let remember = form.remember_me.is_some();
     let attempt = Attempt {
@@ -165,43 +126,23 @@ pub async fn submit(
         user_agent: client.user_agent,
         language: Some(language),
     };
-    let (status, message) = match login::sign_in(
-        &app.store,
-        &app.hasher,
-        &app.lifetimes,
-        attempt,
-        to_unix(app.now()),
-    )
-    .await
-    {
-        Ok(signed_in) => {
-            let visitor = visitor.with_session(signed_in.token.expose(), remember);
-            return Ok((visitor.jar, Redirect::to("/")).into_response());
-        }
-        Err(Error::InvalidCredentials) => {
-            (StatusCode::UNAUTHORIZED, tr.t("error-invalid-credentials"))
-        }
-        Err(Error::Locked { retry_after }) => {
-            let minutes = (retry_after.whole_seconds() + 59) / 60;
-            (
-                StatusCode::LOCKED,
-                tr.t1("error-locked", "minutes", minutes),
-            )
-        }
-        Err(Error::AccountBlocked) => (StatusCode::FORBIDDEN, tr.t("error-account-blocked")),
-        Err(e) => return Err(PageError::Domain(e, tr)),
-    };
+    let (status, message) =
+        match login::sign_in(&app.store, &app.hasher, &app.lifetimes, attempt, to_unix(app.now())).await {
+            Ok(signed_in) => {
+                let visitor = visitor.with_session(signed_in.token.expose(), remember);
+                return Ok((visitor.jar, Redirect::to("/")).into_response());
+            }
+            Err(Error::InvalidCredentials) => (StatusCode::UNAUTHORIZED, tr.t("error-invalid-credentials")),
+            Err(Error::Locked { retry_after }) => {
+                let minutes = (retry_after.whole_seconds() + 59) / 60;
+                (StatusCode::LOCKED, tr.t1("error-locked", "minutes", minutes))
+            }
+            Err(Error::AccountBlocked) => (StatusCode::FORBIDDEN, tr.t("error-account-blocked")),
+            Err(e) => return Err(PageError::Domain(e, tr)),
+        };
     let mut page = visitor.layout(tr, None);
     page.error = Some(message);
-    Ok((
-        status,
-        visitor.jar,
-        LoginPage {
-            page,
-            username: form.username,
-        },
-    )
-        .into_response())
+    Ok((status, visitor.jar, LoginPage { page, username: form.username }).into_response())
 }
 
 #[derive(Deserialize)]

@@ -38,37 +38,20 @@ pub fn routes() -> Router<App> {
         .route("/login", get(login::page).post(login::submit))
         .route("/logout", post(login::logout))
         .route("/dpa", get(duties::dpa_page).post(duties::dpa_accept))
-        .route(
-            "/password",
-            get(duties::password_page).post(duties::password_submit),
-        )
+        .route("/password", get(duties::password_page).post(duties::password_submit))
         .route("/security", get(account::security))
         .route("/sessions", get(account::sessions))
         .route("/sessions/others/end", post(account::end_others))
         .route("/sessions/{id}/end", post(account::end_one))
         .route(
             "/static/app.js",
-            get(|| {
-                asset(
-                    "text/javascript; charset=utf-8",
-                    include_str!("static/app.js"),
-                )
-            }),
+            get(|| asset("text/javascript; charset=utf-8", include_str!("static/app.js"))),
         )
-        .route(
-            "/static/app.css",
-            get(|| asset("text/css; charset=utf-8", include_str!("static/app.css"))),
-        )
+        .route("/static/app.css", get(|| asset("text/css; charset=utf-8", include_str!("static/app.css"))))
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        body,
-    )
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body)
         .into_response()
 }
 
@@ -116,12 +99,8 @@ impl FromRequestParts<App> for Visitor {
             .ok()
             .and_then(|q| q.0.lang)
             .and_then(|l| Language::parse(&l).ok());
-        let remembered = jar
-            .get(LANGUAGE_COOKIE)
-            .and_then(|c| Language::parse(c.value()).ok());
-        let lang = chosen
-            .or(remembered)
-            .unwrap_or_else(|| from_accept_language(&parts.headers));
+        let remembered = jar.get(LANGUAGE_COOKIE).and_then(|c| Language::parse(c.value()).ok());
+        let lang = chosen.or(remembered).unwrap_or_else(|| from_accept_language(&parts.headers));
         let mut jar = jar;
         if chosen.is_some() {
             jar = jar.add(cookie(
@@ -133,17 +112,8 @@ impl FromRequestParts<App> for Visitor {
         }
         let (jar, csrf) = csrf::token(&app.keys, jar, secure);
         let config = &app.config;
-        let poll = (
-            config.page_poll_seconds * 1000,
-            config.connection_lost_seconds * 1000,
-        );
-        Ok(Self {
-            lang,
-            jar,
-            csrf,
-            secure,
-            poll,
-        })
+        let poll = (config.page_poll_seconds * 1000, config.connection_lost_seconds * 1000);
+        Ok(Self { lang, jar, csrf, secure, poll })
     }
 }
 
@@ -163,12 +133,7 @@ impl Visitor {
     /// Signs the browser in with `token`.
     pub fn with_session(mut self, token: &str, remember: bool) -> Self {
         let max_age = remember.then(|| time::Duration::days(30));
-        self.jar = self.jar.add(cookie(
-            SESSION_COOKIE,
-            token.to_owned(),
-            self.secure,
-            max_age,
-        ));
+        self.jar = self.jar.add(cookie(SESSION_COOKIE, token.to_owned(), self.secure, max_age));
         self
     }
 
@@ -202,11 +167,8 @@ fn cookie(
     secure: bool,
     max_age: Option<time::Duration>,
 ) -> Cookie<'static> {
-    let mut c = Cookie::build((name, value))
-        .path("/")
-        .http_only(true)
-        .secure(secure)
-        .same_site(SameSite::Lax);
+    let mut c =
+        Cookie::build((name, value)).path("/").http_only(true).secure(secure).same_site(SameSite::Lax);
     if let Some(age) = max_age {
         c = c.max_age(age);
     }
@@ -214,10 +176,7 @@ fn cookie(
 }
 
 fn from_accept_language(headers: &axum::http::HeaderMap) -> Language {
-    let header = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let header = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
     header
         .split(',')
         .filter_map(|part| part.split(';').next()?.trim().get(..2))
@@ -245,14 +204,7 @@ pub async fn browser_session(app: &App, jar: &CookieJar) -> Result<Option<Curren
     let Some(token) = jar.get(SESSION_COOKIE) else {
         return Ok(None);
     };
-    match sessions::check(
-        &app.store,
-        &app.lifetimes,
-        token.value(),
-        to_unix(app.now()),
-    )
-    .await
-    {
+    match sessions::check(&app.store, &app.lifetimes, token.value(), to_unix(app.now())).await {
         Ok(current) => Ok(Some(current)),
         Err(Error::Unauthenticated | Error::AccountBlocked) => Ok(None),
         Err(e) => Err(e),

@@ -77,7 +77,6 @@ pub struct ErrorPage {
 
 /// How times are shown on pages: `2030-03-01 09:00:00 UTC`.
 pub fn show_time(t: time::OffsetDateTime) -> String {
-    let format =
-        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
     t.format(&format).unwrap_or_default()
 }
