@@ -169,3 +169,64 @@ fn an_unreachable_database_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.starts_with("error: cannot connect to PostgreSQL"), "{stderr}");
 }
+
+db_test! {
+    async fn the_logs_never_show_a_password_a_token_or_a_code(app: TestApp) {
+        use tokio::io::AsyncBufReadExt;
+        portcullis(&app, &["account", "create", "--name", "acme", "--admin", "boss", "--admin-password", PASSWORD]);
+        portcullis(&app, &[
+            "user", "create", "--account", "acme", "--username", "driver", "--password", PASSWORD,
+            "--email", "driver@fleet.example",
+        ]);
+        let data_dir = app.dir.path().display().to_string();
+        let smtp_url = app.smtp.url();
+        let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["--database-url", &app.database_url, "--data-dir", &data_dir, "--listen", "127.0.0.1:0"])
+            .args(["--smtp-url", &smtp_url, "serve"])
+            .env("RUST_LOG", "trace")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        // Drain the logs while the server runs, or a full pipe would stall it.
+        let mut stderr = server.stderr.take().unwrap();
+        let logs = tokio::spawn(async move {
+            let mut text = String::new();
+            tokio::io::AsyncReadExt::read_to_string(&mut stderr, &mut text).await.unwrap();
+            text
+        });
+        let mut stdout = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
+        let first = stdout.next_line().await.unwrap().unwrap();
+        let base = first.rsplit(' ').next().unwrap().to_owned();
+        let http = reqwest::Client::new();
+        let login = serde_json::json!({ "username": "driver", "password": PASSWORD });
+        let body: Value = http.post(format!("{base}/api/v1/login")).json(&login).send().await.unwrap().json().await.unwrap();
+        let token = body["token"].as_str().unwrap().to_owned();
+        let bearer = format!("Bearer {token}");
+        let accept = http.post(format!("{base}/api/v1/session/accept-dpa")).header("authorization", &bearer);
+        assert!(accept.send().await.unwrap().status().is_success());
+        let sent = http.post(format!("{base}/api/v1/me/email/verification")).header("authorization", &bearer);
+        assert_eq!(sent.send().await.unwrap().status(), reqwest::StatusCode::ACCEPTED);
+        let code = app.smtp.wait_for(1).await.code_after("code is ");
+        let confirm = serde_json::json!({ "code": code });
+        let confirmed = http
+            .post(format!("{base}/api/v1/me/email/verification/confirm"))
+            .header("authorization", &bearer)
+            .json(&confirm)
+            .send()
+            .await
+            .unwrap();
+        assert!(confirmed.status().is_success());
+        let link = http.get(format!("{base}/?sid={token}")).send().await.unwrap();
+        assert!(link.status().is_redirection() || link.status().is_success());
+        // SIGTERM, and read everything the server wrote.
+        std::process::Command::new("kill").arg(server.id().unwrap().to_string()).status().unwrap();
+        server.wait().await.unwrap();
+        let logs = logs.await.unwrap();
+        assert!(logs.contains("sign_in") || logs.contains("/api/v1/login"), "the logs are too quiet to judge: {logs}");
+        for secret in [PASSWORD, token.as_str(), code.as_str()] {
+            assert!(!logs.contains(secret), "{secret:?} appears in the logs");
+        }
+    }
+}
