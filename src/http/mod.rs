@@ -7,9 +7,9 @@ use std::time::Instant;
 use axum::{
     Router,
     extract::{DefaultBodyLimit, MatchedPath, Request},
-    http::{HeaderName, HeaderValue, header},
+    http::{HeaderName, HeaderValue, Method, header},
     middleware::{self, Next},
-    response::Response,
+    response::{IntoResponse, Response},
     routing::get,
 };
 use tower_http::{set_header::SetResponseHeaderLayer, trace::TraceLayer};
@@ -34,6 +34,7 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(ops::metrics))
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(finish_changes))
         .layer(middleware::from_fn(record_metrics))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The path only: a query string may hold a token (`?sid=`).
@@ -54,6 +55,22 @@ pub fn router(app: App) -> Router {
 
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
     SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// Lets a request that may change something run to its end even when its client goes
+/// away. Otherwise a dropped connection cancels the handler mid-transaction, and the
+/// database connection it held can sit "idle in transaction", keeping row locks that
+/// every later sign-in of the same account waits for.
+async fn finish_changes(request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD) {
+        return next.run(request).await;
+    }
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(e) => {
+            crate::error::Error::Unexpected(anyhow::anyhow!("request task failed: {e}")).into_response()
+        }
+    }
 }
 
 /// Counts requests by route and status and times them.
