@@ -25,7 +25,9 @@ pub enum Error {
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
     #[error("the code is wrong")]
-    InvalidCode { attempts_left: i64 },
+    InvalidCode { attempts_left: i64, contact: Option<Box<crate::policy::Contact>> },
+    #[error("no confirmed address can receive a code; ask your company's administrator")]
+    NoCodeDestination,
     #[error("the code has expired; ask for a new one")]
     CodeExpired,
     #[error("no SMS can be sent: {reason}")]

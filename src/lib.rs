@@ -7,7 +7,7 @@ pub mod audit; // the tamper-evident audit trail
 pub mod cli; // the operator's command line
 pub mod clock; // where "now" comes from
 pub mod config; // the one typed configuration
-pub mod delivery; // the outbox: email that is never lost
+pub mod delivery; // the outbox: email and SMS that are never lost
 pub mod demo; // the demo company
 pub mod dpa; // the Data Protection Agreement users accept
 pub mod error; // the domain's error type
@@ -17,11 +17,12 @@ pub mod keys; // the server's secret key and keyed hashes
 pub mod lockout; // lock-outs after repeated failures
 pub mod login; // signing in with a password
 pub mod metrics; // Prometheus metrics
-pub mod mfa; // one-time codes and second factors
+pub mod mfa; // second factors, sign-in challenges and one-time codes
+pub mod policy; // each company's second-factor policy
 pub mod passwords; // password policy and Argon2id hashing
 pub mod rights; // who may do what to whom
 pub mod sessions; // sessions and the session check
 pub mod store; // the storage seam: SQLite and PostgreSQL
 pub mod tokens; // random bearer tokens, stored hashed
 pub mod users; // users, their fields and grants
-pub mod verification; // confirming email addresses with a code
+pub mod verification; // confirming email addresses and phones with a code

@@ -99,6 +99,11 @@ pub async fn ensure_unlocked(tx: &mut Tx, scope: Scope, subjects: &[&str], now: 
     }
 }
 
+/// A subject's counter as it stands.
+pub async fn counter(tx: &mut Tx, scope: Scope, subject: &str) -> Result<Counter> {
+    Ok(tx.throttle(scope.as_str(), subject).await?.unwrap_or_default())
+}
+
 /// Counts a failure; returns the counter as it now stands.
 pub async fn record_failure(
     tx: &mut Tx,

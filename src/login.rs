@@ -4,15 +4,23 @@
 //! refused before the password is checked, so a lock-out never tells whether a guess was
 //! right; an unknown username costs the same hash as a known one and gets the same
 //! answer; only a right password learns that the account is blocked.
+//!
+//! A user with a second factor on for the app gets a challenge instead of a session
+//! (see `mfa::challenge`); the session starts when the code is right.
 
 use crate::{
+    app::App,
     audit::{self, Event},
     error::{Error, Result},
     lockout::{self, PASSWORD_PER_ADDRESS, PASSWORD_PER_USER, Scope},
-    passwords::{Hasher, Password},
+    mfa::{
+        self,
+        challenge::{self, Opened, Signing},
+    },
+    passwords::Password,
     rights::Actor,
-    sessions::{self, AppKind, Current, Lifetimes, NewSession},
-    store::{Store, UserRow},
+    sessions::{self, AppKind, Current, NewSession},
+    store::{Tx, UserRow},
     tokens::Token,
     users::Language,
 };
@@ -30,6 +38,21 @@ pub struct Attempt {
     pub language: Option<Language>,
 }
 
+/// Where a sign-in comes from, as the login history shows it.
+#[derive(Debug, Clone, Copy)]
+struct Origin<'a> {
+    app: AppKind,
+    ip: &'a str,
+    user_agent: &'a str,
+    remember_me: bool,
+}
+
+impl Attempt {
+    fn origin(&self) -> Origin<'_> {
+        Origin { app: self.app, ip: &self.ip, user_agent: &self.user_agent, remember_me: self.remember_me }
+    }
+}
+
 /// A successful sign-in: the new token (shown once) and the session it opens.
 #[derive(Debug)]
 pub struct SignedIn {
@@ -37,16 +60,19 @@ pub struct SignedIn {
     pub session: Current,
 }
 
-pub async fn sign_in(
-    store: &Store,
-    hasher: &Hasher,
-    lifetimes: &Lifetimes,
-    attempt: Attempt,
-    now: i64,
-) -> Result<SignedIn> {
-    let result = check_and_start(store, hasher, lifetimes, attempt, now).await;
+/// What a right password leads to.
+#[derive(Debug)]
+pub enum Outcome {
+    SignedIn(SignedIn),
+    /// The second factor is still to come.
+    SecondFactor(Opened),
+}
+
+pub async fn sign_in(app: &App, attempt: Attempt, now: i64) -> Result<Outcome> {
+    let result = check_and_start(app, attempt, now).await;
     crate::metrics::sign_in(match &result {
-        Ok(_) => "ok",
+        Ok(Outcome::SignedIn(_)) => "ok",
+        Ok(Outcome::SecondFactor(_)) => "second_factor",
         Err(Error::InvalidCredentials) => "invalid_credentials",
         Err(Error::Locked { .. }) => "locked",
         Err(Error::AccountBlocked) => "account_blocked",
@@ -55,13 +81,8 @@ pub async fn sign_in(
     result
 }
 
-async fn check_and_start(
-    store: &Store,
-    hasher: &Hasher,
-    lifetimes: &Lifetimes,
-    attempt: Attempt,
-    now: i64,
-) -> Result<SignedIn> {
+async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcome> {
+    let store = &app.store;
     let by_user = format!("user:{}", attempt.username);
     let by_address = format!("ip:{}", attempt.ip);
     let user = {
@@ -70,7 +91,7 @@ async fn check_and_start(
         tx.user_by_username(&attempt.username).await?
     };
     let stored = user.as_ref().map(|u| u.password_hash.0.clone());
-    let right = hasher.verify(attempt.password.clone(), stored).await?;
+    let right = app.hasher.verify(attempt.password.clone(), stored).await?;
 
     let mut tx = store.write().await?;
     let user = match (user, right) {
@@ -80,14 +101,14 @@ async fn check_and_start(
             lockout::record_failure(&mut tx, Scope::Password, &by_address, &PASSWORD_PER_ADDRESS, now)
                 .await?;
             if let Some(user) = user {
-                record(&mut tx, &user, &attempt, "sign_in.failed", "wrong_password", now).await?;
+                record(&mut tx, &user, attempt.origin(), "sign_in.failed", "wrong_password", now).await?;
             }
             tx.commit().await?;
             return Err(Error::InvalidCredentials);
         }
     };
     if tx.effective_blocking_at(user.account_id).await?.is_some_and(|at| at <= now) {
-        record(&mut tx, &user, &attempt, "sign_in.failed", "account_blocked", now).await?;
+        record(&mut tx, &user, attempt.origin(), "sign_in.failed", "account_blocked", now).await?;
         tx.commit().await?;
         return Err(Error::AccountBlocked);
     }
@@ -97,26 +118,89 @@ async fn check_and_start(
         user.language = language.code().to_owned();
         tx.update_user(&user).await?;
     }
+    let Some(method) = mfa::settings(&mut tx, user.id).await?.get(attempt.app) else {
+        return start(app, tx, &user, attempt.origin(), None, now).await.map(Outcome::SignedIn);
+    };
+    if let Err(locked) = lockout::ensure_unlocked(&mut tx, Scope::Code, &[&challenge::subject(user.id)], now).await
+    {
+        tx.commit().await?;
+        return Err(locked);
+    }
+    let signing = Signing {
+        user: &user,
+        method,
+        app: attempt.app,
+        remember: attempt.remember_me,
+        ip: &attempt.ip,
+        user_agent: &attempt.user_agent,
+    };
+    challenge::open(app, tx, signing, now).await.map(Outcome::SecondFactor)
+}
+
+/// Finishes a sign-in with the code of its challenge.
+pub async fn verify(app: &App, handle: &str, code: &str, now: i64) -> Result<SignedIn> {
+    let result = check_code(app, handle, code, now).await;
+    crate::metrics::sign_in(match &result {
+        Ok(_) => "ok",
+        Err(Error::InvalidCode { .. }) => "invalid_code",
+        Err(Error::Locked { .. }) => "locked",
+        Err(Error::CodeExpired) => "code_expired",
+        Err(_) => "error",
+    });
+    result
+}
+
+async fn check_code(app: &App, handle: &str, code: &str, now: i64) -> Result<SignedIn> {
+    let challenge::Accepted { mut tx, challenge, user } = challenge::accept(app, handle, code, now).await?;
+    let origin = Origin {
+        app: AppKind::parse(&challenge.app),
+        ip: &challenge.ip,
+        user_agent: &challenge.user_agent,
+        remember_me: challenge.remember,
+    };
+    if tx.effective_blocking_at(user.account_id).await?.is_some_and(|at| at <= now) {
+        record(&mut tx, &user, origin, "sign_in.failed", "account_blocked", now).await?;
+        tx.commit().await?;
+        return Err(Error::AccountBlocked);
+    }
+    start(app, tx, &user, origin, Some(&challenge.channel), now).await
+}
+
+/// Starts the session of a finished sign-in and records it.
+async fn start(
+    app: &App,
+    mut tx: Tx,
+    user: &UserRow,
+    origin: Origin<'_>,
+    second_factor: Option<&str>,
+    now: i64,
+) -> Result<SignedIn> {
     let new = NewSession {
         user_id: user.id,
         acting_as_id: None,
-        app: attempt.app,
-        ip: attempt.ip.clone(),
-        user_agent: attempt.user_agent.clone(),
-        remember: attempt.remember_me,
+        app: origin.app,
+        ip: origin.ip.to_owned(),
+        user_agent: origin.user_agent.to_owned(),
+        remember: origin.remember_me,
     };
-    let (token, _) = sessions::start(&mut tx, lifetimes, &new, now).await?;
-    record(&mut tx, &user, &attempt, "sign_in", "ok", now).await?;
+    let (token, _) = sessions::start(&mut tx, &app.lifetimes, &new, now).await?;
+    record(&mut tx, user, origin, "sign_in", "ok", now).await?;
+    if let Some(channel) = second_factor {
+        let actor = Actor::user(user.id, None, Some(origin.ip.to_owned()));
+        let details = serde_json::json!({ "app": origin.app, "channel": channel });
+        let event = Event::new(user.account_id, &actor, "second_factor.passed").subject(user.id).details(details);
+        audit::record(&mut tx, event, now).await?;
+    }
     tx.commit().await?;
-    let session = sessions::check(store, lifetimes, token.expose(), now).await?;
+    let session = sessions::check(&app.store, &app.lifetimes, token.expose(), now).await?;
     Ok(SignedIn { token, session })
 }
 
 /// Writes a sign-in attempt into the login history of the person who typed the password.
 async fn record(
-    tx: &mut crate::store::Tx,
+    tx: &mut Tx,
     user: &UserRow,
-    attempt: &Attempt,
+    origin: Origin<'_>,
     action: &'static str,
     result: &str,
     now: i64,
@@ -125,13 +209,13 @@ async fn record(
     let actor = Actor {
         user: (action == "sign_in").then_some(user.id),
         impersonator: None,
-        ip: Some(attempt.ip.clone()),
+        ip: Some(origin.ip.to_owned()),
     };
     let details = serde_json::json!({
         "result": result,
-        "app": attempt.app,
-        "user_agent": attempt.user_agent,
-        "remember_me": attempt.remember_me,
+        "app": origin.app,
+        "user_agent": origin.user_agent,
+        "remember_me": origin.remember_me,
     });
     let event = Event::new(user.account_id, &actor, action).subject(user.id).details(details);
     audit::record(tx, event, now).await

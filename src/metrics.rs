@@ -43,3 +43,9 @@ pub fn request_done(route: &str, method: &str, status: u16, took: Duration) {
 pub fn sign_in(outcome: &'static str) {
     metrics::counter!("sign_ins_total", "outcome" => outcome).increment(1);
 }
+
+/// Counts sign-in codes sent, by channel, and whether an SMS user's went by email.
+pub fn code_sent(channel: &'static str, fallback: bool) {
+    metrics::counter!("second_factor_codes_sent_total", "channel" => channel, "fallback" => if fallback { "yes" } else { "no" })
+        .increment(1);
+}

@@ -38,6 +38,8 @@ impl Actor {
 #[derive(Debug)]
 pub struct ManagesAccount {
     account: AccountRow,
+    /// The actor is the operator or a top user of this very account, not of one above.
+    from_within: bool,
 }
 
 impl ManagesAccount {
@@ -46,11 +48,11 @@ impl ManagesAccount {
             return Err(if actor.user.is_none() { Error::NotFound } else { Error::Forbidden });
         };
         match actor.user {
-            None => Ok(Self { account: row }),
+            None => Ok(Self { account: row, from_within: true }),
             Some(user) => {
                 let actor_row = tx.user_by_id(user).await?.ok_or(Error::Unauthenticated)?;
                 if is_top_user_above(tx, &actor_row, account).await? {
-                    Ok(Self { account: row })
+                    Ok(Self { account: row, from_within: actor_row.account_id == account })
                 } else {
                     Err(Error::Forbidden)
                 }
@@ -60,6 +62,12 @@ impl ManagesAccount {
 
     pub fn account(&self) -> &AccountRow {
         &self.account
+    }
+
+    /// Only for the account's own top users (and the operator): the company's own
+    /// policies, which administrators of accounts above may read but not change.
+    pub fn from_within(self) -> Result<Self> {
+        if self.from_within { Ok(self) } else { Err(Error::Forbidden) }
     }
 }
 

@@ -37,7 +37,7 @@ impl AppKind {
         }
     }
 
-    fn parse(s: &str) -> Self {
+    pub(crate) fn parse(s: &str) -> Self {
         if s == "manager" { Self::Manager } else { Self::Web }
     }
 }

@@ -5,7 +5,7 @@
 //! 30 seconds after the last and replaces it. Changing the address makes it unconfirmed
 //! again (see `users`) and voids a code sent to the old one.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::{
@@ -25,7 +25,8 @@ use crate::{
 pub const RESEND_AFTER: i64 = 30;
 
 /// What is being confirmed, and how its code travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Channel {
     /// The email address, by email.
     Email,
@@ -34,14 +35,14 @@ pub enum Channel {
 }
 
 impl Channel {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Email => "email",
             Self::Sms => "sms",
         }
     }
 
-    fn destination(self, user: &UserRow) -> Option<&str> {
+    pub(crate) fn destination(self, user: &UserRow) -> Option<&str> {
         match self {
             Self::Email => user.email.as_deref(),
             Self::Sms => user.phone.as_deref(),
@@ -55,7 +56,7 @@ impl Channel {
         }
     }
 
-    fn mask(self, destination: &str) -> String {
+    pub(crate) fn mask(self, destination: &str) -> String {
         match self {
             Self::Email => mask_email(destination),
             Self::Sms => mask_phone(destination),
@@ -169,7 +170,7 @@ pub async fn confirm(
     if !right {
         tx.count_verification_attempt(id, channel.as_str()).await?;
         tx.commit().await?;
-        return Err(Error::InvalidCode { attempts_left: codes::MAX_ATTEMPTS - pending.attempts - 1 });
+        return Err(Error::InvalidCode { attempts_left: codes::MAX_ATTEMPTS - pending.attempts - 1, contact: None });
     }
     match channel {
         Channel::Email => user.email_verified = true,
@@ -210,7 +211,7 @@ pub fn mask_email(email: &str) -> String {
     }
 }
 
-fn escape_html(s: &str) -> String {
+pub(crate) fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 

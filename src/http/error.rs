@@ -31,9 +31,15 @@ impl IntoResponse for Error {
             Error::Invalid { field, .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "invalid", json!({ "field": field }))
             }
-            Error::InvalidCode { attempts_left } => {
+            Error::InvalidCode { attempts_left, contact: None } => {
                 (StatusCode::UNAUTHORIZED, "invalid_code", json!({ "attempts_left": attempts_left }))
             }
+            Error::InvalidCode { attempts_left, contact: Some(contact) } => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_code",
+                json!({ "attempts_left": attempts_left, "contact": contact }),
+            ),
+            Error::NoCodeDestination => (StatusCode::FORBIDDEN, "second_factor_unavailable", json!({})),
             Error::SmsUnavailable { reason } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "sms_unavailable", json!({ "reason": reason }))
             }

@@ -1,3 +1,142 @@
-//! Second factors and the one-time codes that also confirm addresses.
+//! Second factors: which one each user has on for each app, the sign-in challenge that
+//! asks for it, and the one-time codes that also confirm addresses.
 
+pub mod challenge;
 pub mod codes;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    audit::{self, Event},
+    error::{Error, Result},
+    policy::{self, CodeDelivery},
+    rights::Actor,
+    sessions::AppKind,
+    store::{Store, Tx, UserRow},
+};
+
+/// How a user proves the second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// A code by email.
+    Email,
+    /// A code by SMS, by email when no SMS can be sent.
+    Sms,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "email" => Some(Self::Email),
+            "sms" => Some(Self::Sms),
+            _ => None,
+        }
+    }
+}
+
+/// A user's second factor in each app; `None` is off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Settings {
+    pub web: Option<Method>,
+    pub manager: Option<Method>,
+}
+
+impl Settings {
+    pub fn get(&self, app: AppKind) -> Option<Method> {
+        match app {
+            AppKind::Web => self.web,
+            AppKind::Manager => self.manager,
+        }
+    }
+
+    fn slot(&mut self, app: AppKind) -> &mut Option<Method> {
+        match app {
+            AppKind::Web => &mut self.web,
+            AppKind::Manager => &mut self.manager,
+        }
+    }
+}
+
+pub async fn settings(tx: &mut Tx, user: crate::users::UserId) -> Result<Settings> {
+    let mut settings = Settings::default();
+    for (app, method) in tx.two_factor_settings(user).await? {
+        *settings.slot(AppKind::parse(&app)) = Method::parse(&method);
+    }
+    Ok(settings)
+}
+
+/// The method a company's defaults give a new user: codes by SMS unless the company
+/// sends them by email only.
+pub fn default_method(delivery: CodeDelivery) -> Method {
+    match delivery {
+        CodeDelivery::SmsThenEmail => Method::Sms,
+        CodeDelivery::EmailOnly => Method::Email,
+    }
+}
+
+/// Turns the user's own second factor on (with `method`) or off for `apps`. Email
+/// needs a confirmed address, SMS a confirmed phone and a company that allows SMS codes.
+/// Each app that changes is an audit event.
+pub async fn set(
+    store: &Store,
+    actor: &Actor,
+    method: Option<Method>,
+    apps: &[AppKind],
+    now: i64,
+) -> Result<Settings> {
+    let id = actor.user.ok_or(Error::Forbidden)?;
+    let mut tx = store.write().await?;
+    let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
+    if let Some(method) = method {
+        let delivery = policy::of_account(&mut tx, user.account_id).await?.delivery;
+        check_usable(&user, method, delivery)?;
+    }
+    let mut settings = settings(&mut tx, id).await?;
+    for &app in apps {
+        let before = std::mem::replace(settings.slot(app), method);
+        if before == method {
+            continue;
+        }
+        tx.set_two_factor(id, app.as_str(), method.map(Method::as_str), now).await?;
+        let details = serde_json::json!({ "app": app, "method": method, "before": before });
+        let event = Event::new(user.account_id, actor, "two_factor.changed").subject(id).details(details);
+        audit::record(&mut tx, event, now).await?;
+    }
+    tx.commit().await?;
+    Ok(settings)
+}
+
+/// Sets the company's defaults on a user just created, inside the caller's transaction.
+pub(crate) async fn apply_defaults(tx: &mut Tx, user: &UserRow, now: i64) -> Result<Settings> {
+    let policy = policy::of_account(tx, user.account_id).await?;
+    let method = default_method(policy.delivery);
+    let mut settings = Settings::default();
+    for app in policy.defaults.apps() {
+        tx.set_two_factor(user.id, app.as_str(), Some(method.as_str()), now).await?;
+        *settings.slot(app) = Some(method);
+    }
+    Ok(settings)
+}
+
+fn check_usable(user: &UserRow, method: Method, delivery: CodeDelivery) -> Result<()> {
+    match method {
+        Method::Email if !(user.email.is_some() && user.email_verified) => {
+            Err(Error::invalid("method", "confirm your email address first"))
+        }
+        Method::Sms if delivery == CodeDelivery::EmailOnly => {
+            Err(Error::invalid("method", "your company sends codes by email only"))
+        }
+        Method::Sms if !(user.phone.is_some() && user.phone_verified) => {
+            Err(Error::invalid("method", "confirm your phone number first"))
+        }
+        _ => Ok(()),
+    }
+}

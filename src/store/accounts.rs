@@ -88,6 +88,16 @@ impl Tx {
         Ok(taken == 1)
     }
 
+    /// Returns a message taken by [`Tx::take_sms`] that could not be sent.
+    pub async fn give_back_sms(&mut self, id: AccountId) -> Result<()> {
+        with_tx!(self, c => sqlx::query("UPDATE accounts SET sms_quota = sms_quota + 1 WHERE id = $1")
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     pub async fn account_ids(&mut self) -> Result<Vec<AccountId>> {
         Ok(with_tx!(self, c => sqlx::query_scalar("SELECT id FROM accounts ORDER BY id").fetch_all(c).await)?)
     }

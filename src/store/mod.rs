@@ -22,6 +22,7 @@ mod outbox;
 mod sessions;
 mod sqlite_reads;
 mod throttles;
+mod two_factor;
 mod users;
 mod verifications;
 
@@ -30,6 +31,7 @@ pub use audit::AuditRow;
 pub use outbox::OutboxRow;
 pub use sessions::{SessionRow, SessionView};
 pub use throttles::ThrottleRow;
+pub use two_factor::{ChallengeCode, ChallengeRow, NewChallenge, PolicyRow};
 pub use users::UserRow;
 pub use verifications::VerificationRow;
 

@@ -7,10 +7,12 @@
 
 mod fields;
 mod grants;
+mod own;
 mod password;
 
 pub use fields::{Email, Language, Phone, Right, StoredHash, UserId, Username};
 pub use grants::set_grants;
+pub use own::{OwnChanges, SecuritySettings, security, update_own};
 pub use password::{PasswordChange, change_password};
 
 use crate::{
@@ -122,11 +124,13 @@ pub(crate) async fn insert(
 ) -> Result<UserRow> {
     let id = tx.insert_user(new, hash, now).await?;
     let user = tx.user_by_id(id).await?.ok_or(Error::NotFound)?;
+    let two_factor = crate::mfa::apply_defaults(tx, &user, now).await?;
     let details = serde_json::json!({
         "username": user.username,
         "top_user": user.top_user,
         "can_change_password": user.can_change_password,
         "can_send_sms": user.can_send_sms,
+        "two_factor": two_factor,
     });
     audit::record(
         tx,
@@ -232,6 +236,7 @@ fn describe(u: &UserRow) -> serde_json::Value {
         "must_change_password": u.must_change_password,
         "top_user": u.top_user,
         "language": u.language,
+        "notify_account_blocking": u.notify_account_blocking,
     })
 }
 

@@ -1,6 +1,10 @@
 //! Administration of accounts.
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -12,6 +16,7 @@ use crate::{
     error::Result,
     http::extract::{ApiJson, Client, Session},
     passwords::Password,
+    policy::{self, TwoFactorPolicy},
     store::AccountRow,
     users::UserRequest,
 };
@@ -123,4 +128,39 @@ pub async fn create(
     let (account, admin) =
         accounts::create(&app.store, &app.hasher, &actor, &request, to_unix(app.now())).await?;
     Ok((StatusCode::CREATED, Json(CreatedAccount { account: account.into(), admin: admin.into() })))
+}
+
+/// The account's second-factor policy: how codes travel, the contact person shown after
+/// 3 wrong codes, and whether new users start with 2FA on per app.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/two-factor-policy", tag = "administration",
+    security(("bearer" = [])), params(("id" = i64, Path, description = "The account")), responses(
+    (status = 200, body = TwoFactorPolicy),
+    (status = 403, description = "`forbidden`: not an administrator of the account or one above", body = super::ErrorBody),
+))]
+pub async fn get_policy(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    Path(id): Path<i64>,
+) -> Result<Json<TwoFactorPolicy>> {
+    Ok(Json(policy::get(&app.store, &session.actor(&client), AccountId(id)).await?))
+}
+
+/// Replace the account's second-factor policy: only its own top users may.
+#[utoipa::path(put, path = "/api/v1/accounts/{id}/two-factor-policy", tag = "administration",
+    security(("bearer" = [])), params(("id" = i64, Path, description = "The account")),
+    request_body = TwoFactorPolicy, responses(
+    (status = 200, body = TwoFactorPolicy),
+    (status = 403, description = "`forbidden`: not a top user of this account", body = super::ErrorBody),
+    (status = 422, description = "`invalid`: `field` says which contact field", body = super::ErrorBody),
+))]
+pub async fn put_policy(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<TwoFactorPolicy>,
+) -> Result<Json<TwoFactorPolicy>> {
+    let actor = session.actor(&client);
+    Ok(Json(policy::put(&app.store, &actor, AccountId(id), &body, to_unix(app.now())).await?))
 }

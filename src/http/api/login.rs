@@ -1,16 +1,24 @@
-//! `POST /api/v1/login`.
+//! Signing in: `POST /api/v1/login`, then `/login/verify` with the code of a second
+//! factor and `/login/resend` for a new one.
 
 use axum::{Json, extract::State};
 use serde::{Deserialize, Serialize};
 
+use time::OffsetDateTime;
+
 use crate::{
     app::App,
-    clock::to_unix,
+    clock::{from_unix, to_unix},
     error::Result,
     http::extract::{ApiJson, Client},
-    login::{self, Attempt},
+    login::{self, Attempt, Outcome},
+    mfa::{
+        Method,
+        challenge::{self, Fallback, Opened, Sent},
+    },
     passwords::Password,
     sessions::{AppKind, Current, Duty},
+    verification::Channel,
 };
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -49,18 +57,79 @@ impl From<login::SignedIn> for SignedInBody {
     }
 }
 
+/// A code on its way: where it went and when another may be asked for.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SentBody {
+    channel: Channel,
+    /// Masked: `+35*******78`, `d*****@fleet.example`.
+    destination: String,
+    /// Why an SMS user's code went by email: `quota_used_up`, `gateway_failed`...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fallback: Option<Fallback>,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    resend_at: OffsetDateTime,
+}
+
+impl From<Sent> for SentBody {
+    fn from(s: Sent) -> Self {
+        Self {
+            channel: s.channel,
+            destination: s.destination,
+            fallback: s.fallback,
+            expires_at: from_unix(s.expires_at),
+            resend_at: from_unix(s.resend_at),
+        }
+    }
+}
+
+/// The password was right; a code is on its way.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SecondFactorBody {
+    /// Always `second_factor`.
+    status: &'static str,
+    /// Send it back with the code to `/api/v1/login/verify`.
+    challenge: String,
+    /// The user's second factor.
+    method: Method,
+    #[serde(flatten)]
+    sent: SentBody,
+    /// What `/api/v1/login/resend` may be asked for.
+    channels: Vec<Channel>,
+}
+
+impl From<Opened> for SecondFactorBody {
+    fn from(o: Opened) -> Self {
+        Self {
+            status: "second_factor",
+            challenge: o.handle.expose().to_owned(),
+            method: o.method,
+            sent: o.sent.into(),
+            channels: o.channels,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    SignedIn(SignedInBody),
+    SecondFactor(SecondFactorBody),
+}
+
 /// Sign in with a username and password.
 #[utoipa::path(post, path = "/api/v1/login", tag = "sign-in", request_body = LoginBody, responses(
-    (status = 200, description = "Signed in", body = SignedInBody),
+    (status = 200, description = "Signed in (`status: ok`), or a code is on its way (`status: second_factor`)", body = LoginAnswer),
     (status = 401, description = "`invalid_credentials`: the same answer for an unknown user", body = super::ErrorBody),
-    (status = 403, description = "`account_blocked`", body = super::ErrorBody),
+    (status = 403, description = "`account_blocked`; `second_factor_unavailable` when no address can receive a code", body = super::ErrorBody),
     (status = 423, description = "`locked`, with `retry_after` seconds", body = super::ErrorBody),
 ))]
 pub async fn login(
     State(app): State<App>,
     client: Client,
     ApiJson(body): ApiJson<LoginBody>,
-) -> Result<Json<SignedInBody>> {
+) -> Result<Json<LoginAnswer>> {
     let attempt = Attempt {
         username: body.username,
         password: body.password,
@@ -70,7 +139,49 @@ pub async fn login(
         user_agent: client.user_agent,
         language: None,
     };
-    let signed_in =
-        login::sign_in(&app.store, &app.hasher, &app.lifetimes, attempt, to_unix(app.now())).await?;
+    Ok(Json(match login::sign_in(&app, attempt, to_unix(app.now())).await? {
+        Outcome::SignedIn(signed_in) => LoginAnswer::SignedIn(signed_in.into()),
+        Outcome::SecondFactor(opened) => LoginAnswer::SecondFactor(opened.into()),
+    }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyBody {
+    challenge: String,
+    /// The six digits; spaces and dashes are forgiven.
+    code: String,
+}
+
+/// Finish a sign-in with the code sent by email or SMS.
+#[utoipa::path(post, path = "/api/v1/login/verify", tag = "sign-in", request_body = VerifyBody, responses(
+    (status = 200, description = "Signed in", body = SignedInBody),
+    (status = 401, description = "`invalid_code`, with `attempts_left`, and from the 3rd failure the company's `contact`", body = super::ErrorBody),
+    (status = 410, description = "`code_expired`: ask for a new code, or sign in again", body = super::ErrorBody),
+    (status = 423, description = "`locked` after 5 wrong codes, with `retry_after` seconds", body = super::ErrorBody),
+))]
+pub async fn verify(State(app): State<App>, ApiJson(body): ApiJson<VerifyBody>) -> Result<Json<SignedInBody>> {
+    let signed_in = login::verify(&app, &body.challenge, &body.code, to_unix(app.now())).await?;
     Ok(Json(signed_in.into()))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResendBody {
+    challenge: String,
+    /// `email` for an SMS user who would rather get it by email; by default the
+    /// user's own method.
+    channel: Option<Channel>,
+}
+
+/// Send a new code; the previous one stops working.
+#[utoipa::path(post, path = "/api/v1/login/resend", tag = "sign-in", request_body = ResendBody, responses(
+    (status = 200, description = "Sent", body = SentBody),
+    (status = 410, description = "`code_expired`: the sign-in ran out; sign in again", body = super::ErrorBody),
+    (status = 422, description = "`invalid`: the company does not send codes by that channel", body = super::ErrorBody),
+    (status = 429, description = "`too_soon`, with `retry_after` seconds", body = super::ErrorBody),
+))]
+pub async fn resend(State(app): State<App>, ApiJson(body): ApiJson<ResendBody>) -> Result<Json<SentBody>> {
+    let sent = challenge::resend(&app, &body.challenge, body.channel, to_unix(app.now())).await?;
+    Ok(Json(sent.into()))
 }

@@ -14,8 +14,10 @@ use crate::{
     dpa,
     error::Result,
     http::extract::{AnySession, ApiJson, Client, Session},
+    mfa::{self, Method, Settings},
     passwords::Password,
-    users::{self, PasswordChange},
+    sessions::AppKind,
+    users::{self, OwnChanges, PasswordChange, SecuritySettings},
     verification::{self, Channel},
 };
 
@@ -199,4 +201,95 @@ async fn confirm(
     let actor = session.actor(client);
     verification::confirm(&app.store, &app.keys, &actor, channel, code, to_unix(app.now())).await?;
     Ok(Json(Confirmed { verified: true }))
+}
+
+/// The caller's security settings: addresses and whether they are confirmed, the second
+/// factor per app and how the company sends codes.
+#[utoipa::path(get, path = "/api/v1/me/security", tag = "security", security(("bearer" = [])),
+    responses((status = 200, body = SecuritySettings)))]
+pub async fn security(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+) -> Result<Json<SecuritySettings>> {
+    Ok(Json(users::security(&app.store, &session.actor(&client)).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityBody {
+    /// A new address is unconfirmed until confirmed with a code; null removes it.
+    #[serde(default, deserialize_with = "super::users::present")]
+    #[schema(value_type = Option<String>)]
+    email: Option<Option<String>>,
+    /// In international form, e.g. `+35312345678`; null removes it.
+    #[serde(default, deserialize_with = "super::users::present")]
+    #[schema(value_type = Option<String>)]
+    phone: Option<Option<String>>,
+    /// Email notices, daily from 5 days before the account is blocked.
+    notify_account_blocking: Option<bool>,
+    /// `en`, `ru` or `es`.
+    language: Option<String>,
+}
+
+/// Change one's own addresses, notices and language.
+#[utoipa::path(patch, path = "/api/v1/me/security", tag = "security", security(("bearer" = [])),
+    request_body = SecurityBody, responses(
+    (status = 200, body = SecuritySettings),
+    (status = 422, description = "`invalid`: `field` says which", body = super::ErrorBody),
+))]
+pub async fn update_security(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    ApiJson(body): ApiJson<SecurityBody>,
+) -> Result<Json<SecuritySettings>> {
+    let changes = OwnChanges {
+        email: body.email,
+        phone: body.phone,
+        notify_account_blocking: body.notify_account_blocking,
+        language: body.language,
+    };
+    let actor = session.actor(&client);
+    Ok(Json(users::update_own(&app.store, &actor, &changes, to_unix(app.now())).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TwoFactorBody {
+    /// `none` turns the second factor off.
+    method: TwoFactorMethod,
+    /// The apps to change; both when left out.
+    apps: Option<Vec<AppKind>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TwoFactorMethod {
+    None,
+    Email,
+    Sms,
+}
+
+/// Turn one's own second factor on or off, per app. Email needs a confirmed address,
+/// SMS a confirmed phone and a company that sends codes by SMS.
+#[utoipa::path(put, path = "/api/v1/me/two-factor", tag = "security", security(("bearer" = [])),
+    request_body = TwoFactorBody, responses(
+    (status = 200, description = "The second factor now on per app", body = Settings),
+    (status = 422, description = "`invalid`: the address is not confirmed, or the company sends codes by email only", body = super::ErrorBody),
+))]
+pub async fn put_two_factor(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    ApiJson(body): ApiJson<TwoFactorBody>,
+) -> Result<Json<Settings>> {
+    let method = match body.method {
+        TwoFactorMethod::None => None,
+        TwoFactorMethod::Email => Some(Method::Email),
+        TwoFactorMethod::Sms => Some(Method::Sms),
+    };
+    let apps = body.apps.unwrap_or_else(|| vec![AppKind::Web, AppKind::Manager]);
+    let actor = session.actor(&client);
+    Ok(Json(mfa::set(&app.store, &actor, method, &apps, to_unix(app.now())).await?))
 }

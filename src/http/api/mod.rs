@@ -21,10 +21,14 @@ pub mod users;
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/api/v1/login", post(login::login))
+        .route("/api/v1/login/verify", post(login::verify))
+        .route("/api/v1/login/resend", post(login::resend))
         .route("/api/v1/session", get(session::get).delete(session::delete))
         .route("/api/v1/session/accept-dpa", post(me::accept_dpa))
         .route("/api/v1/password/change", post(me::change_password))
         .route("/api/v1/me/login-history", get(me::login_history))
+        .route("/api/v1/me/security", get(me::security).patch(me::update_security))
+        .route("/api/v1/me/two-factor", put(me::put_two_factor))
         .route("/api/v1/me/email/verification", post(me::send_email_code))
         .route("/api/v1/me/email/verification/confirm", post(me::confirm_email))
         .route("/api/v1/me/phone/verification", post(me::send_phone_code))
@@ -32,6 +36,7 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/sessions", get(session::list).delete(session::end_others))
         .route("/api/v1/sessions/{id}", axum::routing::delete(session::end_one))
         .route("/api/v1/accounts", post(accounts::create))
+        .route("/api/v1/accounts/{id}/two-factor-policy", get(accounts::get_policy).put(accounts::put_policy))
         .route("/api/v1/users", post(users::create))
         .route("/api/v1/users/{id}", patch(users::update))
         .route("/api/v1/users/{id}/grants/{target_id}", put(users::put_grants).delete(users::delete_grants))
@@ -52,10 +57,11 @@ pub struct ErrorBody {
 #[openapi(
     info(title = "Portcullis", description = "Authentication and account security for multi-tenant platforms."),
     paths(
-        login::login,
+        login::login, login::verify, login::resend,
         session::get, session::delete, session::list, session::end_one, session::end_others,
         me::accept_dpa, me::change_password, me::login_history, me::send_email_code, me::confirm_email, me::send_phone_code, me::confirm_phone,
-        accounts::create,
+        me::security, me::update_security, me::put_two_factor,
+        accounts::create, accounts::get_policy, accounts::put_policy,
         users::create, users::update, users::put_grants, users::delete_grants,
     ),
     modifiers(&BearerAuth),

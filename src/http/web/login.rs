@@ -18,7 +18,7 @@ use crate::{
     error::Error,
     http::extract::Client,
     i18n::Tr,
-    login::{self, Attempt},
+    login::{self, Attempt, Outcome},
     sessions::{self, AppKind},
     users::Language,
 };
@@ -127,10 +127,14 @@ pub async fn submit(
         language: Some(language),
     };
     let (status, message) =
-        match login::sign_in(&app.store, &app.hasher, &app.lifetimes, attempt, to_unix(app.now())).await {
-            Ok(signed_in) => {
+        match login::sign_in(&app, attempt, to_unix(app.now())).await {
+            Ok(Outcome::SignedIn(signed_in)) => {
                 let visitor = visitor.with_session(signed_in.token.expose(), remember);
                 return Ok((visitor.jar, Redirect::to("/")).into_response());
+            }
+            Ok(Outcome::SecondFactor(opened)) => {
+                let visitor = visitor.with_challenge(opened.handle.expose());
+                return Ok((visitor.jar, Redirect::to("/login/code")).into_response());
             }
             Err(Error::InvalidCredentials) => (StatusCode::UNAUTHORIZED, tr.t("error-invalid-credentials")),
             Err(Error::Locked { retry_after }) => {

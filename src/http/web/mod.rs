@@ -27,6 +27,7 @@ use crate::{
 };
 
 mod account;
+mod code;
 mod csrf;
 mod duties;
 mod login;
@@ -36,6 +37,9 @@ pub fn routes() -> Router<App> {
     Router::new()
         .route("/", get(login::home))
         .route("/login", get(login::page).post(login::submit))
+        .route("/login/code", get(code::page).post(code::submit))
+        .route("/login/code/resend", post(code::resend))
+        .route("/login/code/cancel", post(code::cancel))
         .route("/logout", post(login::logout))
         .route("/dpa", get(duties::dpa_page).post(duties::dpa_accept))
         .route("/password", get(duties::password_page).post(duties::password_submit))
@@ -59,6 +63,9 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
 pub const LANGUAGES: &[(&str, &str)] = &[("en", "English"), ("ru", "Русский"), ("es", "Español")];
 
 const LANGUAGE_COOKIE: &str = "portcullis_lang";
+
+/// Holds the handle of a sign-in waiting for its code.
+const CHALLENGE_COOKIE: &str = "portcullis_challenge";
 
 /// What the shared layout shows around every page.
 pub struct Layout {
@@ -134,6 +141,18 @@ impl Visitor {
     pub fn with_session(mut self, token: &str, remember: bool) -> Self {
         let max_age = remember.then(|| time::Duration::days(30));
         self.jar = self.jar.add(cookie(SESSION_COOKIE, token.to_owned(), self.secure, max_age));
+        self
+    }
+
+    /// Remembers a sign-in waiting for its code, for as long as it can wait.
+    pub fn with_challenge(mut self, handle: &str) -> Self {
+        let max_age = time::Duration::seconds(crate::mfa::challenge::LIFETIME);
+        self.jar = self.jar.add(cookie(CHALLENGE_COOKIE, handle.to_owned(), self.secure, Some(max_age)));
+        self
+    }
+
+    pub fn without_challenge(mut self) -> Self {
+        self.jar = self.jar.remove(Cookie::build(CHALLENGE_COOKIE).path("/"));
         self
     }
 

@@ -13,6 +13,21 @@ pub struct LoginPage {
 }
 
 #[derive(Template, WebTemplate)]
+#[template(path = "code.html")]
+pub struct CodePage {
+    pub page: Layout,
+    /// "We sent a code by SMS to +35*******78."
+    pub sent_to: String,
+    /// The last code typed was wrong: the field turns red.
+    pub wrong: bool,
+    /// Seconds before "Resend the code" becomes active.
+    pub resend_in: i64,
+    /// `sms`, `email`: the ways a new code may be sent.
+    pub channels: Vec<&'static str>,
+    pub contact: Option<crate::policy::Contact>,
+}
+
+#[derive(Template, WebTemplate)]
 #[template(path = "dpa.html")]
 pub struct DpaPage {
     pub page: Layout,

@@ -1,0 +1,164 @@
+//! The sign-in code page: after a right password, the code sent by email or SMS. The
+//! challenge's handle lives in a short-lived HttpOnly cookie, never in the address.
+
+use axum::{
+    Form,
+    extract::{Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::{
+    CHALLENGE_COOKIE, PageError, Visitor,
+    login::CsrfForm,
+    templates::{CodePage, LoginPage},
+};
+use crate::{
+    app::App,
+    clock::to_unix,
+    error::Error,
+    i18n::Tr,
+    login,
+    mfa::{Method, challenge},
+    verification::Channel,
+};
+
+#[derive(Debug, Deserialize)]
+pub struct CodeQuery {
+    sent: Option<String>,
+}
+
+/// `GET /login/code`.
+pub async fn page(
+    State(app): State<App>,
+    visitor: Visitor,
+    Query(query): Query<CodeQuery>,
+) -> Result<Response, PageError> {
+    let tr = Tr(visitor.lang);
+    let mut status = StatusCode::OK;
+    let mut notice = query.sent.is_some().then(|| tr.t("code-sent-again"));
+    let mut error = None;
+    if query.sent.as_deref() == Some("locked") {
+        (status, notice, error) = (StatusCode::LOCKED, None, Some(tr.t1("error-locked", "minutes", 15)));
+    }
+    render(&app, visitor, status, notice, error, false).await
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+/// `POST /login/code`: a right code signs the browser in; a wrong one shows the page
+/// again with the field in red, and from the 3rd the company's contact person.
+pub async fn submit(
+    State(app): State<App>,
+    visitor: Visitor,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    let tr = Tr(visitor.lang);
+    let Some(handle) = visitor.jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let (status, message) = match login::verify(&app, &handle, &form.code, to_unix(app.now())).await {
+        Ok(signed_in) => {
+            let remember = signed_in.session.remember_me;
+            let visitor = visitor.without_challenge().with_session(signed_in.token.expose(), remember);
+            return Ok((visitor.jar, Redirect::to("/")).into_response());
+        }
+        Err(Error::InvalidCode { attempts_left, .. }) => {
+            (StatusCode::UNAUTHORIZED, tr.t1("error-wrong-code", "attempts", attempts_left))
+        }
+        Err(Error::CodeExpired) => (StatusCode::GONE, tr.t("error-code-expired")),
+        Err(Error::Locked { retry_after }) => {
+            let minutes = (retry_after.whole_seconds() + 59) / 60;
+            return Ok(signed_out(visitor, StatusCode::LOCKED, tr.t1("error-locked", "minutes", minutes)));
+        }
+        Err(e) => return Err(PageError::Domain(e, tr)),
+    };
+    render(&app, visitor, status, None, Some(message), true).await
+}
+
+#[derive(Deserialize)]
+pub struct ResendForm {
+    csrf: String,
+    channel: Option<Channel>,
+}
+
+/// `POST /login/code/resend`: a new code by the channel chosen.
+pub async fn resend(
+    State(app): State<App>,
+    visitor: Visitor,
+    Form(form): Form<ResendForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    let tr = Tr(visitor.lang);
+    let Some(handle) = visitor.jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let message = match challenge::resend(&app, &handle, form.channel, to_unix(app.now())).await {
+        Ok(_) => return Ok(Redirect::to("/login/code?sent=1").into_response()),
+        Err(Error::TooSoon { retry_after }) => {
+            tr.t1("error-too-soon", "seconds", retry_after.whole_seconds())
+        }
+        Err(Error::Locked { .. }) => return Ok(Redirect::to("/login/code?sent=locked").into_response()),
+        Err(e) => return Err(PageError::Domain(e, tr)),
+    };
+    render(&app, visitor, StatusCode::TOO_MANY_REQUESTS, None, Some(message), false).await
+}
+
+/// Cancels the sign-in: `POST /login/code/cancel`.
+pub async fn cancel(State(app): State<App>, visitor: Visitor, Form(form): Form<CsrfForm>) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    Ok((visitor.without_challenge().jar, Redirect::to("/login")).into_response())
+}
+
+async fn render(
+    app: &App,
+    visitor: Visitor,
+    status: StatusCode,
+    notice: Option<String>,
+    error: Option<String>,
+    wrong: bool,
+) -> Result<Response, PageError> {
+    let tr = Tr(visitor.lang);
+    let now = to_unix(app.now());
+    let Some(handle) = visitor.jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let waiting = match challenge::waiting(app, &handle, now).await {
+        Ok(waiting) => waiting,
+        Err(Error::CodeExpired) => {
+            return Ok(signed_out(visitor, StatusCode::GONE, tr.t("error-sign-in-expired")));
+        }
+        Err(e) => return Err(PageError::Domain(e, tr)),
+    };
+    let sent = &waiting.sent;
+    let sent_to = match (waiting.method, sent.channel) {
+        (Method::Sms, Channel::Email) => tr.t1("code-sent-email-instead", "destination", sent.destination.clone()),
+        (_, Channel::Email) => tr.t1("code-sent-email", "destination", sent.destination.clone()),
+        (_, Channel::Sms) => tr.t1("code-sent-sms", "destination", sent.destination.clone()),
+    };
+    let mut page = visitor.layout(tr, None);
+    page.notice = notice;
+    page.error = error;
+    let code_page = CodePage {
+        page,
+        sent_to,
+        wrong,
+        resend_in: (sent.resend_at - now).max(0),
+        channels: waiting.channels.iter().map(|c| c.as_str()).collect(),
+        contact: waiting.contact,
+    };
+    Ok((status, visitor.jar, code_page).into_response())
+}
+
+/// Back to the sign-in page with a message, the challenge forgotten.
+fn signed_out(visitor: Visitor, status: StatusCode, message: String) -> Response {
+    let mut page = visitor.layout(Tr(visitor.lang), None);
+    page.error = Some(message);
+    (status, visitor.without_challenge().jar, LoginPage { page, username: String::new() }).into_response()
+}

@@ -1,0 +1,420 @@
+//! A sign-in waiting for its second factor.
+//!
+//! After a right password, a user with 2FA on for the app gets a challenge: a random
+//! handle for the client (only its hash is kept) and a six-digit code sent by SMS or
+//! email. A code is valid for 5 minutes; a new one may be asked for 30 seconds after the
+//! last and voids it; the challenge itself gives up after 30 minutes.
+//!
+//! Codes for SMS users go by SMS, and by email whenever the SMS cannot be sent: the
+//! company sends codes by email only, the user may not receive SMS, the phone is not
+//! confirmed, no gateway is configured, the account's `sms` service is off or its quota
+//! is used up, or the gateway refuses or times out. The SMS is sent in the request, not
+//! through the outbox, so its failure can still turn into an email; the quota taken for
+//! it is given back. Emails go through the outbox.
+//!
+//! Wrong codes count per user, apart from wrong passwords: from the 3rd the answer names
+//! the company's contact person and the 3rd is audited; the 5th blocks the code step for
+//! that user for 15 minutes.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::{Method, codes::OneTimeCode};
+use crate::{
+    app::App,
+    audit::{self, Event},
+    delivery::{self, Message, sms::SmsGateway},
+    error::{Error, Result},
+    i18n::Tr,
+    lockout::{self, Rule, Scope},
+    policy::{self, CodeDelivery, Contact, TwoFactorPolicy},
+    rights::Actor,
+    sessions::AppKind,
+    store::{ChallengeCode, ChallengeRow, NewChallenge, Tx, UserRow},
+    tokens::{Token, TokenHash},
+    users::Language,
+    verification::{Channel, RESEND_AFTER},
+};
+
+/// How long a sign-in may wait for its second factor, in seconds.
+pub const LIFETIME: i64 = 30 * 60;
+
+/// Wrong codes before the company's contact person is shown (and the failures audited).
+pub const CONTACT_AFTER: i64 = 3;
+
+/// Wrong codes of one user: the 5th in 15 minutes blocks the code step for 15 minutes.
+pub const CODES_PER_USER: Rule = Rule { max_failures: 5, window: 15 * 60, lock: 15 * 60, max_lock: 15 * 60 };
+
+/// Why a code for an SMS user went by email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Fallback {
+    EmailOnlyPolicy,
+    SmsNotAllowed,
+    PhoneNotConfirmed,
+    NoSmsGateway,
+    SmsServiceOff,
+    QuotaUsedUp,
+    GatewayFailed,
+}
+
+/// Where the current code went.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub channel: Channel,
+    /// Masked: `+35*******78`, `d*****@fleet.example`.
+    pub destination: String,
+    /// Set when an SMS user's code went by email.
+    pub fallback: Option<Fallback>,
+    pub expires_at: i64,
+    pub resend_at: i64,
+}
+
+/// A challenge just opened: the handle is shown to the client once.
+#[derive(Debug)]
+pub struct Opened {
+    pub handle: Token,
+    pub method: Method,
+    pub sent: Sent,
+    /// The channels the client may ask a new code by.
+    pub channels: Vec<Channel>,
+}
+
+/// Who is signing in, and from where.
+#[derive(Debug, Clone, Copy)]
+pub struct Signing<'a> {
+    pub user: &'a UserRow,
+    pub method: Method,
+    pub app: AppKind,
+    pub remember: bool,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+/// A challenge as the code page shows it.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub method: Method,
+    pub sent: Sent,
+    pub channels: Vec<Channel>,
+    /// The company's contact person, once the user has typed 3 wrong codes.
+    pub contact: Option<Contact>,
+}
+
+/// A right code: the challenge is gone and the session may start in `tx`.
+pub struct Accepted {
+    pub tx: Tx,
+    pub challenge: ChallengeRow,
+    pub user: UserRow,
+}
+
+/// The channels an SMS or email user may get codes by under the company's policy.
+pub fn channels(method: Method, delivery: CodeDelivery) -> Vec<Channel> {
+    match (method, delivery) {
+        (Method::Sms, CodeDelivery::SmsThenEmail) => vec![Channel::Sms, Channel::Email],
+        _ => vec![Channel::Email],
+    }
+}
+
+/// The lock-out subject of a user's code failures.
+pub fn subject(user: crate::users::UserId) -> String {
+    format!("user:{user}")
+}
+
+/// Opens a challenge for a user whose password was right, inside the sign-in's
+/// transaction (committed here). A sign-in within 30 seconds of the last code sent to
+/// the user takes that code over instead of sending another, so repeated sign-ins cannot
+/// flood a phone or use up the SMS quota.
+pub async fn open(app: &App, mut tx: Tx, s: Signing<'_>, now: i64) -> Result<Opened> {
+    let policy = policy::of_account(&mut tx, s.user.account_id).await?;
+    let channels = channels(s.method, policy.delivery);
+    let handle = Token::generate();
+    let hash = handle.hash();
+    let new = NewChallenge {
+        handle_hash: &hash.0,
+        user_id: s.user.id,
+        app: s.app.as_str(),
+        remember: s.remember,
+        ip: s.ip,
+        user_agent: s.user_agent,
+        method: s.method.as_str(),
+        expires_at: now + LIFETIME,
+    };
+    if let Some(last) = tx.challenge_of_user(s.user.id).await? {
+        if last.sent_at + RESEND_AFTER > now && last.expires_at > now {
+            tx.hand_over_challenge(last.id, &new).await?;
+            tx.commit().await?;
+            return Ok(Opened { handle, method: s.method, sent: sent_before(&last), channels });
+        }
+    }
+    let route = route(&mut tx, app, s.user, s.method, policy.delivery, None).await?;
+    let code = OneTimeCode::generate();
+    let code_hash = code.hash(&app.keys);
+    let record = route.record(&code_hash, now);
+    let id = tx.insert_challenge(&new, &record, now).await?;
+    let sent = deliver(app, tx, (id, s.user, s.app), route, &code, now).await?;
+    Ok(Opened { handle, method: s.method, sent, channels })
+}
+
+/// Sends a new code for a challenge, by the channel asked for or the user's own; the
+/// old code stops working.
+pub async fn resend(app: &App, handle: &str, requested: Option<Channel>, now: i64) -> Result<Sent> {
+    let mut tx = app.store.write().await?;
+    let (challenge, user) = live(&mut tx, handle, now).await?;
+    lockout::ensure_unlocked(&mut tx, Scope::Code, &[&subject(user.id)], now).await?;
+    let wait = challenge.sent_at + RESEND_AFTER - now;
+    if wait > 0 {
+        return Err(Error::TooSoon { retry_after: time::Duration::seconds(wait) });
+    }
+    let method = Method::parse(&challenge.method).unwrap_or(Method::Email);
+    let delivery = policy::of_account(&mut tx, user.account_id).await?.delivery;
+    if requested.is_some_and(|c| !channels(method, delivery).contains(&c)) {
+        return Err(Error::invalid("channel", "codes cannot be sent this way"));
+    }
+    let route = route(&mut tx, app, &user, method, delivery, requested).await?;
+    let code = OneTimeCode::generate();
+    let code_hash = code.hash(&app.keys);
+    tx.set_challenge_code(challenge.id, &route.record(&code_hash, now)).await?;
+    deliver(app, tx, (challenge.id, &user, AppKind::parse(&challenge.app)), route, &code, now).await
+}
+
+/// Checks a typed code. A right one ends the challenge and hands back the transaction
+/// to start the session in; a wrong one is counted (and committed) before the error.
+pub async fn accept(app: &App, handle: &str, typed: &str, now: i64) -> Result<Accepted> {
+    let mut tx = app.store.write().await?;
+    let (challenge, user) = live(&mut tx, handle, now).await?;
+    let by_user = subject(user.id);
+    lockout::ensure_unlocked(&mut tx, Scope::Code, &[&by_user], now).await?;
+    if now >= challenge.code_expires_at {
+        return Err(Error::CodeExpired);
+    }
+    let right = OneTimeCode::parse(typed).is_some_and(|code| code.matches(&app.keys, &challenge.code_hash));
+    if right {
+        lockout::clear(&mut tx, Scope::Code, &by_user).await?;
+        if !tx.delete_challenge(challenge.id).await? {
+            return Err(Error::CodeExpired);
+        }
+        return Ok(Accepted { tx, challenge, user });
+    }
+    let counter = lockout::record_failure(&mut tx, Scope::Code, &by_user, &CODES_PER_USER, now).await?;
+    let actor = Actor { user: None, impersonator: None, ip: Some(challenge.ip.clone()) };
+    let failed = |action, details| Event::new(user.account_id, &actor, action).subject(user.id).details(details);
+    let app_kind = challenge.app.as_str();
+    let details = serde_json::json!({ "result": "wrong_code", "app": app_kind, "channel": challenge.channel });
+    audit::record(&mut tx, failed("sign_in.failed", details), now).await?;
+    if let Some(wait) = counter.locked_for(now) {
+        let details = serde_json::json!({ "app": app_kind, "minutes": wait / 60 });
+        audit::record(&mut tx, failed("second_factor.locked", details), now).await?;
+        tx.delete_challenge(challenge.id).await?;
+        tx.commit().await?;
+        return Err(Error::Locked { retry_after: time::Duration::seconds(wait) });
+    }
+    if counter.failures == CONTACT_AFTER {
+        let details = serde_json::json!({ "app": app_kind, "failures": CONTACT_AFTER });
+        audit::record(&mut tx, failed("second_factor.failed_3_times", details), now).await?;
+    }
+    let contact = if counter.failures >= CONTACT_AFTER {
+        policy::of_account(&mut tx, user.account_id).await?.contact().cloned().map(Box::new)
+    } else {
+        None
+    };
+    tx.commit().await?;
+    Err(Error::InvalidCode { attempts_left: CODES_PER_USER.max_failures - counter.failures, contact })
+}
+
+/// The challenge as the code page shows it.
+pub async fn waiting(app: &App, handle: &str, now: i64) -> Result<Waiting> {
+    let mut tx = app.store.read().await?;
+    let (challenge, user) = live(&mut tx, handle, now).await?;
+    let method = Method::parse(&challenge.method).unwrap_or(Method::Email);
+    let policy: TwoFactorPolicy = policy::of_account(&mut tx, user.account_id).await?;
+    let failures = lockout::counter(&mut tx, Scope::Code, &subject(user.id)).await?.failures;
+    Ok(Waiting {
+        method,
+        sent: sent_before(&challenge),
+        channels: channels(method, policy.delivery),
+        contact: (failures >= CONTACT_AFTER).then(|| policy.contact().cloned()).flatten(),
+    })
+}
+
+/// The challenge behind a handle, unless it has run out.
+async fn live(tx: &mut Tx, handle: &str, now: i64) -> Result<(ChallengeRow, UserRow)> {
+    let challenge = tx.challenge_by_handle(&TokenHash::of(handle).0).await?;
+    let challenge = challenge.filter(|c| c.expires_at > now).ok_or(Error::CodeExpired)?;
+    let user = tx.user_by_id(challenge.user_id).await?.ok_or(Error::CodeExpired)?;
+    Ok((challenge, user))
+}
+
+fn sent_before(c: &ChallengeRow) -> Sent {
+    Sent {
+        channel: if c.channel == "sms" { Channel::Sms } else { Channel::Email },
+        destination: c.destination.clone(),
+        fallback: None,
+        expires_at: c.code_expires_at,
+        resend_at: c.sent_at + RESEND_AFTER,
+    }
+}
+
+/// Where a code is about to go.
+enum Route {
+    Sms { phone: String, gateway: Arc<SmsGateway> },
+    Email { address: String, fallback: Option<Fallback> },
+}
+
+impl Route {
+    fn channel(&self) -> Channel {
+        match self {
+            Self::Sms { .. } => Channel::Sms,
+            Self::Email { .. } => Channel::Email,
+        }
+    }
+
+    fn masked(&self) -> String {
+        match self {
+            Self::Sms { phone, .. } => Channel::Sms.mask(phone),
+            Self::Email { address, .. } => Channel::Email.mask(address),
+        }
+    }
+
+    fn record<'a>(&self, code_hash: &'a [u8], now: i64) -> ChallengeCode<'a> {
+        ChallengeCode {
+            channel: self.channel().as_str(),
+            destination: self.masked(),
+            code_hash,
+            sent_at: now,
+            code_expires_at: now + super::codes::VALIDITY,
+        }
+    }
+}
+
+/// Chooses where a code goes: by SMS when the user's method is SMS, nobody asked for
+/// email and an SMS can be sent (taking one from the account's quota); else by email.
+async fn route(
+    tx: &mut Tx,
+    app: &App,
+    user: &UserRow,
+    method: Method,
+    delivery: CodeDelivery,
+    requested: Option<Channel>,
+) -> Result<Route> {
+    let by_email = |fallback| match &user.email {
+        Some(address) => Ok(Route::Email { address: address.clone(), fallback }),
+        None => Err(Error::NoCodeDestination),
+    };
+    if method != Method::Sms || requested == Some(Channel::Email) {
+        return by_email(None);
+    }
+    let phone = user.phone.as_ref().filter(|_| user.phone_verified);
+    let blocker = if delivery == CodeDelivery::EmailOnly {
+        Some(Fallback::EmailOnlyPolicy)
+    } else if !user.can_send_sms {
+        Some(Fallback::SmsNotAllowed)
+    } else if phone.is_none() {
+        Some(Fallback::PhoneNotConfirmed)
+    } else if app.delivery.sms.is_none() {
+        Some(Fallback::NoSmsGateway)
+    } else if !tx.take_sms(user.account_id).await? {
+        let enabled = tx.account_by_id(user.account_id).await?.is_some_and(|a| a.sms_enabled);
+        Some(if enabled { Fallback::QuotaUsedUp } else { Fallback::SmsServiceOff })
+    } else {
+        None
+    };
+    match (blocker, phone, &app.delivery.sms) {
+        (None, Some(phone), Some(gateway)) => Ok(Route::Sms { phone: phone.clone(), gateway: gateway.clone() }),
+        (blocker, ..) => by_email(blocker.or(Some(Fallback::NoSmsGateway))),
+    }
+}
+
+/// Sends the code the challenge now holds and commits. An SMS goes out at once, after
+/// the commit; if the gateway fails, its quota is given back and the same code goes by
+/// email instead.
+async fn deliver(
+    app: &App,
+    mut tx: Tx,
+    (id, user, app_kind): (i64, &UserRow, AppKind),
+    route: Route,
+    code: &OneTimeCode,
+    now: i64,
+) -> Result<Sent> {
+    let tr = Tr(Language::parse(&user.language).unwrap_or_default());
+    let sent = |route: &Route, fallback| Sent {
+        channel: route.channel(),
+        destination: route.masked(),
+        fallback,
+        expires_at: now + super::codes::VALIDITY,
+        resend_at: now + RESEND_AFTER,
+    };
+    match route {
+        Route::Email { ref address, fallback } => {
+            let sent = sent(&route, fallback);
+            enqueue_email(&mut tx, app, &tr, address, code, now).await?;
+            record_sent(&mut tx, user, app_kind, &sent, now).await?;
+            tx.commit().await?;
+            app.delivery.wake.notify_one();
+            crate::metrics::code_sent("email", fallback.is_some());
+            Ok(sent)
+        }
+        Route::Sms { ref phone, ref gateway } => {
+            let sms = sent(&route, None);
+            record_sent(&mut tx, user, app_kind, &sms, now).await?;
+            tx.commit().await?;
+            let text = tr.with("sms-sign-in-text", code_args(code));
+            let Err(e) = gateway.send(phone, &text).await else {
+                crate::metrics::code_sent("sms", false);
+                return Ok(sms);
+            };
+            tracing::warn!(error = format!("{e:#}"), "an SMS code could not be sent; sending it by email");
+            let mut tx = app.store.write().await?;
+            tx.give_back_sms(user.account_id).await?;
+            let Some(address) = &user.email else {
+                tx.commit().await?;
+                return Err(Error::NoCodeDestination);
+            };
+            let email = Route::Email { address: address.clone(), fallback: Some(Fallback::GatewayFailed) };
+            let sent = sent(&email, Some(Fallback::GatewayFailed));
+            tx.set_challenge_code(id, &email.record(&code.hash(&app.keys), now)).await?;
+            enqueue_email(&mut tx, app, &tr, address, code, now).await?;
+            record_sent(&mut tx, user, app_kind, &sent, now).await?;
+            tx.commit().await?;
+            app.delivery.wake.notify_one();
+            crate::metrics::code_sent("email", true);
+            Ok(sent)
+        }
+    }
+}
+
+fn code_args(code: &OneTimeCode) -> [(&'static str, fluent_templates::fluent_bundle::FluentValue<'static>); 2] {
+    [("code", code.expose().to_owned().into()), ("minutes", (super::codes::VALIDITY / 60).into())]
+}
+
+async fn enqueue_email(
+    tx: &mut Tx,
+    app: &App,
+    tr: &Tr,
+    address: &str,
+    code: &OneTimeCode,
+    now: i64,
+) -> Result<()> {
+    let text = tr.with("email-sign-in-text", code_args(code));
+    let message = Message::Email {
+        to: address.to_owned(),
+        subject: tr.t("email-sign-in-subject"),
+        html: format!("<p>{}</p>", crate::verification::escape_html(&text)),
+        text,
+    };
+    delivery::enqueue(tx, &app.keys, &message, now).await
+}
+
+/// Audits a code sent, with where it went (masked) and why an SMS user's went by email.
+async fn record_sent(tx: &mut Tx, user: &UserRow, app: AppKind, sent: &Sent, now: i64) -> Result<()> {
+    let actor = Actor::user(user.id, None, None);
+    let details = serde_json::json!({
+        "app": app,
+        "channel": sent.channel,
+        "destination": sent.destination,
+        "fallback": sent.fallback,
+    });
+    let event = Event::new(user.account_id, &actor, "second_factor.sent").subject(user.id).details(details);
+    audit::record(tx, event, now).await
+}

@@ -1,0 +1,201 @@
+//! Each company's second-factor policy: how codes travel (SMS first with email as the
+//! fallback, or email only), whom users should call after three wrong codes, and whether
+//! new users start with 2FA on in the web and manager apps.
+//!
+//! Administrators of the account and of accounts above may read it; only the account's
+//! own top users may change it, and every change is an audit event.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    accounts::AccountId,
+    audit::{self, Event},
+    error::{Error, Result},
+    rights::{Actor, ManagesAccount},
+    sessions::AppKind,
+    store::{PolicyRow, Store, Tx},
+    users::{Email, Phone},
+};
+
+/// How sign-in codes travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeDelivery {
+    /// SMS for users who chose SMS, email whenever an SMS cannot be sent.
+    #[default]
+    SmsThenEmail,
+    /// Email only, whatever users chose.
+    EmailOnly,
+}
+
+impl CodeDelivery {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::SmsThenEmail => "sms_then_email",
+            Self::EmailOnly => "email_only",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        if s == "email_only" { Self::EmailOnly } else { Self::SmsThenEmail }
+    }
+}
+
+/// The person users should turn to when their codes do not work. Empty fields are
+/// unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Contact {
+    pub name: String,
+    pub phone: String,
+    pub email: String,
+}
+
+impl Contact {
+    fn parse(&self) -> Result<Self> {
+        let name = self.name.trim();
+        if name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(Error::invalid("contact.name", "use at most 100 characters"));
+        }
+        let phone = match self.phone.trim() {
+            "" => String::new(),
+            phone => Phone::parse(phone).map_err(|_| Error::invalid("contact.phone", "use the international form, e.g. +35312345678"))?.as_str().to_owned(),
+        };
+        let email = match self.email.trim() {
+            "" => String::new(),
+            email => Email::parse(email).map_err(|_| Error::invalid("contact.email", "not an email address"))?.as_str().to_owned(),
+        };
+        Ok(Self { name: name.to_owned(), phone, email })
+    }
+
+    pub fn is_set(&self) -> bool {
+        !(self.name.is_empty() && self.phone.is_empty() && self.email.is_empty())
+    }
+}
+
+/// Whether new users start with 2FA on, per app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    pub web: bool,
+    pub manager: bool,
+}
+
+impl Defaults {
+    /// The apps new users start with 2FA on for.
+    pub fn apps(self) -> impl Iterator<Item = AppKind> {
+        [(AppKind::Web, self.web), (AppKind::Manager, self.manager)].into_iter().filter_map(|(a, on)| on.then_some(a))
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TwoFactorPolicy {
+    pub delivery: CodeDelivery,
+    #[serde(default)]
+    pub contact: Contact,
+    #[serde(default)]
+    pub defaults: Defaults,
+}
+
+impl TwoFactorPolicy {
+    /// The contact person, when the company named one.
+    pub fn contact(&self) -> Option<&Contact> {
+        self.contact.is_set().then_some(&self.contact)
+    }
+
+    fn to_row(&self) -> PolicyRow {
+        PolicyRow {
+            delivery: self.delivery.as_str().to_owned(),
+            contact_name: self.contact.name.clone(),
+            contact_phone: self.contact.phone.clone(),
+            contact_email: self.contact.email.clone(),
+            default_web: self.defaults.web,
+            default_manager: self.defaults.manager,
+        }
+    }
+
+    fn from_row(row: PolicyRow) -> Self {
+        Self {
+            delivery: CodeDelivery::parse(&row.delivery),
+            contact: Contact { name: row.contact_name, phone: row.contact_phone, email: row.contact_email },
+            defaults: Defaults { web: row.default_web, manager: row.default_manager },
+        }
+    }
+}
+
+/// The account's policy, or the default one if it never set its own.
+pub async fn of_account(tx: &mut Tx, account: AccountId) -> Result<TwoFactorPolicy> {
+    Ok(tx.two_factor_policy(account).await?.map(TwoFactorPolicy::from_row).unwrap_or_default())
+}
+
+/// The policy of an account the actor manages.
+pub async fn get(store: &Store, actor: &Actor, account: AccountId) -> Result<TwoFactorPolicy> {
+    let mut tx = store.read().await?;
+    ManagesAccount::check(&mut tx, actor, account).await?;
+    of_account(&mut tx, account).await
+}
+
+/// Replaces the policy of the actor's own account.
+pub async fn put(
+    store: &Store,
+    actor: &Actor,
+    account: AccountId,
+    policy: &TwoFactorPolicy,
+    now: i64,
+) -> Result<TwoFactorPolicy> {
+    let policy = TwoFactorPolicy { contact: policy.contact.parse()?, ..policy.clone() };
+    let mut tx = store.write().await?;
+    ManagesAccount::check(&mut tx, actor, account).await?.from_within()?;
+    let before = of_account(&mut tx, account).await?;
+    tx.put_two_factor_policy(account, &policy.to_row(), now).await?;
+    let json = |p: &TwoFactorPolicy| serde_json::to_value(p).unwrap_or_default();
+    let details = audit::changes(&flatten(json(&before)), &flatten(json(&policy)), false);
+    audit::record(&mut tx, Event::new(account, actor, "two_factor_policy.changed").details(details), now).await?;
+    tx.commit().await?;
+    Ok(policy)
+}
+
+/// `{"contact": {"name": ..}}` → `{"contact.name": ..}`, so an audit event lists each
+/// changed field on its own.
+fn flatten(value: serde_json::Value) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    if let serde_json::Value::Object(fields) = value {
+        for (key, value) in fields {
+            match value {
+                serde_json::Value::Object(inner) => {
+                    out.extend(inner.into_iter().map(|(k, v)| (format!("{key}.{k}"), v)));
+                }
+                value => {
+                    out.insert(key, value);
+                }
+            }
+        }
+    }
+    out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_contact_is_checked_and_trimmed_and_empty_fields_stay_unset() {
+        let typed = Contact { name: " Ops desk ".into(), phone: "+353 1234 5678".into(), email: String::new() };
+        let contact = typed.parse().unwrap();
+        assert_eq!(contact, Contact { name: "Ops desk".into(), phone: "+35312345678".into(), email: String::new() });
+        assert!(contact.is_set());
+        assert!(!Contact::default().is_set());
+        let bad = Contact { email: "not-an-address".into(), ..Contact::default() };
+        assert!(matches!(bad.parse(), Err(Error::Invalid { field: "contact.email", .. })));
+    }
+
+    #[test]
+    fn an_audit_event_names_each_changed_policy_field() {
+        let before = TwoFactorPolicy::default();
+        let after = TwoFactorPolicy { defaults: Defaults { web: true, manager: false }, ..before.clone() };
+        let json = |p: &TwoFactorPolicy| flatten(serde_json::to_value(p).unwrap());
+        let changes = audit::changes(&json(&before), &json(&after), false);
+        assert_eq!(changes, serde_json::json!({ "before": { "defaults.web": false }, "after": { "defaults.web": true } }));
+    }
+}

@@ -1,0 +1,103 @@
+//! What users see and change about themselves on their Security tab: their addresses
+//! (a new one must be confirmed again), notices, language and second factors.
+
+use serde::Serialize;
+
+use super::{Email, Language, Phone, describe};
+use crate::{
+    audit::{self, Event},
+    error::{Error, Result},
+    mfa::{self, Settings},
+    policy::{self, CodeDelivery},
+    rights::Actor,
+    store::{Store, UserRow},
+};
+
+/// The signed-in user's security settings.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SecuritySettings {
+    pub username: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub phone: Option<String>,
+    pub phone_verified: bool,
+    /// Whether the user may receive SMS at all.
+    pub can_send_sms: bool,
+    pub can_change_password: bool,
+    pub notify_account_blocking: bool,
+    pub language: String,
+    /// The second factor on for each app (`null`: off).
+    pub two_factor: Settings,
+    /// How the company sends codes.
+    pub code_delivery: CodeDelivery,
+}
+
+/// Changes users may make to themselves; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct OwnChanges {
+    pub email: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub notify_account_blocking: Option<bool>,
+    pub language: Option<String>,
+}
+
+pub async fn security(store: &Store, actor: &Actor) -> Result<SecuritySettings> {
+    let id = actor.user.ok_or(Error::Forbidden)?;
+    let mut tx = store.read().await?;
+    let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
+    let two_factor = mfa::settings(&mut tx, id).await?;
+    let code_delivery = policy::of_account(&mut tx, user.account_id).await?.delivery;
+    Ok(settings(user, two_factor, code_delivery))
+}
+
+/// Applies the user's own changes. A changed address is unconfirmed again; a second
+/// factor that relied on it stays on, and its codes go to the new address.
+pub async fn update_own(store: &Store, actor: &Actor, changes: &OwnChanges, now: i64) -> Result<SecuritySettings> {
+    let email = changes.email.as_ref().map(|e| e.as_deref().map(Email::parse).transpose()).transpose()?;
+    let phone = changes.phone.as_ref().map(|p| p.as_deref().map(Phone::parse).transpose()).transpose()?;
+    let language = changes.language.as_deref().map(Language::parse).transpose()?;
+    let id = actor.user.ok_or(Error::Forbidden)?;
+    let mut tx = store.write().await?;
+    let before = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
+    let mut user = before.clone();
+    if let Some(email) = email {
+        if user.email.as_deref() != email.as_ref().map(Email::as_str) {
+            user.email = email.map(|e| e.as_str().to_owned());
+            user.email_verified = false;
+        }
+    }
+    if let Some(phone) = phone {
+        if user.phone.as_deref() != phone.as_ref().map(Phone::as_str) {
+            user.phone = phone.map(|p| p.as_str().to_owned());
+            user.phone_verified = false;
+        }
+    }
+    if let Some(language) = language {
+        user.language = language.code().to_owned();
+    }
+    user.notify_account_blocking = changes.notify_account_blocking.unwrap_or(user.notify_account_blocking);
+    tx.update_user(&user).await?;
+    let details = audit::changes(&describe(&before), &describe(&user), false);
+    let event = Event::new(user.account_id, actor, "user.updated").subject(id).details(details);
+    audit::record(&mut tx, event, now).await?;
+    let two_factor = mfa::settings(&mut tx, id).await?;
+    let code_delivery = policy::of_account(&mut tx, user.account_id).await?.delivery;
+    tx.commit().await?;
+    Ok(settings(user, two_factor, code_delivery))
+}
+
+fn settings(user: UserRow, two_factor: Settings, code_delivery: CodeDelivery) -> SecuritySettings {
+    SecuritySettings {
+        username: user.username,
+        email: user.email,
+        email_verified: user.email_verified,
+        phone: user.phone,
+        phone_verified: user.phone_verified,
+        can_send_sms: user.can_send_sms,
+        can_change_password: user.can_change_password,
+        notify_account_blocking: user.notify_account_blocking,
+        language: user.language,
+        two_factor,
+        code_delivery,
+    }
+}
