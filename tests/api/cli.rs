@@ -171,8 +171,11 @@ fn an_unreachable_database_is_a_clear_error() {
 }
 
 db_test! {
-    async fn the_logs_never_show_a_password_a_token_or_a_code(app: TestApp) {
+    async fn the_logs_never_show_a_password_a_token_a_challenge_or_a_code(app: TestApp) {
         use tokio::io::AsyncBufReadExt;
+        // Only the server under watch may send mail.
+        let mut app = app;
+        app.stop_server();
         portcullis(&app, &["account", "create", "--name", "acme", "--admin", "boss", "--admin-password", PASSWORD]);
         portcullis(&app, &[
             "user", "create", "--account", "acme", "--username", "driver", "--password", PASSWORD,
@@ -218,6 +221,15 @@ db_test! {
             .await
             .unwrap();
         assert!(confirmed.status().is_success());
+        let on = http.put(format!("{base}/api/v1/me/two-factor")).header("authorization", &bearer);
+        let on = on.json(&serde_json::json!({ "method": "email" })).send().await.unwrap();
+        assert!(on.status().is_success());
+        let challenge: Value = http.post(format!("{base}/api/v1/login")).json(&login).send().await.unwrap().json().await.unwrap();
+        let challenge = challenge["challenge"].as_str().unwrap().to_owned();
+        let sign_in_code = app.smtp.wait_for(2).await.code_after("code is ");
+        let verify = serde_json::json!({ "challenge": challenge, "code": sign_in_code });
+        let verified: Value = http.post(format!("{base}/api/v1/login/verify")).json(&verify).send().await.unwrap().json().await.unwrap();
+        let second_token = verified["token"].as_str().unwrap_or_else(|| panic!("{verified}")).to_owned();
         let link = http.get(format!("{base}/?sid={token}")).send().await.unwrap();
         assert!(link.status().is_redirection() || link.status().is_success());
         // SIGTERM, and read everything the server wrote.
@@ -225,7 +237,7 @@ db_test! {
         server.wait().await.unwrap();
         let logs = logs.await.unwrap();
         assert!(logs.contains("sign_in") || logs.contains("/api/v1/login"), "the logs are too quiet to judge: {logs}");
-        for secret in [PASSWORD, token.as_str(), code.as_str()] {
+        for secret in [PASSWORD, &token, &code, &challenge, &sign_in_code, &second_token] {
             assert!(!logs.contains(secret), "{secret:?} appears in the logs");
         }
     }

@@ -265,8 +265,14 @@ impl TestApp {
     /// Creates a company through the domain, as the operator would at the command line:
     /// `<name>` with the top user `<name>-admin`.
     pub async fn company(&self, name: &str) -> Company {
+        self.company_with_sms(name, None).await
+    }
+
+    /// A company whose `sms` service is on with `quota` messages when `Some`.
+    pub async fn company_with_sms(&self, name: &str, quota: Option<i64>) -> Company {
         let request = AccountRequest {
             name: name.to_owned(),
+            sms_quota: quota,
             admin: UserRequest {
                 username: format!("{name}-admin"),
                 password: Some(PASSWORD.to_owned().into()),
@@ -298,6 +304,35 @@ impl TestApp {
             .await
             .expect("user created")
             .id
+    }
+}
+
+impl TestApp {
+    /// Creates a user as the operator imports one: every field of `request` as given.
+    pub async fn user_from(&self, account: AccountId, creator: UserId, request: UserRequest) -> UserId {
+        let request = UserRequest {
+            password: Some(PASSWORD.to_owned().into()),
+            must_change_password: Some(false),
+            ..request
+        };
+        let actor = Actor::operator();
+        users::create(&self.app.store, &self.app.hasher, &actor, account, Some(creator), &request, self.now())
+            .await
+            .expect("user created")
+            .id
+    }
+
+    /// The actions of an account's audit trail, oldest first, with their details.
+    pub async fn audit_trail(&self, account: AccountId) -> Vec<(String, Value)> {
+        let mut tx = self.app.store.read().await.unwrap();
+        let rows = tx.audit_events_of(account).await.unwrap();
+        rows.into_iter().map(|r| (r.action, serde_json::from_str(&r.details).unwrap())).collect()
+    }
+
+    /// Messages left in the account's SMS quota.
+    pub async fn sms_quota(&self, account: AccountId) -> i64 {
+        let mut tx = self.app.store.read().await.unwrap();
+        tx.account_by_id(account).await.unwrap().unwrap().sms_quota
     }
 }
 

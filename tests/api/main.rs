@@ -12,4 +12,5 @@ mod pages;
 mod sessions;
 mod sms;
 mod smtp;
+mod two_factor;
 mod verification;

@@ -16,6 +16,14 @@ pub struct Sms {
     pub text: String,
 }
 
+impl Sms {
+    /// The six-digit code in the text.
+    pub fn code(&self) -> String {
+        let at = self.text.find("code is ").unwrap_or_else(|| panic!("no code in {:?}", self.text));
+        self.text[at + 8..].chars().take(6).collect()
+    }
+}
+
 #[derive(Default)]
 pub struct SmsGateway {
     pub url: String,
@@ -34,9 +42,9 @@ impl SmsGateway {
         gateway
     }
 
-    /// From now on, answer 503 to every message.
-    pub fn refuse(&self) {
-        self.refusing.store(true, Ordering::SeqCst);
+    /// From now on, answer 503 to every message (or, with `false`, accept them again).
+    pub fn refuse(&self, refusing: bool) {
+        self.refusing.store(refusing, Ordering::SeqCst);
     }
 
     pub fn sent(&self) -> Vec<Sms> {

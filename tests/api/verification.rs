@@ -174,7 +174,7 @@ db_test! {
 db_test! {
     async fn an_sms_the_gateway_refuses_is_tried_again_later(app: TestApp) {
         let token = driver_with_phone(&app, 2).await;
-        app.sms.refuse();
+        app.sms.refuse(true);
         json_of(app.post("/api/v1/me/phone/verification", Some(&token), json!({})).await, StatusCode::ACCEPTED).await;
         let mut tries = 0;
         while app.outbox_attempts().await.last() != Some(&1) {
