@@ -233,14 +233,24 @@ async fn serve(app: App, seed_demo: bool) -> anyhow::Result<()> {
 
 fn demo_text(app: &App, seeded: bool) -> String {
     let state = if seeded { "created" } else { "already there" };
+    let log = if app.config.smtp_url.is_none() { ", shown in this log" } else { "" };
+    let sms = match app.config.sms_webhook_url {
+        Some(_) => {
+            format!("a code by SMS; the company has {} SMS, then codes come by email{log}", demo::SMS_QUOTA)
+        }
+        None => format!("a code by SMS; with no SMS gateway configured, codes come by email{log}"),
+    };
     format!(
-        "Demo company \"{}\" ({state}). Sign in at {} as\n  {} / {}  (top user)\n  {} / {}  (subordinate)",
+        "Demo company \"{}\" ({state}). Sign in at {} as\n  {} / {}  (top user)\n  {} / {}  (subordinate)\n  \
+         {} / {}  ({sms})",
         demo::ACCOUNT,
         app.config.public_url(),
         demo::ADMIN,
         demo::ADMIN_PASSWORD,
         demo::DRIVER,
         demo::DRIVER_PASSWORD,
+        demo::DISPATCHER,
+        demo::DISPATCHER_PASSWORD,
     )
 }
 

@@ -1,5 +1,7 @@
 //! The demo company: something to sign in to on a fresh server. A top user, a
-//! subordinate it created, an `act_as` grant between them, and the services on.
+//! subordinate it created with an `act_as` grant on it, a dispatcher who confirms
+//! sign-in with an SMS code, and the services on, with a single SMS left so that the
+//! fallback to email shows on the second sign-in.
 
 use serde::Serialize;
 
@@ -8,7 +10,10 @@ use crate::{
     app::App,
     clock::to_unix,
     error::{Error, Result},
+    mfa::{self, Method},
+    policy::{self, CodeDelivery, Contact, TwoFactorPolicy},
     rights::Actor,
+    sessions::AppKind,
     users::{self, Right, UserRequest},
 };
 
@@ -17,6 +22,10 @@ pub const ADMIN: &str = "demo";
 pub const ADMIN_PASSWORD: &str = "Portcullis-Demo-Gate-7";
 pub const DRIVER: &str = "driver";
 pub const DRIVER_PASSWORD: &str = "Portcullis-Driver-Road-7";
+pub const DISPATCHER: &str = "dispatcher";
+pub const DISPATCHER_PASSWORD: &str = "Portcullis-Dispatch-Desk-7";
+/// SMS messages the demo company starts with.
+pub const SMS_QUOTA: i64 = 1;
 
 /// What was seeded, for printing.
 #[derive(Debug, Serialize)]
@@ -24,6 +33,8 @@ pub struct Seeded {
     pub account: String,
     pub admin: (String, String),
     pub subordinate: (String, String),
+    /// Signs in with a code by SMS (by email once the SMS quota is used up).
+    pub with_sms_code: (String, String),
 }
 
 /// Seeds the demo company; `Conflict` if it exists already.
@@ -32,7 +43,7 @@ pub async fn seed(app: &App) -> Result<Seeded> {
     let operator = Actor::operator();
     let request = AccountRequest {
         name: ACCOUNT.into(),
-        sms_quota: Some(10),
+        sms_quota: Some(SMS_QUOTA),
         email_notifications: true,
         admin: UserRequest {
             username: ADMIN.into(),
@@ -60,10 +71,39 @@ pub async fn seed(app: &App) -> Result<Seeded> {
     let driver =
         users::create(&app.store, &app.hasher, &as_admin, account.id, Some(admin.id), &driver, now).await?;
     users::set_grants(&app.store, &as_admin, admin.id, driver.id, &[Right::ActAs], now).await?;
+    let policy = TwoFactorPolicy {
+        delivery: CodeDelivery::SmsThenEmail,
+        contact: Contact {
+            name: "Demo Fleet dispatch desk".into(),
+            phone: "+35315550100".into(),
+            email: "help@portcullis.example".into(),
+        },
+        defaults: Default::default(),
+    };
+    policy::put(&app.store, &as_admin, account.id, &policy, now).await?;
+    let dispatcher = UserRequest {
+        username: DISPATCHER.into(),
+        password: Some(DISPATCHER_PASSWORD.to_owned().into()),
+        email: Some("dispatcher@portcullis.example".into()),
+        email_verified: true,
+        phone: Some("+35315550123".into()),
+        phone_verified: true,
+        can_send_sms: true,
+        can_change_password: true,
+        must_change_password: Some(false),
+        ..Default::default()
+    };
+    let dispatcher =
+        users::create(&app.store, &app.hasher, &as_admin, account.id, Some(admin.id), &dispatcher, now)
+            .await?;
+    let as_dispatcher = Actor::user(dispatcher.id, None, None);
+    let apps = [AppKind::Web, AppKind::Manager];
+    mfa::set(&app.store, &as_dispatcher, Some(Method::Sms), &apps, now).await?;
     Ok(Seeded {
         account: ACCOUNT.into(),
         admin: (ADMIN.into(), ADMIN_PASSWORD.into()),
         subordinate: (DRIVER.into(), DRIVER_PASSWORD.into()),
+        with_sms_code: (DISPATCHER.into(), DISPATCHER_PASSWORD.into()),
     })
 }
 

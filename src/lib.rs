@@ -18,8 +18,8 @@ pub mod lockout; // lock-outs after repeated failures
 pub mod login; // signing in with a password
 pub mod metrics; // Prometheus metrics
 pub mod mfa; // second factors, sign-in challenges and one-time codes
-pub mod policy; // each company's second-factor policy
 pub mod passwords; // password policy and Argon2id hashing
+pub mod policy; // each company's second-factor policy
 pub mod rights; // who may do what to whom
 pub mod sessions; // sessions and the session check
 pub mod store; // the storage seam: SQLite and PostgreSQL

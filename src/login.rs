@@ -121,7 +121,8 @@ async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcom
     let Some(method) = mfa::settings(&mut tx, user.id).await?.get(attempt.app) else {
         return start(app, tx, &user, attempt.origin(), None, now).await.map(Outcome::SignedIn);
     };
-    if let Err(locked) = lockout::ensure_unlocked(&mut tx, Scope::Code, &[&challenge::subject(user.id)], now).await
+    if let Err(locked) =
+        lockout::ensure_unlocked(&mut tx, Scope::Code, &[&challenge::subject(user.id)], now).await
     {
         tx.commit().await?;
         return Err(locked);
@@ -188,7 +189,8 @@ async fn start(
     if let Some(channel) = second_factor {
         let actor = Actor::user(user.id, None, Some(origin.ip.to_owned()));
         let details = serde_json::json!({ "app": origin.app, "channel": channel });
-        let event = Event::new(user.account_id, &actor, "second_factor.passed").subject(user.id).details(details);
+        let event =
+            Event::new(user.account_id, &actor, "second_factor.passed").subject(user.id).details(details);
         audit::record(&mut tx, event, now).await?;
     }
     tx.commit().await?;

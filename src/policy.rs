@@ -59,11 +59,19 @@ impl Contact {
         }
         let phone = match self.phone.trim() {
             "" => String::new(),
-            phone => Phone::parse(phone).map_err(|_| Error::invalid("contact.phone", "use the international form, e.g. +35312345678"))?.as_str().to_owned(),
+            phone => Phone::parse(phone)
+                .map_err(|_| {
+                    Error::invalid("contact.phone", "use the international form, e.g. +35312345678")
+                })?
+                .as_str()
+                .to_owned(),
         };
         let email = match self.email.trim() {
             "" => String::new(),
-            email => Email::parse(email).map_err(|_| Error::invalid("contact.email", "not an email address"))?.as_str().to_owned(),
+            email => Email::parse(email)
+                .map_err(|_| Error::invalid("contact.email", "not an email address"))?
+                .as_str()
+                .to_owned(),
         };
         Ok(Self { name: name.to_owned(), phone, email })
     }
@@ -84,7 +92,9 @@ pub struct Defaults {
 impl Defaults {
     /// The apps new users start with 2FA on for.
     pub fn apps(self) -> impl Iterator<Item = AppKind> {
-        [(AppKind::Web, self.web), (AppKind::Manager, self.manager)].into_iter().filter_map(|(a, on)| on.then_some(a))
+        [(AppKind::Web, self.web), (AppKind::Manager, self.manager)]
+            .into_iter()
+            .filter_map(|(a, on)| on.then_some(a))
     }
 }
 
@@ -151,7 +161,8 @@ pub async fn put(
     tx.put_two_factor_policy(account, &policy.to_row(), now).await?;
     let json = |p: &TwoFactorPolicy| serde_json::to_value(p).unwrap_or_default();
     let details = audit::changes(&flatten(json(&before)), &flatten(json(&policy)), false);
-    audit::record(&mut tx, Event::new(account, actor, "two_factor_policy.changed").details(details), now).await?;
+    audit::record(&mut tx, Event::new(account, actor, "two_factor_policy.changed").details(details), now)
+        .await?;
     tx.commit().await?;
     Ok(policy)
 }
@@ -181,9 +192,13 @@ mod tests {
 
     #[test]
     fn a_contact_is_checked_and_trimmed_and_empty_fields_stay_unset() {
-        let typed = Contact { name: " Ops desk ".into(), phone: "+353 1234 5678".into(), email: String::new() };
+        let typed =
+            Contact { name: " Ops desk ".into(), phone: "+353 1234 5678".into(), email: String::new() };
         let contact = typed.parse().unwrap();
-        assert_eq!(contact, Contact { name: "Ops desk".into(), phone: "+35312345678".into(), email: String::new() });
+        assert_eq!(
+            contact,
+            Contact { name: "Ops desk".into(), phone: "+35312345678".into(), email: String::new() }
+        );
         assert!(contact.is_set());
         assert!(!Contact::default().is_set());
         let bad = Contact { email: "not-an-address".into(), ..Contact::default() };
@@ -196,6 +211,9 @@ mod tests {
         let after = TwoFactorPolicy { defaults: Defaults { web: true, manager: false }, ..before.clone() };
         let json = |p: &TwoFactorPolicy| flatten(serde_json::to_value(p).unwrap());
         let changes = audit::changes(&json(&before), &json(&after), false);
-        assert_eq!(changes, serde_json::json!({ "before": { "defaults.web": false }, "after": { "defaults.web": true } }));
+        assert_eq!(
+            changes,
+            serde_json::json!({ "before": { "defaults.web": false }, "after": { "defaults.web": true } })
+        );
     }
 }

@@ -170,7 +170,10 @@ pub async fn confirm(
     if !right {
         tx.count_verification_attempt(id, channel.as_str()).await?;
         tx.commit().await?;
-        return Err(Error::InvalidCode { attempts_left: codes::MAX_ATTEMPTS - pending.attempts - 1, contact: None });
+        return Err(Error::InvalidCode {
+            attempts_left: codes::MAX_ATTEMPTS - pending.attempts - 1,
+            contact: None,
+        });
     }
     match channel {
         Channel::Email => user.email_verified = true,

@@ -141,12 +141,13 @@ pub async fn open(app: &App, mut tx: Tx, s: Signing<'_>, now: i64) -> Result<Ope
         method: s.method.as_str(),
         expires_at: now + LIFETIME,
     };
-    if let Some(last) = tx.challenge_of_user(s.user.id).await? {
-        if last.sent_at + RESEND_AFTER > now && last.expires_at > now {
-            tx.hand_over_challenge(last.id, &new).await?;
-            tx.commit().await?;
-            return Ok(Opened { handle, method: s.method, sent: sent_before(&last), channels });
-        }
+    if let Some(last) = tx.challenge_of_user(s.user.id).await?
+        && last.sent_at + RESEND_AFTER > now
+        && last.expires_at > now
+    {
+        tx.hand_over_challenge(last.id, &new).await?;
+        tx.commit().await?;
+        return Ok(Opened { handle, method: s.method, sent: sent_before(&last), channels });
     }
     let route = route(&mut tx, app, s.user, s.method, policy.delivery, None).await?;
     let code = OneTimeCode::generate();
@@ -199,9 +200,11 @@ pub async fn accept(app: &App, handle: &str, typed: &str, now: i64) -> Result<Ac
     }
     let counter = lockout::record_failure(&mut tx, Scope::Code, &by_user, &CODES_PER_USER, now).await?;
     let actor = Actor { user: None, impersonator: None, ip: Some(challenge.ip.clone()) };
-    let failed = |action, details| Event::new(user.account_id, &actor, action).subject(user.id).details(details);
+    let failed =
+        |action, details| Event::new(user.account_id, &actor, action).subject(user.id).details(details);
     let app_kind = challenge.app.as_str();
-    let details = serde_json::json!({ "result": "wrong_code", "app": app_kind, "channel": challenge.channel });
+    let details =
+        serde_json::json!({ "result": "wrong_code", "app": app_kind, "channel": challenge.channel });
     audit::record(&mut tx, failed("sign_in.failed", details), now).await?;
     if let Some(wait) = counter.locked_for(now) {
         let details = serde_json::json!({ "app": app_kind, "minutes": wait / 60 });
@@ -321,7 +324,9 @@ async fn route(
         None
     };
     match (blocker, phone, &app.delivery.sms) {
-        (None, Some(phone), Some(gateway)) => Ok(Route::Sms { phone: phone.clone(), gateway: gateway.clone() }),
+        (None, Some(phone), Some(gateway)) => {
+            Ok(Route::Sms { phone: phone.clone(), gateway: gateway.clone() })
+        }
         (blocker, ..) => by_email(blocker.or(Some(Fallback::NoSmsGateway))),
     }
 }
@@ -384,7 +389,9 @@ async fn deliver(
     }
 }
 
-fn code_args(code: &OneTimeCode) -> [(&'static str, fluent_templates::fluent_bundle::FluentValue<'static>); 2] {
+fn code_args(
+    code: &OneTimeCode,
+) -> [(&'static str, fluent_templates::fluent_bundle::FluentValue<'static>); 2] {
     [("code", code.expose().to_owned().into()), ("minutes", (super::codes::VALIDITY / 60).into())]
 }
 

@@ -100,7 +100,13 @@ impl Tx {
     }
 
     /// Sets the user's second factor for an app; `None` turns it off.
-    pub async fn set_two_factor(&mut self, user: UserId, app: &str, method: Option<&str>, now: i64) -> Result<()> {
+    pub async fn set_two_factor(
+        &mut self,
+        user: UserId,
+        app: &str,
+        method: Option<&str>,
+        now: i64,
+    ) -> Result<()> {
         match method {
             Some(method) => with_tx!(self, c => sqlx::query(
                 "INSERT INTO two_factor_settings (user_id, app, method, updated_at) VALUES ($1, $2, $3, $4) \
@@ -113,19 +119,26 @@ impl Tx {
             .execute(c)
             .await
             .map(|r| r.rows_affected())),
-            None => with_tx!(self, c => sqlx::query("DELETE FROM two_factor_settings WHERE user_id = $1 AND app = $2")
+            None => {
+                with_tx!(self, c => sqlx::query("DELETE FROM two_factor_settings WHERE user_id = $1 AND app = $2")
                 .bind(user)
                 .bind(app)
                 .execute(c)
                 .await
-                .map(|r| r.rows_affected())),
+                .map(|r| r.rows_affected()))
+            }
         }?;
         Ok(())
     }
 
     /// Stores a challenge with its first code, replacing any other of the same user and
     /// clearing away those that have run out.
-    pub async fn insert_challenge(&mut self, new: &NewChallenge<'_>, code: &ChallengeCode<'_>, now: i64) -> Result<i64> {
+    pub async fn insert_challenge(
+        &mut self,
+        new: &NewChallenge<'_>,
+        code: &ChallengeCode<'_>,
+        now: i64,
+    ) -> Result<i64> {
         with_tx!(self, c => sqlx::query("DELETE FROM challenges WHERE user_id = $1 OR expires_at <= $2")
             .bind(new.user_id)
             .bind(now)

@@ -188,18 +188,7 @@ pub async fn update(
         }
         None => None,
     };
-    if let Some(email) = email {
-        if user.email.as_deref() != email.as_ref().map(Email::as_str) {
-            user.email = email.map(|e| e.as_str().to_owned());
-            user.email_verified = false;
-        }
-    }
-    if let Some(phone) = phone {
-        if user.phone.as_deref() != phone.as_ref().map(Phone::as_str) {
-            user.phone = phone.map(|p| p.as_str().to_owned());
-            user.phone_verified = false;
-        }
-    }
+    set_addresses(&mut user, email, phone);
     if let Some(language) = language {
         user.language = language.code().to_owned();
     }
@@ -222,6 +211,23 @@ pub async fn update(
     .await?;
     tx.commit().await?;
     Ok(user)
+}
+
+/// Puts new addresses on a user (`None`: leave as is; `Some(None)`: remove); a changed
+/// address is unconfirmed until its owner confirms it.
+fn set_addresses(user: &mut UserRow, email: Option<Option<Email>>, phone: Option<Option<Phone>>) {
+    if let Some(email) = email
+        && user.email.as_deref() != email.as_ref().map(Email::as_str)
+    {
+        user.email = email.map(|e| e.as_str().to_owned());
+        user.email_verified = false;
+    }
+    if let Some(phone) = phone
+        && user.phone.as_deref() != phone.as_ref().map(Phone::as_str)
+    {
+        user.phone = phone.map(|p| p.as_str().to_owned());
+        user.phone_verified = false;
+    }
 }
 
 /// The fields of a user that an audit event shows before and after a change.

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Email, Language, Phone, describe};
+use super::{Email, Language, Phone, UserId, describe, set_addresses};
 use crate::{
     audit::{self, Event},
     error::{Error, Result},
@@ -41,8 +41,7 @@ pub struct OwnChanges {
     pub language: Option<String>,
 }
 
-pub async fn security(store: &Store, actor: &Actor) -> Result<SecuritySettings> {
-    let id = actor.user.ok_or(Error::Forbidden)?;
+pub async fn security(store: &Store, id: UserId) -> Result<SecuritySettings> {
     let mut tx = store.read().await?;
     let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     let two_factor = mfa::settings(&mut tx, id).await?;
@@ -52,7 +51,12 @@ pub async fn security(store: &Store, actor: &Actor) -> Result<SecuritySettings> 
 
 /// Applies the user's own changes. A changed address is unconfirmed again; a second
 /// factor that relied on it stays on, and its codes go to the new address.
-pub async fn update_own(store: &Store, actor: &Actor, changes: &OwnChanges, now: i64) -> Result<SecuritySettings> {
+pub async fn update_own(
+    store: &Store,
+    actor: &Actor,
+    changes: &OwnChanges,
+    now: i64,
+) -> Result<SecuritySettings> {
     let email = changes.email.as_ref().map(|e| e.as_deref().map(Email::parse).transpose()).transpose()?;
     let phone = changes.phone.as_ref().map(|p| p.as_deref().map(Phone::parse).transpose()).transpose()?;
     let language = changes.language.as_deref().map(Language::parse).transpose()?;
@@ -60,18 +64,7 @@ pub async fn update_own(store: &Store, actor: &Actor, changes: &OwnChanges, now:
     let mut tx = store.write().await?;
     let before = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     let mut user = before.clone();
-    if let Some(email) = email {
-        if user.email.as_deref() != email.as_ref().map(Email::as_str) {
-            user.email = email.map(|e| e.as_str().to_owned());
-            user.email_verified = false;
-        }
-    }
-    if let Some(phone) = phone {
-        if user.phone.as_deref() != phone.as_ref().map(Phone::as_str) {
-            user.phone = phone.map(|p| p.as_str().to_owned());
-            user.phone_verified = false;
-        }
-    }
+    set_addresses(&mut user, email, phone);
     if let Some(language) = language {
         user.language = language.code().to_owned();
     }

@@ -6,6 +6,7 @@ mod helpers;
 
 mod administration;
 mod cli;
+mod code_pages;
 mod login;
 mod operations;
 mod pages;

@@ -25,7 +25,8 @@ async fn sms_driver(app: &TestApp, quota: Option<i64>) -> Company {
     };
     app.user_from(company.account, company.admin, driver).await;
     let token = app.signed_in("driver").await;
-    let on = app.send(Method::PUT, "/api/v1/me/two-factor", Some(&token), Some(json!({ "method": "sms" }))).await;
+    let on =
+        app.send(Method::PUT, "/api/v1/me/two-factor", Some(&token), Some(json!({ "method": "sms" }))).await;
     assert_eq!(json_of(on, StatusCode::OK).await, json!({ "web": "sms", "manager": "sms" }));
     company
 }

@@ -160,7 +160,10 @@ pub struct VerifyBody {
     (status = 410, description = "`code_expired`: ask for a new code, or sign in again", body = super::ErrorBody),
     (status = 423, description = "`locked` after 5 wrong codes, with `retry_after` seconds", body = super::ErrorBody),
 ))]
-pub async fn verify(State(app): State<App>, ApiJson(body): ApiJson<VerifyBody>) -> Result<Json<SignedInBody>> {
+pub async fn verify(
+    State(app): State<App>,
+    ApiJson(body): ApiJson<VerifyBody>,
+) -> Result<Json<SignedInBody>> {
     let signed_in = login::verify(&app, &body.challenge, &body.code, to_unix(app.now())).await?;
     Ok(Json(signed_in.into()))
 }

@@ -207,12 +207,8 @@ async fn confirm(
 /// factor per app and how the company sends codes.
 #[utoipa::path(get, path = "/api/v1/me/security", tag = "security", security(("bearer" = [])),
     responses((status = 200, body = SecuritySettings)))]
-pub async fn security(
-    State(app): State<App>,
-    session: Session,
-    client: Client,
-) -> Result<Json<SecuritySettings>> {
-    Ok(Json(users::security(&app.store, &session.actor(&client)).await?))
+pub async fn security(State(app): State<App>, Session(current): Session) -> Result<Json<SecuritySettings>> {
+    Ok(Json(users::security(&app.store, current.user.id).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

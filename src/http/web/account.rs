@@ -1,4 +1,5 @@
-//! The signed-in user's own pages: security (password, login history) and sessions.
+//! The signed-in user's own pages: security (addresses and their confirmation, the
+//! second factor per app, password, login history) and sessions.
 
 use axum::{
     Form,
@@ -12,12 +13,50 @@ use super::{
     login::CsrfForm,
     templates::{HistoryRow, SecurityPage, SessionLine, SessionsPage, show_time},
 };
-use crate::{app::App, audit, clock::to_unix, i18n::Tr, sessions};
+use crate::{
+    app::App,
+    audit,
+    clock::to_unix,
+    error::Error,
+    http::extract::Client,
+    i18n::Tr,
+    mfa::{self, Method},
+    policy::CodeDelivery,
+    sessions::{self, AppKind},
+    users::{self, OwnChanges},
+    verification::{self, Channel},
+};
 
 #[derive(Debug, Deserialize)]
 pub struct SecurityQuery {
     before: Option<i64>,
     changed: Option<String>,
+    /// What just succeeded, as a notice key.
+    done: Option<String>,
+    /// What just failed, as an error key.
+    error: Option<String>,
+    /// `email` or `phone`: a code was sent, show the line to type it.
+    sent: Option<String>,
+}
+
+/// The notices and errors the security page may be sent back with; anything else in
+/// the address is ignored.
+const OUTCOMES: &[&str] = &[
+    "address-saved",
+    "email-confirmed",
+    "phone-confirmed",
+    "two-factor-saved",
+    "error-invalid-email",
+    "error-invalid-phone",
+    "error-wrong-code",
+    "error-code-expired",
+    "error-too-soon",
+    "error-sms-unavailable",
+    "error-two-factor-unconfirmed",
+];
+
+fn outcome(tr: Tr, key: Option<&str>) -> Option<String> {
+    key.filter(|k| OUTCOMES.contains(k)).map(|k| tr.t(&format!("security-{k}")))
 }
 
 pub async fn security(
@@ -31,7 +70,7 @@ pub async fn security(
     let tr = Tr(current.language);
     let failed = |e| PageError::Domain(e, tr);
     let me = current.signed_in_user();
-    let user = app.store.read().await.map_err(|e| failed(e.into()))?.user_by_id(me).await.map_err(failed)?;
+    let settings = users::security(&app.store, current.user.id).await.map_err(failed)?;
     let (entries, next) = audit::login_history(&app.store, me, query.before, 20).await.map_err(failed)?;
     let history = entries
         .into_iter()
@@ -45,11 +84,156 @@ pub async fn security(
         })
         .collect();
     let mut page = visitor.layout(tr, Some(current));
+    page.notice = outcome(tr, query.done.as_deref());
+    page.error = outcome(tr, query.error.as_deref());
     if query.changed.is_some() {
         page.notice = Some(tr.t("password-changed"));
     }
-    let can_change_password = user.is_some_and(|u| u.can_change_password) && current.impersonator.is_none();
-    Ok((visitor.jar, SecurityPage { page, can_change_password, history, next }).into_response())
+    let can_change_password = settings.can_change_password && current.impersonator.is_none();
+    let method = |m: Option<Method>| m.map_or("none", Method::as_str);
+    let security = SecurityPage {
+        page,
+        can_change_password,
+        email: settings.email.unwrap_or_default(),
+        email_verified: settings.email_verified,
+        phone: settings.phone.unwrap_or_default(),
+        phone_verified: settings.phone_verified,
+        sent: query.sent.filter(|s| s == "email" || s == "phone"),
+        web: method(settings.two_factor.web),
+        manager: method(settings.two_factor.manager),
+        sms_allowed: settings.code_delivery == CodeDelivery::SmsThenEmail,
+        history,
+        next,
+    };
+    Ok((visitor.jar, security).into_response())
+}
+
+/// `email` or `phone` in a path, as the channel that confirms it.
+fn address(kind: &str) -> Result<Channel, PageError> {
+    match kind {
+        "email" => Ok(Channel::Email),
+        "phone" => Ok(Channel::Sms),
+        _ => Err(PageError::Domain(Error::NotFound, Tr(Default::default()))),
+    }
+}
+
+fn back(query: &str) -> Response {
+    Redirect::to(&format!("/security?{query}")).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct AddressForm {
+    csrf: String,
+    value: String,
+}
+
+/// `POST /security/{email|phone}`: a new address, unconfirmed until its code is typed.
+pub async fn save_address(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Path(kind): Path<String>,
+    Form(form): Form<AddressForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    session.require_no_duty()?;
+    let channel = address(&kind)?;
+    let value = Some(form.value.trim().to_owned()).filter(|v| !v.is_empty());
+    let changes = match channel {
+        Channel::Email => OwnChanges { email: Some(value), ..Default::default() },
+        Channel::Sms => OwnChanges { phone: Some(value), ..Default::default() },
+    };
+    let actor = session.0.actor(client.ip);
+    match users::update_own(&app.store, &actor, &changes, to_unix(app.now())).await {
+        Ok(_) => Ok(back("done=address-saved")),
+        Err(Error::Invalid { .. }) => Ok(back(&format!("error=error-invalid-{kind}"))),
+        Err(e) => Err(PageError::Domain(e, Tr(session.0.language))),
+    }
+}
+
+/// `POST /security/{email|phone}/send`: a code to confirm the address.
+pub async fn send_address_code(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Path(kind): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    session.require_no_duty()?;
+    let channel = address(&kind)?;
+    let actor = session.0.actor(client.ip);
+    let gateway = app.delivery.sms.is_some();
+    let now = to_unix(app.now());
+    let result = verification::send_code(&app.store, &app.keys, gateway, &actor, channel, now).await;
+    app.delivery.wake.notify_one();
+    match result {
+        Ok(_) => Ok(back(&format!("sent={kind}"))),
+        Err(Error::TooSoon { .. }) => Ok(back(&format!("sent={kind}&error=error-too-soon"))),
+        Err(Error::SmsUnavailable { .. }) => Ok(back("error=error-sms-unavailable")),
+        Err(Error::Invalid { .. }) => Ok(back(&format!("error=error-invalid-{kind}"))),
+        Err(e) => Err(PageError::Domain(e, Tr(session.0.language))),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+/// `POST /security/{email|phone}/confirm`: the code that confirms the address.
+pub async fn confirm_address(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Path(kind): Path<String>,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    session.require_no_duty()?;
+    let channel = address(&kind)?;
+    let actor = session.0.actor(client.ip);
+    match verification::confirm(&app.store, &app.keys, &actor, channel, &form.code, to_unix(app.now())).await
+    {
+        Ok(()) => Ok(back(&format!("done={kind}-confirmed"))),
+        Err(Error::InvalidCode { .. }) => Ok(back(&format!("sent={kind}&error=error-wrong-code"))),
+        Err(Error::CodeExpired) => Ok(back("error=error-code-expired")),
+        Err(e) => Err(PageError::Domain(e, Tr(session.0.language))),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TwoFactorForm {
+    csrf: String,
+    web: String,
+    manager: String,
+}
+
+/// `POST /security/two-factor`: the second factor for each app.
+pub async fn save_two_factor(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Form(form): Form<TwoFactorForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    session.require_no_duty()?;
+    let actor = session.0.actor(client.ip);
+    let now = to_unix(app.now());
+    for (app_kind, chosen) in [(AppKind::Web, &form.web), (AppKind::Manager, &form.manager)] {
+        let method = Method::parse(chosen);
+        match mfa::set(&app.store, &actor, method, &[app_kind], now).await {
+            Ok(_) => {}
+            Err(Error::Invalid { .. }) => return Ok(back("error=error-two-factor-unconfirmed")),
+            Err(e) => return Err(PageError::Domain(e, Tr(session.0.language))),
+        }
+    }
+    Ok(back("done=two-factor-saved"))
 }
 
 #[derive(Debug, Deserialize)]

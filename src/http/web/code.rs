@@ -111,7 +111,11 @@ pub async fn resend(
 }
 
 /// Cancels the sign-in: `POST /login/code/cancel`.
-pub async fn cancel(State(app): State<App>, visitor: Visitor, Form(form): Form<CsrfForm>) -> Result<Response, PageError> {
+pub async fn cancel(
+    State(app): State<App>,
+    visitor: Visitor,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
     visitor.check_csrf(&app, &form.csrf)?;
     Ok((visitor.without_challenge().jar, Redirect::to("/login")).into_response())
 }
@@ -138,7 +142,9 @@ async fn render(
     };
     let sent = &waiting.sent;
     let sent_to = match (waiting.method, sent.channel) {
-        (Method::Sms, Channel::Email) => tr.t1("code-sent-email-instead", "destination", sent.destination.clone()),
+        (Method::Sms, Channel::Email) => {
+            tr.t1("code-sent-email-instead", "destination", sent.destination.clone())
+        }
         (_, Channel::Email) => tr.t1("code-sent-email", "destination", sent.destination.clone()),
         (_, Channel::Sms) => tr.t1("code-sent-sms", "destination", sent.destination.clone()),
     };

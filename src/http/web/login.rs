@@ -126,24 +126,23 @@ pub async fn submit(
         user_agent: client.user_agent,
         language: Some(language),
     };
-    let (status, message) =
-        match login::sign_in(&app, attempt, to_unix(app.now())).await {
-            Ok(Outcome::SignedIn(signed_in)) => {
-                let visitor = visitor.with_session(signed_in.token.expose(), remember);
-                return Ok((visitor.jar, Redirect::to("/")).into_response());
-            }
-            Ok(Outcome::SecondFactor(opened)) => {
-                let visitor = visitor.with_challenge(opened.handle.expose());
-                return Ok((visitor.jar, Redirect::to("/login/code")).into_response());
-            }
-            Err(Error::InvalidCredentials) => (StatusCode::UNAUTHORIZED, tr.t("error-invalid-credentials")),
-            Err(Error::Locked { retry_after }) => {
-                let minutes = (retry_after.whole_seconds() + 59) / 60;
-                (StatusCode::LOCKED, tr.t1("error-locked", "minutes", minutes))
-            }
-            Err(Error::AccountBlocked) => (StatusCode::FORBIDDEN, tr.t("error-account-blocked")),
-            Err(e) => return Err(PageError::Domain(e, tr)),
-        };
+    let (status, message) = match login::sign_in(&app, attempt, to_unix(app.now())).await {
+        Ok(Outcome::SignedIn(signed_in)) => {
+            let visitor = visitor.with_session(signed_in.token.expose(), remember);
+            return Ok((visitor.jar, Redirect::to("/")).into_response());
+        }
+        Ok(Outcome::SecondFactor(opened)) => {
+            let visitor = visitor.with_challenge(opened.handle.expose());
+            return Ok((visitor.jar, Redirect::to("/login/code")).into_response());
+        }
+        Err(Error::InvalidCredentials) => (StatusCode::UNAUTHORIZED, tr.t("error-invalid-credentials")),
+        Err(Error::Locked { retry_after }) => {
+            let minutes = (retry_after.whole_seconds() + 59) / 60;
+            (StatusCode::LOCKED, tr.t1("error-locked", "minutes", minutes))
+        }
+        Err(Error::AccountBlocked) => (StatusCode::FORBIDDEN, tr.t("error-account-blocked")),
+        Err(e) => return Err(PageError::Domain(e, tr)),
+    };
     let mut page = visitor.layout(tr, None);
     page.error = Some(message);
     Ok((status, visitor.jar, LoginPage { page, username: form.username }).into_response())

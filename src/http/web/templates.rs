@@ -63,8 +63,26 @@ pub struct HistoryRow {
 pub struct SecurityPage {
     pub page: Layout,
     pub can_change_password: bool,
+    pub email: String,
+    pub email_verified: bool,
+    pub phone: String,
+    pub phone_verified: bool,
+    /// `email` or `phone` when a code was just sent to it.
+    pub sent: Option<String>,
+    /// The second factor per app: `none`, `email` or `sms`.
+    pub web: &'static str,
+    pub manager: &'static str,
+    /// Whether the company sends codes by SMS at all.
+    pub sms_allowed: bool,
     pub history: Vec<HistoryRow>,
     pub next: Option<i64>,
+}
+
+impl SecurityPage {
+    /// The second factor on for `app`.
+    pub fn method_of(&self, app: &str) -> &'static str {
+        if app == "manager" { self.manager } else { self.web }
+    }
 }
 
 pub struct SessionLine {

@@ -41,3 +41,27 @@
   setInterval(tick, 1000);
   setInterval(poll, every);
 })();
+
+// On the sign-in code page: counts down to when a new code may be asked for, then
+// makes the "Resend the code" buttons active. The server counted the seconds, so the
+// browser's own clock does not matter.
+(function () {
+  "use strict";
+  var countdown = document.getElementById("countdown");
+  if (!countdown) return;
+  var left = Number(countdown.dataset.seconds || 0);
+  var buttons = document.querySelectorAll("#resend-form button");
+
+  function show() {
+    if (left > 0) {
+      countdown.textContent = countdown.textContent.replace(/\d+/, String(left));
+      return;
+    }
+    countdown.hidden = true;
+    buttons.forEach(function (b) { b.disabled = false; });
+    clearInterval(timer);
+  }
+
+  var timer = setInterval(function () { left -= 1; show(); }, 1000);
+  show();
+})();

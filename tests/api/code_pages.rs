@@ -1,0 +1,153 @@
+//! The sign-in code page and the Security tab's addresses and second factor, in a real
+//! browser (on SQLite, like the other pages).
+
+use portcullis::users::UserRequest;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use time::Duration;
+
+use crate::{browser::Browser, helpers::*};
+
+/// A company with SMS and its driver, addresses confirmed, SMS codes on for both apps.
+async fn sms_driver() -> (TestApp, Company) {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let company = app.company_with_sms("acme", Some(10)).await;
+    let driver = UserRequest {
+        username: "driver".into(),
+        email: Some("driver@fleet.example".into()),
+        email_verified: true,
+        phone: Some("+35312345678".into()),
+        phone_verified: true,
+        can_send_sms: true,
+        ..Default::default()
+    };
+    app.user_from(company.account, company.admin, driver).await;
+    let token = app.signed_in("driver").await;
+    let on =
+        app.send(Method::PUT, "/api/v1/me/two-factor", Some(&token), Some(json!({ "method": "sms" }))).await;
+    assert_eq!(on.status(), StatusCode::OK);
+    (app, company)
+}
+
+fn wrong(code: &str) -> &'static str {
+    if code == "000000" { "111111" } else { "000000" }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_code_turns_the_field_red_and_the_right_one_signs_in() {
+    let (app, _) = sms_driver().await;
+    let browser = Browser::open(&app).await;
+    browser.sign_in("driver", PASSWORD).await;
+    assert_eq!(browser.path().await, "/login/code");
+    assert!(browser.text("#sent-to").await.contains("+35*******78"));
+    assert!(browser.attr("#resend-sms", "disabled").await.is_some());
+    assert!(browser.attr("#resend-email", "disabled").await.is_some());
+    assert!(
+        browser.text("#countdown").await.contains("30 s")
+            || browser.text("#countdown").await.contains("29 s")
+    );
+    let code = app.sms.wait_for(1).await.code();
+    browser.fill("#code", wrong(&code)).await;
+    browser.click("#verify").await;
+    assert_eq!(browser.attr("#code", "class").await.as_deref(), Some("invalid"));
+    assert!(browser.text("#error").await.contains("Attempts left: 4"));
+    browser.fill("#code", &code).await;
+    browser.click("#verify").await;
+    assert_eq!(browser.path().await, "/");
+    assert!(browser.text("#who").await.contains("driver"));
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_contact_person_appears_after_three_wrong_codes_and_a_new_code_may_come_by_email() {
+    let (app, company) = sms_driver().await;
+    let admin = app.signed_in("acme-admin").await;
+    let path = format!("/api/v1/accounts/{}/two-factor-policy", company.account.0);
+    let policy =
+        json!({ "delivery": "sms_then_email", "contact": { "name": "Ops desk", "phone": "+35387000000" } });
+    assert_eq!(app.send(Method::PUT, &path, Some(&admin), Some(policy)).await.status(), StatusCode::OK);
+    let browser = Browser::open(&app).await;
+    browser.sign_in("driver", PASSWORD).await;
+    let code = app.sms.wait_for(1).await.code();
+    for _ in 0..2 {
+        browser.fill("#code", wrong(&code)).await;
+        browser.click("#verify").await;
+    }
+    assert_eq!(browser.count("#contact").await, 0);
+    browser.fill("#code", wrong(&code)).await;
+    browser.click("#verify").await;
+    assert_eq!(browser.text("#contact-name").await, "Ops desk");
+    assert_eq!(browser.text("#contact-phone").await, "+35387000000");
+    app.advance(Duration::seconds(30));
+    browser.goto("/login/code").await;
+    assert!(browser.attr("#resend-email", "disabled").await.is_none());
+    browser.click("#resend-email").await;
+    assert!(browser.text("#notice").await.contains("new code"));
+    assert!(browser.text("#sent-to").await.contains("d*****@fleet.example"));
+    let code = app.smtp.wait_for(1).await.code_after("code is ");
+    browser.fill("#code", &code).await;
+    browser.click("#verify").await;
+    assert_eq!(browser.path().await, "/");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_security_tab_confirms_email_and_phone_and_turns_on_sms_codes_per_app() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let company = app.company_with_sms("acme", Some(10)).await;
+    let driver = UserRequest { username: "driver".into(), can_send_sms: true, ..Default::default() };
+    app.user_from(company.account, company.admin, driver).await;
+    app.signed_in("driver").await;
+    let browser = Browser::open(&app).await;
+    browser.sign_in("driver", PASSWORD).await;
+    browser.goto("/security").await;
+    // SMS codes need a confirmed phone first.
+    browser
+        .client
+        .find(fantoccini::Locator::Css("#two-factor-web"))
+        .await
+        .unwrap()
+        .select_by_value("sms")
+        .await
+        .unwrap();
+    browser.click("#save-two-factor").await;
+    assert!(browser.text("#error").await.contains("Confirm the address first"));
+
+    browser.fill("#email", "driver@fleet.example").await;
+    browser.click("#save-email").await;
+    assert_eq!(browser.text("#email-status").await, "Not confirmed");
+    browser.click("#send-email").await;
+    let code = app.smtp.wait_for(1).await.code_after("code is ");
+    browser.fill("#email-code", &code).await;
+    browser.click("#confirm-email").await;
+    assert!(browser.text("#notice").await.contains("email address is confirmed"));
+    assert_eq!(browser.text("#email-status").await, "Confirmed");
+
+    browser.fill("#phone", "+353 1234 5678").await;
+    browser.click("#save-phone").await;
+    browser.click("#send-sms").await;
+    let sms = app.sms.wait_for(1).await;
+    assert_eq!(sms.to, "+35312345678");
+    browser
+        .fill("#phone-code", &sms.text.chars().filter(char::is_ascii_digit).take(6).collect::<String>())
+        .await;
+    browser.click("#confirm-phone").await;
+    assert_eq!(browser.text("#phone-status").await, "Confirmed");
+
+    browser
+        .client
+        .find(fantoccini::Locator::Css("#two-factor-web"))
+        .await
+        .unwrap()
+        .select_by_value("sms")
+        .await
+        .unwrap();
+    browser.click("#save-two-factor").await;
+    assert!(browser.text("#notice").await.contains("saved"));
+    assert_eq!(browser.attr("#two-factor-web option[value=sms]", "selected").await.as_deref(), Some("true"));
+    let login = json_of(app.login("driver", PASSWORD).await, StatusCode::OK).await;
+    assert_eq!((login["status"].as_str(), login["channel"].as_str()), (Some("second_factor"), Some("sms")));
+    let manager = json!({ "username": "driver", "password": PASSWORD, "app": "manager" });
+    assert_eq!(json_of(app.post("/api/v1/login", None, manager).await, StatusCode::OK).await["status"], "ok");
+    browser.close().await;
+}
