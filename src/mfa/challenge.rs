@@ -425,3 +425,30 @@ async fn record_sent(tx: &mut Tx, user: &UserRow, app: AppKind, sent: &Sent, now
     let event = Event::new(user.account_id, &actor, "second_factor.sent").subject(user.id).details(details);
     audit::record(tx, event, now).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sms_users_may_ask_for_email_codes_unless_the_company_sends_only_email() {
+        assert_eq!(channels(Method::Sms, CodeDelivery::SmsThenEmail), [Channel::Sms, Channel::Email]);
+        assert_eq!(channels(Method::Sms, CodeDelivery::EmailOnly), [Channel::Email]);
+        assert_eq!(channels(Method::Email, CodeDelivery::SmsThenEmail), [Channel::Email]);
+    }
+
+    #[test]
+    fn the_code_step_locks_at_the_fifth_failure_for_fifteen_minutes_and_no_longer() {
+        let mut counter = lockout::Counter::default();
+        for failures in 1..=4 {
+            counter = counter.after_failure(&CODES_PER_USER, 1000);
+            assert_eq!((counter.failures, counter.locked_for(1000)), (failures, None));
+        }
+        counter = counter.after_failure(&CODES_PER_USER, 1000);
+        assert_eq!(counter.locked_for(1000), Some(15 * 60));
+        for _ in 0..5 {
+            counter = counter.after_failure(&CODES_PER_USER, 1000 + 15 * 60);
+        }
+        assert_eq!(counter.locked_for(1000 + 15 * 60), Some(15 * 60));
+    }
+}

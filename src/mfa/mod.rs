@@ -140,3 +140,47 @@ fn check_usable(user: &UserRow, method: Method, delivery: CodeDelivery) -> Resul
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{accounts::AccountId, users::UserId};
+
+    fn user(email_verified: bool, phone_verified: bool) -> UserRow {
+        UserRow {
+            id: UserId(1),
+            account_id: AccountId(1),
+            username: "driver".into(),
+            creator_id: None,
+            top_user: false,
+            email: Some("driver@fleet.example".into()),
+            email_verified,
+            phone: Some("+35312345678".into()),
+            phone_verified,
+            password_hash: crate::users::StoredHash(String::new()),
+            can_change_password: false,
+            can_send_sms: true,
+            must_change_password: false,
+            language: "en".into(),
+            dpa_accepted_version: 0,
+            notify_account_blocking: false,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_method_needs_its_own_address_confirmed() {
+        let sms = CodeDelivery::SmsThenEmail;
+        assert!(check_usable(&user(true, false), Method::Email, sms).is_ok());
+        assert!(check_usable(&user(false, true), Method::Email, sms).is_err());
+        assert!(check_usable(&user(false, true), Method::Sms, sms).is_ok());
+        assert!(check_usable(&user(true, false), Method::Sms, sms).is_err());
+    }
+
+    #[test]
+    fn a_company_that_sends_codes_by_email_only_refuses_sms_and_defaults_to_email() {
+        assert!(check_usable(&user(true, true), Method::Sms, CodeDelivery::EmailOnly).is_err());
+        assert_eq!(default_method(CodeDelivery::EmailOnly), Method::Email);
+        assert_eq!(default_method(CodeDelivery::SmsThenEmail), Method::Sms);
+    }
+}
