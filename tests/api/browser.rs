@@ -76,6 +76,12 @@ impl Browser {
         field.send_keys(value).await.unwrap();
     }
 
+    /// Chooses the option with `value` in a drop-down list.
+    pub async fn select(&self, css: &str, value: &str) {
+        let list = self.client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} on the page"));
+        list.select_by_value(value).await.unwrap();
+    }
+
     /// Clicks a link or button and waits until the page it leads to has replaced this one.
     pub async fn click(&self, css: &str) {
         let old_page = self.client.find(Locator::Css("html")).await.expect("a page");

@@ -8,34 +8,10 @@ use time::Duration;
 
 use crate::{browser::Browser, helpers::*};
 
-/// A company with SMS and its driver, addresses confirmed, SMS codes on for both apps.
-async fn sms_driver() -> (TestApp, Company) {
-    let app = TestApp::spawn(Backend::Sqlite).await;
-    let company = app.company_with_sms("acme", Some(10)).await;
-    let driver = UserRequest {
-        username: "driver".into(),
-        email: Some("driver@fleet.example".into()),
-        email_verified: true,
-        phone: Some("+35312345678".into()),
-        phone_verified: true,
-        can_send_sms: true,
-        ..Default::default()
-    };
-    app.user_from(company.account, company.admin, driver).await;
-    let token = app.signed_in("driver").await;
-    let on =
-        app.send(Method::PUT, "/api/v1/me/two-factor", Some(&token), Some(json!({ "method": "sms" }))).await;
-    assert_eq!(on.status(), StatusCode::OK);
-    (app, company)
-}
-
-fn wrong(code: &str) -> &'static str {
-    if code == "000000" { "111111" } else { "000000" }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_code_turns_the_field_red_and_the_right_one_signs_in() {
-    let (app, _) = sms_driver().await;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.sms_driver(Some(10)).await;
     let browser = Browser::open(&app).await;
     browser.sign_in("driver", PASSWORD).await;
     assert_eq!(browser.path().await, "/login/code");
@@ -47,7 +23,7 @@ async fn a_wrong_code_turns_the_field_red_and_the_right_one_signs_in() {
             || browser.text("#countdown").await.contains("29 s")
     );
     let code = app.sms.wait_for(1).await.code();
-    browser.fill("#code", wrong(&code)).await;
+    browser.fill("#code", wrong_code(&code)).await;
     browser.click("#verify").await;
     assert_eq!(browser.attr("#code", "class").await.as_deref(), Some("invalid"));
     assert!(browser.text("#error").await.contains("Attempts left: 4"));
@@ -60,7 +36,8 @@ async fn a_wrong_code_turns_the_field_red_and_the_right_one_signs_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_contact_person_appears_after_three_wrong_codes_and_a_new_code_may_come_by_email() {
-    let (app, company) = sms_driver().await;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let company = app.sms_driver(Some(10)).await;
     let admin = app.signed_in("acme-admin").await;
     let path = format!("/api/v1/accounts/{}/two-factor-policy", company.account.0);
     let policy =
@@ -70,11 +47,11 @@ async fn the_contact_person_appears_after_three_wrong_codes_and_a_new_code_may_c
     browser.sign_in("driver", PASSWORD).await;
     let code = app.sms.wait_for(1).await.code();
     for _ in 0..2 {
-        browser.fill("#code", wrong(&code)).await;
+        browser.fill("#code", wrong_code(&code)).await;
         browser.click("#verify").await;
     }
     assert_eq!(browser.count("#contact").await, 0);
-    browser.fill("#code", wrong(&code)).await;
+    browser.fill("#code", wrong_code(&code)).await;
     browser.click("#verify").await;
     assert_eq!(browser.text("#contact-name").await, "Ops desk");
     assert_eq!(browser.text("#contact-phone").await, "+35387000000");
@@ -102,14 +79,7 @@ async fn the_security_tab_confirms_email_and_phone_and_turns_on_sms_codes_per_ap
     browser.sign_in("driver", PASSWORD).await;
     browser.goto("/security").await;
     // SMS codes need a confirmed phone first.
-    browser
-        .client
-        .find(fantoccini::Locator::Css("#two-factor-web"))
-        .await
-        .unwrap()
-        .select_by_value("sms")
-        .await
-        .unwrap();
+    browser.select("#two-factor-web", "sms").await;
     browser.click("#save-two-factor").await;
     assert!(browser.text("#error").await.contains("Confirm the address first"));
 
@@ -134,14 +104,7 @@ async fn the_security_tab_confirms_email_and_phone_and_turns_on_sms_codes_per_ap
     browser.click("#confirm-phone").await;
     assert_eq!(browser.text("#phone-status").await, "Confirmed");
 
-    browser
-        .client
-        .find(fantoccini::Locator::Css("#two-factor-web"))
-        .await
-        .unwrap()
-        .select_by_value("sms")
-        .await
-        .unwrap();
+    browser.select("#two-factor-web", "sms").await;
     browser.click("#save-two-factor").await;
     assert!(browser.text("#notice").await.contains("saved"));
     assert_eq!(browser.attr("#two-factor-web option[value=sms]", "selected").await.as_deref(), Some("true"));

@@ -329,6 +329,27 @@ impl TestApp {
         rows.into_iter().map(|r| (r.action, serde_json::from_str(&r.details).unwrap())).collect()
     }
 
+    /// A company with `quota` SMS and its user `driver`, whose email and phone are
+    /// confirmed and who may receive SMS, with SMS codes on for both apps.
+    pub async fn sms_driver(&self, quota: Option<i64>) -> Company {
+        let company = self.company_with_sms("acme", quota).await;
+        let driver = UserRequest {
+            username: "driver".into(),
+            email: Some("driver@fleet.example".into()),
+            email_verified: true,
+            phone: Some("+35312345678".into()),
+            phone_verified: true,
+            can_send_sms: true,
+            ..Default::default()
+        };
+        self.user_from(company.account, company.admin, driver).await;
+        let token = self.signed_in("driver").await;
+        let on = json!({ "method": "sms" });
+        let on = self.send(reqwest::Method::PUT, "/api/v1/me/two-factor", Some(&token), Some(on)).await;
+        assert_eq!(json_of(on, StatusCode::OK).await, json!({ "web": "sms", "manager": "sms" }));
+        company
+    }
+
     /// Messages left in the account's SMS quota.
     pub async fn sms_quota(&self, account: AccountId) -> i64 {
         let mut tx = self.app.store.read().await.unwrap();
@@ -339,6 +360,11 @@ impl TestApp {
 pub struct Company {
     pub account: AccountId,
     pub admin: UserId,
+}
+
+/// A six-digit code that is surely not `code`.
+pub fn wrong_code(code: &str) -> &'static str {
+    if code == "000000" { "111111" } else { "000000" }
 }
 
 /// The JSON body of a response, after checking its status.

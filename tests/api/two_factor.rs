@@ -10,27 +10,6 @@ use crate::{db_test, helpers::*};
 
 const MARKER: &str = "code is ";
 
-/// A company with `quota` SMS and its driver, whose email and phone are confirmed and who
-/// may receive SMS, with SMS codes on for both apps. Returns the company.
-async fn sms_driver(app: &TestApp, quota: Option<i64>) -> Company {
-    let company = app.company_with_sms("acme", quota).await;
-    let driver = UserRequest {
-        username: "driver".into(),
-        email: Some("driver@fleet.example".into()),
-        email_verified: true,
-        phone: Some("+35312345678".into()),
-        phone_verified: true,
-        can_send_sms: true,
-        ..Default::default()
-    };
-    app.user_from(company.account, company.admin, driver).await;
-    let token = app.signed_in("driver").await;
-    let on =
-        app.send(Method::PUT, "/api/v1/me/two-factor", Some(&token), Some(json!({ "method": "sms" }))).await;
-    assert_eq!(json_of(on, StatusCode::OK).await, json!({ "web": "sms", "manager": "sms" }));
-    company
-}
-
 /// Signs in with the right password, expecting a challenge.
 async fn challenged(app: &TestApp, username: &str) -> Value {
     let answer = json_of(app.login(username, PASSWORD).await, StatusCode::OK).await;
@@ -42,13 +21,9 @@ async fn verify(app: &TestApp, challenge: &Value, code: &str) -> reqwest::Respon
     app.post("/api/v1/login/verify", None, json!({ "challenge": challenge["challenge"], "code": code })).await
 }
 
-fn wrong(code: &str) -> &'static str {
-    if code == "000000" { "111111" } else { "000000" }
-}
-
 db_test! {
     async fn an_sms_user_signs_in_with_the_code_sent_by_sms_which_takes_one_from_the_quota(app: TestApp) {
-        let company = sms_driver(&app, Some(10)).await;
+        let company = app.sms_driver(Some(10)).await;
         let answer = challenged(&app, "driver").await;
         assert_eq!(answer["method"], "sms");
         assert_eq!(answer["channel"], "sms");
@@ -74,7 +49,7 @@ db_test! {
 
 db_test! {
     async fn when_the_sms_quota_is_used_up_the_code_goes_by_email_in_the_same_request(app: TestApp) {
-        let company = sms_driver(&app, Some(1)).await;
+        let company = app.sms_driver(Some(1)).await;
         let first = challenged(&app, "driver").await;
         assert_eq!(first["channel"], "sms");
         json_of(verify(&app, &first, &app.sms.wait_for(1).await.code()).await, StatusCode::OK).await;
@@ -94,7 +69,7 @@ db_test! {
 
 db_test! {
     async fn a_gateway_that_refuses_turns_the_sms_into_an_email_and_gives_the_quota_back(app: TestApp) {
-        let company = sms_driver(&app, Some(5)).await;
+        let company = app.sms_driver(Some(5)).await;
         app.sms.refuse(true);
         let answer = challenged(&app, "driver").await;
         assert_eq!(answer["channel"], "email");
@@ -107,7 +82,7 @@ db_test! {
 
 db_test! {
     async fn every_reason_an_sms_cannot_be_sent_sends_the_code_by_email(app: TestApp) {
-        let company = sms_driver(&app, Some(5)).await;
+        let company = app.sms_driver(Some(5)).await;
         let cases = [
             ("UPDATE users SET can_send_sms = FALSE WHERE username = 'driver'", "sms_not_allowed"),
             ("UPDATE users SET phone_verified = FALSE WHERE username = 'driver'", "phone_not_confirmed"),
@@ -136,7 +111,7 @@ db_test! {
 
 db_test! {
     async fn a_new_code_waits_thirty_seconds_voids_the_old_one_and_may_go_by_email(app: TestApp) {
-        sms_driver(&app, Some(10)).await;
+        app.sms_driver(Some(10)).await;
         let answer = challenged(&app, "driver").await;
         let old = app.sms.wait_for(1).await.code();
         let body = json!({ "challenge": answer["challenge"], "channel": "email" });
@@ -158,7 +133,7 @@ db_test! {
 
 db_test! {
     async fn an_expired_code_answers_410_and_a_new_one_still_signs_in(app: TestApp) {
-        sms_driver(&app, Some(10)).await;
+        app.sms_driver(Some(10)).await;
         let answer = challenged(&app, "driver").await;
         let code = app.sms.wait_for(1).await.code();
         app.advance(Duration::minutes(5));
@@ -173,7 +148,7 @@ db_test! {
 
 db_test! {
     async fn signing_in_again_within_thirty_seconds_sends_no_second_code(app: TestApp) {
-        let company = sms_driver(&app, Some(10)).await;
+        let company = app.sms_driver(Some(10)).await;
         let first = challenged(&app, "driver").await;
         let code = app.sms.wait_for(1).await.code();
         app.advance(Duration::seconds(5));
@@ -188,7 +163,7 @@ db_test! {
 
 db_test! {
     async fn the_third_wrong_code_names_the_contact_person_and_the_fifth_locks_the_user_for_fifteen_minutes(app: TestApp) {
-        let company = sms_driver(&app, Some(10)).await;
+        let company = app.sms_driver(Some(10)).await;
         let admin = app.signed_in("acme-admin").await;
         let path = format!("/api/v1/accounts/{}/two-factor-policy", company.account.0);
         let contact = json!({ "name": "Ops desk", "phone": "+35387000000", "email": "ops@fleet.example" });
@@ -197,18 +172,18 @@ db_test! {
         let answer = challenged(&app, "driver").await;
         let code = app.sms.wait_for(1).await.code();
         for attempts_left in [4, 3] {
-            let failed = json_of(verify(&app, &answer, wrong(&code)).await, StatusCode::UNAUTHORIZED).await;
+            let failed = json_of(verify(&app, &answer, wrong_code(&code)).await, StatusCode::UNAUTHORIZED).await;
             assert_eq!(failed["attempts_left"], attempts_left);
             assert!(failed.get("contact").is_none());
         }
-        let third = json_of(verify(&app, &answer, wrong(&code)).await, StatusCode::UNAUTHORIZED).await;
+        let third = json_of(verify(&app, &answer, wrong_code(&code)).await, StatusCode::UNAUTHORIZED).await;
         assert_eq!(third["attempts_left"], 2);
         assert_eq!(third["contact"], contact);
         let trail = app.audit_trail(company.account).await;
         assert_eq!(trail.iter().filter(|(a, _)| a == "second_factor.failed_3_times").count(), 1);
-        let fourth = json_of(verify(&app, &answer, wrong(&code)).await, StatusCode::UNAUTHORIZED).await;
+        let fourth = json_of(verify(&app, &answer, wrong_code(&code)).await, StatusCode::UNAUTHORIZED).await;
         assert_eq!((fourth["attempts_left"].as_i64(), &fourth["contact"]), (Some(1), &contact));
-        let fifth = json_of(verify(&app, &answer, wrong(&code)).await, StatusCode::LOCKED).await;
+        let fifth = json_of(verify(&app, &answer, wrong_code(&code)).await, StatusCode::LOCKED).await;
         assert_eq!(fifth["retry_after"], 900);
         assert_eq!(verify(&app, &answer, &code).await.status(), StatusCode::GONE);
         // The right password cannot start another attempt until the lock ends.
@@ -226,14 +201,14 @@ db_test! {
 
 db_test! {
     async fn wrong_passwords_and_wrong_codes_are_counted_apart(app: TestApp) {
-        sms_driver(&app, Some(10)).await;
+        app.sms_driver(Some(10)).await;
         for _ in 0..4 {
             assert_eq!(app.login("driver", "not-the-password").await.status(), StatusCode::UNAUTHORIZED);
         }
         let answer = challenged(&app, "driver").await;
         let code = app.sms.wait_for(1).await.code();
         for _ in 0..4 {
-            assert_eq!(verify(&app, &answer, wrong(&code)).await.status(), StatusCode::UNAUTHORIZED);
+            assert_eq!(verify(&app, &answer, wrong_code(&code)).await.status(), StatusCode::UNAUTHORIZED);
         }
         assert_eq!(app.login("driver", "not-the-password").await.status(), StatusCode::UNAUTHORIZED);
         json_of(verify(&app, &answer, &code).await, StatusCode::OK).await;

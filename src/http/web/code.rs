@@ -35,14 +35,8 @@ pub async fn page(
     visitor: Visitor,
     Query(query): Query<CodeQuery>,
 ) -> Result<Response, PageError> {
-    let tr = Tr(visitor.lang);
-    let mut status = StatusCode::OK;
-    let mut notice = query.sent.is_some().then(|| tr.t("code-sent-again"));
-    let mut error = None;
-    if query.sent.as_deref() == Some("locked") {
-        (status, notice, error) = (StatusCode::LOCKED, None, Some(tr.t1("error-locked", "minutes", 15)));
-    }
-    render(&app, visitor, status, notice, error, false).await
+    let notice = query.sent.is_some().then(|| Tr(visitor.lang).t("code-sent-again"));
+    render(&app, visitor, StatusCode::OK, notice, None, false).await
 }
 
 #[derive(Deserialize)]
@@ -73,10 +67,7 @@ pub async fn submit(
             (StatusCode::UNAUTHORIZED, tr.t1("error-wrong-code", "attempts", attempts_left))
         }
         Err(Error::CodeExpired) => (StatusCode::GONE, tr.t("error-code-expired")),
-        Err(Error::Locked { retry_after }) => {
-            let minutes = (retry_after.whole_seconds() + 59) / 60;
-            return Ok(signed_out(visitor, StatusCode::LOCKED, tr.t1("error-locked", "minutes", minutes)));
-        }
+        Err(Error::Locked { retry_after }) => return Ok(locked(visitor, retry_after)),
         Err(e) => return Err(PageError::Domain(e, tr)),
     };
     render(&app, visitor, status, None, Some(message), true).await
@@ -104,7 +95,7 @@ pub async fn resend(
         Err(Error::TooSoon { retry_after }) => {
             tr.t1("error-too-soon", "seconds", retry_after.whole_seconds())
         }
-        Err(Error::Locked { .. }) => return Ok(Redirect::to("/login/code?sent=locked").into_response()),
+        Err(Error::Locked { retry_after }) => return Ok(locked(visitor, retry_after)),
         Err(e) => return Err(PageError::Domain(e, tr)),
     };
     render(&app, visitor, StatusCode::TOO_MANY_REQUESTS, None, Some(message), false).await
@@ -160,6 +151,13 @@ async fn render(
         contact: waiting.contact,
     };
     Ok((status, visitor.jar, code_page).into_response())
+}
+
+/// Back to the sign-in page: too many wrong codes.
+fn locked(visitor: Visitor, retry_after: time::Duration) -> Response {
+    let minutes = (retry_after.whole_seconds() + 59) / 60;
+    let message = Tr(visitor.lang).t1("error-locked", "minutes", minutes);
+    signed_out(visitor, StatusCode::LOCKED, message)
 }
 
 /// Back to the sign-in page with a message, the challenge forgotten.
