@@ -78,7 +78,7 @@ pub async fn seed(app: &App) -> Result<Seeded> {
             phone: "+35315550100".into(),
             email: "help@portcullis.example".into(),
         },
-        defaults: Default::default(),
+        ..Default::default()
     };
     policy::put(&app.store, &as_admin, account.id, &policy, now).await?;
     let dispatcher = UserRequest {

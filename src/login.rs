@@ -16,8 +16,10 @@ use crate::{
     mfa::{
         self,
         challenge::{self, Opened, Signing},
+        devices,
     },
     passwords::Password,
+    policy,
     rights::Actor,
     sessions::{self, AppKind, Current, NewSession},
     store::{Tx, UserRow},
@@ -36,6 +38,8 @@ pub struct Attempt {
     pub user_agent: String,
     /// The language chosen on the sign-in page, remembered in the user's settings.
     pub language: Option<Language>,
+    /// The token of a device the user may have chosen to trust: no code is asked there.
+    pub device: Option<String>,
 }
 
 /// Where a sign-in comes from, as the login history shows it.
@@ -58,6 +62,10 @@ impl Attempt {
 pub struct SignedIn {
     pub token: Token,
     pub session: Current,
+    /// The token of the device just trusted, shown once.
+    pub device_token: Option<Token>,
+    /// Set when a backup code was used: how many remain.
+    pub backup_codes_left: Option<i64>,
 }
 
 /// What a right password leads to.
@@ -121,6 +129,13 @@ async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcom
     let Some(method) = mfa::settings(&mut tx, user.id).await?.get(attempt.app) else {
         return start(app, tx, &user, attempt.origin(), None, now).await.map(Outcome::SignedIn);
     };
+    if let Some(device) = &attempt.device
+        && policy::of_account(&mut tx, user.account_id).await?.allow_trusted_devices
+        && devices::is_trusted(&mut tx, user.id, device, now).await?
+    {
+        let passed = Some("trusted_device");
+        return start(app, tx, &user, attempt.origin(), passed, now).await.map(Outcome::SignedIn);
+    }
     if let Err(locked) =
         lockout::ensure_unlocked(&mut tx, Scope::Code, &[&challenge::subject(user.id)], now).await
     {
@@ -138,9 +153,10 @@ async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcom
     challenge::open(app, tx, signing, now).await.map(Outcome::SecondFactor)
 }
 
-/// Finishes a sign-in with the code of its challenge.
-pub async fn verify(app: &App, handle: &str, code: &str, now: i64) -> Result<SignedIn> {
-    let result = check_code(app, handle, code, now).await;
+/// Finishes a sign-in with the code of its challenge, trusting the device from now on
+/// when the user asks and the company allows.
+pub async fn verify(app: &App, handle: &str, code: &str, trust_device: bool, now: i64) -> Result<SignedIn> {
+    let result = check_code(app, handle, code, trust_device, now).await;
     crate::metrics::sign_in(match &result {
         Ok(_) => "ok",
         Err(Error::InvalidCode { .. }) => "invalid_code",
@@ -151,8 +167,9 @@ pub async fn verify(app: &App, handle: &str, code: &str, now: i64) -> Result<Sig
     result
 }
 
-async fn check_code(app: &App, handle: &str, code: &str, now: i64) -> Result<SignedIn> {
-    let challenge::Accepted { mut tx, challenge, user } = challenge::accept(app, handle, code, now).await?;
+async fn check_code(app: &App, handle: &str, code: &str, trust_device: bool, now: i64) -> Result<SignedIn> {
+    let accepted = challenge::accept(app, handle, code, now).await?;
+    let (mut tx, challenge, user) = (accepted.tx, accepted.challenge, accepted.user);
     let origin = Origin {
         app: AppKind::parse(&challenge.app),
         ip: &challenge.ip,
@@ -164,7 +181,23 @@ async fn check_code(app: &App, handle: &str, code: &str, now: i64) -> Result<Sig
         tx.commit().await?;
         return Err(Error::AccountBlocked);
     }
-    start(app, tx, &user, origin, Some(&challenge.channel), now).await
+    let device_token =
+        if trust_device && policy::of_account(&mut tx, user.account_id).await?.allow_trusted_devices {
+            let token = devices::trust(&mut tx, user.id, origin.user_agent, origin.ip, now).await?;
+            let actor = Actor::user(user.id, None, Some(origin.ip.to_owned()));
+            let details =
+                serde_json::json!({ "user_agent": origin.user_agent, "days": devices::LIFETIME / 86_400 });
+            let event =
+                Event::new(user.account_id, &actor, "trusted_device.added").subject(user.id).details(details);
+            audit::record(&mut tx, event, now).await?;
+            Some(token)
+        } else {
+            None
+        };
+    let passed =
+        if accepted.backup_codes_left.is_some() { "backup_code" } else { challenge.channel.as_str() };
+    let signed_in = start(app, tx, &user, origin, Some(passed), now).await?;
+    Ok(SignedIn { device_token, backup_codes_left: accepted.backup_codes_left, ..signed_in })
 }
 
 /// Starts the session of a finished sign-in and records it.
@@ -186,16 +219,16 @@ async fn start(
     };
     let (token, _) = sessions::start(&mut tx, &app.lifetimes, &new, now).await?;
     record(&mut tx, user, origin, "sign_in", "ok", now).await?;
-    if let Some(channel) = second_factor {
+    if let Some(by) = second_factor {
         let actor = Actor::user(user.id, None, Some(origin.ip.to_owned()));
-        let details = serde_json::json!({ "app": origin.app, "channel": channel });
+        let details = serde_json::json!({ "app": origin.app, "by": by });
         let event =
             Event::new(user.account_id, &actor, "second_factor.passed").subject(user.id).details(details);
         audit::record(&mut tx, event, now).await?;
     }
     tx.commit().await?;
     let session = sessions::check(&app.store, &app.lifetimes, token.expose(), now).await?;
-    Ok(SignedIn { token, session })
+    Ok(SignedIn { token, session, device_token: None, backup_codes_left: None })
 }
 
 /// Writes a sign-in attempt into the login history of the person who typed the password.

@@ -98,7 +98,7 @@ impl Defaults {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TwoFactorPolicy {
     pub delivery: CodeDelivery,
@@ -106,6 +106,24 @@ pub struct TwoFactorPolicy {
     pub contact: Contact,
     #[serde(default)]
     pub defaults: Defaults,
+    /// Whether users may tick "Don't ask on this device for 30 days" at the code step.
+    #[serde(default = "yes")]
+    pub allow_trusted_devices: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for TwoFactorPolicy {
+    fn default() -> Self {
+        Self {
+            delivery: CodeDelivery::default(),
+            contact: Contact::default(),
+            defaults: Defaults::default(),
+            allow_trusted_devices: true,
+        }
+    }
 }
 
 impl TwoFactorPolicy {
@@ -122,6 +140,7 @@ impl TwoFactorPolicy {
             contact_email: self.contact.email.clone(),
             default_web: self.defaults.web,
             default_manager: self.defaults.manager,
+            allow_trusted_devices: self.allow_trusted_devices,
         }
     }
 
@@ -130,6 +149,7 @@ impl TwoFactorPolicy {
             delivery: CodeDelivery::parse(&row.delivery),
             contact: Contact { name: row.contact_name, phone: row.contact_phone, email: row.contact_email },
             defaults: Defaults { web: row.default_web, manager: row.default_manager },
+            allow_trusted_devices: row.allow_trusted_devices,
         }
     }
 }

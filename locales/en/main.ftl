@@ -109,3 +109,6 @@ security-error-code-expired = The code has expired. Ask for a new one.
 security-error-too-soon = Please wait 30 seconds before asking for a new code.
 security-error-sms-unavailable = No SMS can be sent: the SMS service is off, no messages are left, or you may not receive SMS.
 security-error-two-factor-unconfirmed = Confirm the address first: email codes need a confirmed email, SMS codes a confirmed phone (and a company that sends codes by SMS).
+code-from-authenticator = Enter the 6-digit code from your authenticator app.
+code-backup-hint = No access to your code? Type one of your backup codes instead.
+code-trust-device = Don't ask on this device for 30 days

@@ -109,3 +109,6 @@ security-error-code-expired = El código ha caducado. Pida uno nuevo.
 security-error-too-soon = Espere 30 segundos antes de pedir un nuevo código.
 security-error-sms-unavailable = No se puede enviar el SMS: el servicio está desactivado, no quedan mensajes o no puede recibir SMS.
 security-error-two-factor-unconfirmed = Confirme primero la dirección: los códigos por correo necesitan un correo confirmado; los de SMS, un teléfono confirmado (y una empresa que envíe códigos por SMS).
+code-from-authenticator = Introduzca el código de 6 dígitos de su aplicación de autenticación.
+code-backup-hint = ¿No tiene acceso al código? Escriba uno de sus códigos de respaldo.
+code-trust-device = No preguntar en este dispositivo durante 30 días

@@ -12,6 +12,9 @@
 //! through the outbox, so its failure can still turn into an email; the quota taken for
 //! it is given back. Emails go through the outbox.
 //!
+//! A user with an authenticator app gets a challenge with nothing sent; its codes, or a
+//! backup code (for any method), answer it.
+//!
 //! Wrong codes count per user, apart from wrong passwords: from the 3rd the answer names
 //! the company's contact person and the 3rd is audited; the 5th blocks the code step for
 //! that user for 15 minutes.
@@ -20,7 +23,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{Method, codes::OneTimeCode};
+use super::{Method, backup, codes::OneTimeCode, totp};
 use crate::{
     app::App,
     audit::{self, Event},
@@ -76,7 +79,8 @@ pub struct Sent {
 pub struct Opened {
     pub handle: Token,
     pub method: Method,
-    pub sent: Sent,
+    /// `None` for an authenticator app: nothing is sent.
+    pub sent: Option<Sent>,
     /// The channels the client may ask a new code by.
     pub channels: Vec<Channel>,
 }
@@ -96,10 +100,12 @@ pub struct Signing<'a> {
 #[derive(Debug, Clone)]
 pub struct Waiting {
     pub method: Method,
-    pub sent: Sent,
+    pub sent: Option<Sent>,
     pub channels: Vec<Channel>,
     /// The company's contact person, once the user has typed 3 wrong codes.
     pub contact: Option<Contact>,
+    /// Whether the company lets the user trust this device.
+    pub may_trust_device: bool,
 }
 
 /// A right code: the challenge is gone and the session may start in `tx`.
@@ -107,11 +113,15 @@ pub struct Accepted {
     pub tx: Tx,
     pub challenge: ChallengeRow,
     pub user: UserRow,
+    /// Set when a backup code was used: how many remain.
+    pub backup_codes_left: Option<i64>,
 }
 
-/// The channels an SMS or email user may get codes by under the company's policy.
+/// The channels a user may get codes by under the company's policy: none for an
+/// authenticator app, whose codes are never sent.
 pub fn channels(method: Method, delivery: CodeDelivery) -> Vec<Channel> {
     match (method, delivery) {
+        (Method::Totp, _) => vec![],
         (Method::Sms, CodeDelivery::SmsThenEmail) => vec![Channel::Sms, Channel::Email],
         _ => vec![Channel::Email],
     }
@@ -149,13 +159,25 @@ pub async fn open(app: &App, mut tx: Tx, s: Signing<'_>, now: i64) -> Result<Ope
         tx.commit().await?;
         return Ok(Opened { handle, method: s.method, sent: sent_before(&last), channels });
     }
+    if s.method == Method::Totp {
+        let nothing_sent = ChallengeCode {
+            channel: "totp",
+            destination: String::new(),
+            code_hash: &[],
+            sent_at: now,
+            code_expires_at: now + LIFETIME,
+        };
+        tx.insert_challenge(&new, &nothing_sent, now).await?;
+        tx.commit().await?;
+        return Ok(Opened { handle, method: s.method, sent: None, channels });
+    }
     let route = route(&mut tx, app, s.user, s.method, policy.delivery, None).await?;
     let code = OneTimeCode::generate();
     let code_hash = code.hash(&app.keys);
     let record = route.record(&code_hash, now);
     let id = tx.insert_challenge(&new, &record, now).await?;
     let sent = deliver(app, tx, (id, s.user, s.app), route, &code, now).await?;
-    Ok(Opened { handle, method: s.method, sent, channels })
+    Ok(Opened { handle, method: s.method, sent: Some(sent), channels })
 }
 
 /// Sends a new code for a challenge, by the channel asked for or the user's own; the
@@ -169,6 +191,9 @@ pub async fn resend(app: &App, handle: &str, requested: Option<Channel>, now: i6
         return Err(Error::TooSoon { retry_after: time::Duration::seconds(wait) });
     }
     let method = Method::parse(&challenge.method).unwrap_or(Method::Email);
+    if method == Method::Totp {
+        return Err(Error::invalid("channel", "an authenticator app's codes are not sent"));
+    }
     let delivery = policy::of_account(&mut tx, user.account_id).await?.delivery;
     if requested.is_some_and(|c| !channels(method, delivery).contains(&c)) {
         return Err(Error::invalid("channel", "codes cannot be sent this way"));
@@ -187,16 +212,24 @@ pub async fn accept(app: &App, handle: &str, typed: &str, now: i64) -> Result<Ac
     let (challenge, user) = live(&mut tx, handle, now).await?;
     let by_user = subject(user.id);
     lockout::ensure_unlocked(&mut tx, Scope::Code, &[&by_user], now).await?;
-    if now >= challenge.code_expires_at {
-        return Err(Error::CodeExpired);
-    }
-    let right = OneTimeCode::parse(typed).is_some_and(|code| code.matches(&app.keys, &challenge.code_hash));
+    let keys = &app.keys;
+    let (right, backup_codes_left) = if backup::looks_like(typed) {
+        let used = backup::accept(&mut tx, keys, user.id, typed, now).await?;
+        (used, Some(backup::left(&mut tx, user.id).await?))
+    } else if challenge.method == Method::Totp.as_str() {
+        (totp::accept(&mut tx, keys, &user, typed, now).await?, None)
+    } else {
+        if now >= challenge.code_expires_at {
+            return Err(Error::CodeExpired);
+        }
+        (OneTimeCode::parse(typed).is_some_and(|code| code.matches(keys, &challenge.code_hash)), None)
+    };
     if right {
         lockout::clear(&mut tx, Scope::Code, &by_user).await?;
         if !tx.delete_challenge(challenge.id).await? {
             return Err(Error::CodeExpired);
         }
-        return Ok(Accepted { tx, challenge, user });
+        return Ok(Accepted { tx, challenge, user, backup_codes_left });
     }
     let counter = lockout::record_failure(&mut tx, Scope::Code, &by_user, &CODES_PER_USER, now).await?;
     let actor = Actor { user: None, impersonator: None, ip: Some(challenge.ip.clone()) };
@@ -238,6 +271,7 @@ pub async fn waiting(app: &App, handle: &str, now: i64) -> Result<Waiting> {
         sent: sent_before(&challenge),
         channels: channels(method, policy.delivery),
         contact: (failures >= CONTACT_AFTER).then(|| policy.contact().cloned()).flatten(),
+        may_trust_device: policy.allow_trusted_devices,
     })
 }
 
@@ -249,14 +283,20 @@ async fn live(tx: &mut Tx, handle: &str, now: i64) -> Result<(ChallengeRow, User
     Ok((challenge, user))
 }
 
-fn sent_before(c: &ChallengeRow) -> Sent {
-    Sent {
-        channel: if c.channel == "sms" { Channel::Sms } else { Channel::Email },
+/// Where the challenge's current code went; `None` when none was sent.
+fn sent_before(c: &ChallengeRow) -> Option<Sent> {
+    let channel = match c.channel.as_str() {
+        "sms" => Channel::Sms,
+        "email" => Channel::Email,
+        _ => return None,
+    };
+    Some(Sent {
+        channel,
         destination: c.destination.clone(),
         fallback: None,
         expires_at: c.code_expires_at,
         resend_at: c.sent_at + RESEND_AFTER,
-    }
+    })
 }
 
 /// Where a code is about to go.
@@ -435,6 +475,7 @@ mod tests {
         assert_eq!(channels(Method::Sms, CodeDelivery::SmsThenEmail), [Channel::Sms, Channel::Email]);
         assert_eq!(channels(Method::Sms, CodeDelivery::EmailOnly), [Channel::Email]);
         assert_eq!(channels(Method::Email, CodeDelivery::SmsThenEmail), [Channel::Email]);
+        assert!(channels(Method::Totp, CodeDelivery::SmsThenEmail).is_empty());
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! Second factors: which one each user has on for each app, the sign-in challenge that
 //! asks for it, and the one-time codes that also confirm addresses.
 
+pub mod backup;
 pub mod challenge;
 pub mod codes;
+pub mod devices;
+pub mod totp;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +26,8 @@ pub enum Method {
     Email,
     /// A code by SMS, by email when no SMS can be sent.
     Sms,
+    /// A code from an authenticator app.
+    Totp,
 }
 
 impl Method {
@@ -30,6 +35,7 @@ impl Method {
         match self {
             Self::Email => "email",
             Self::Sms => "sms",
+            Self::Totp => "totp",
         }
     }
 
@@ -37,6 +43,7 @@ impl Method {
         match s {
             "email" => Some(Self::Email),
             "sms" => Some(Self::Sms),
+            "totp" => Some(Self::Totp),
             _ => None,
         }
     }
@@ -97,7 +104,8 @@ pub async fn set(
     let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     if let Some(method) = method {
         let delivery = policy::of_account(&mut tx, user.account_id).await?.delivery;
-        check_usable(&user, method, delivery)?;
+        let authenticator = tx.authenticator(id).await?.is_some_and(|a| a.secret.is_some());
+        check_usable(&user, method, delivery, authenticator)?;
     }
     let mut settings = settings(&mut tx, id).await?;
     for &app in apps {
@@ -114,6 +122,30 @@ pub async fn set(
     Ok(settings)
 }
 
+/// An administrator's reset of a user's second factor, for a lost phone: the
+/// authenticator, backup codes and trusted devices go, and 2FA is off in every app until
+/// the user sets it up again.
+pub async fn reset(store: &Store, actor: &Actor, target: crate::users::UserId, now: i64) -> Result<()> {
+    let mut tx = store.write().await?;
+    let proof = crate::rights::ManagesUser::check(&mut tx, actor, target).await?;
+    let user = proof.target();
+    let before = settings(&mut tx, user.id).await?;
+    let had_authenticator = totp::remove(&mut tx, user.id, now).await?;
+    for app in [AppKind::Web, AppKind::Manager] {
+        tx.set_two_factor(user.id, app.as_str(), None, now).await?;
+    }
+    let devices = tx.revoke_trusted_devices(user.id, None, now).await?;
+    let details = serde_json::json!({
+        "before": before,
+        "authenticator_removed": had_authenticator,
+        "trusted_devices_revoked": devices,
+    });
+    let event = Event::new(user.account_id, actor, "two_factor.reset").subject(user.id).details(details);
+    audit::record(&mut tx, event, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Sets the company's defaults on a user just created, inside the caller's transaction.
 pub(crate) async fn apply_defaults(tx: &mut Tx, user: &UserRow, now: i64) -> Result<Settings> {
     let policy = policy::of_account(tx, user.account_id).await?;
@@ -126,8 +158,9 @@ pub(crate) async fn apply_defaults(tx: &mut Tx, user: &UserRow, now: i64) -> Res
     Ok(settings)
 }
 
-fn check_usable(user: &UserRow, method: Method, delivery: CodeDelivery) -> Result<()> {
+fn check_usable(user: &UserRow, method: Method, delivery: CodeDelivery, authenticator: bool) -> Result<()> {
     match method {
+        Method::Totp if !authenticator => Err(Error::invalid("method", "add an authenticator app first")),
         Method::Email if !(user.email.is_some() && user.email_verified) => {
             Err(Error::invalid("method", "confirm your email address first"))
         }
@@ -171,15 +204,22 @@ mod tests {
     #[test]
     fn a_method_needs_its_own_address_confirmed() {
         let sms = CodeDelivery::SmsThenEmail;
-        assert!(check_usable(&user(true, false), Method::Email, sms).is_ok());
-        assert!(check_usable(&user(false, true), Method::Email, sms).is_err());
-        assert!(check_usable(&user(false, true), Method::Sms, sms).is_ok());
-        assert!(check_usable(&user(true, false), Method::Sms, sms).is_err());
+        assert!(check_usable(&user(true, false), Method::Email, sms, false).is_ok());
+        assert!(check_usable(&user(false, true), Method::Email, sms, false).is_err());
+        assert!(check_usable(&user(false, true), Method::Sms, sms, false).is_ok());
+        assert!(check_usable(&user(true, false), Method::Sms, sms, false).is_err());
+    }
+
+    #[test]
+    fn an_authenticator_must_be_added_before_it_is_chosen() {
+        let sms = CodeDelivery::SmsThenEmail;
+        assert!(check_usable(&user(false, false), Method::Totp, sms, false).is_err());
+        assert!(check_usable(&user(false, false), Method::Totp, sms, true).is_ok());
     }
 
     #[test]
     fn a_company_that_sends_codes_by_email_only_refuses_sms_and_defaults_to_email() {
-        assert!(check_usable(&user(true, true), Method::Sms, CodeDelivery::EmailOnly).is_err());
+        assert!(check_usable(&user(true, true), Method::Sms, CodeDelivery::EmailOnly, false).is_err());
         assert_eq!(default_method(CodeDelivery::EmailOnly), Method::Email);
         assert_eq!(default_method(CodeDelivery::SmsThenEmail), Method::Sms);
     }

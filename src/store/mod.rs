@@ -18,6 +18,7 @@ use sqlx::{
 
 mod accounts;
 mod audit;
+mod authenticators;
 mod outbox;
 mod sessions;
 mod sqlite_reads;
@@ -28,6 +29,7 @@ mod verifications;
 
 pub use accounts::AccountRow;
 pub use audit::AuditRow;
+pub use authenticators::{AuthenticatorRow, DeviceRow};
 pub use outbox::OutboxRow;
 pub use sessions::{SessionRow, SessionView};
 pub use throttles::ThrottleRow;

@@ -14,6 +14,7 @@ pub struct PolicyRow {
     pub contact_email: String,
     pub default_web: bool,
     pub default_manager: bool,
+    pub allow_trusted_devices: bool,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -60,8 +61,8 @@ pub struct ChallengeCode<'a> {
 impl Tx {
     pub async fn two_factor_policy(&mut self, account: AccountId) -> Result<Option<PolicyRow>> {
         Ok(with_tx!(self, c => sqlx::query_as(
-            "SELECT delivery, contact_name, contact_phone, contact_email, default_web, default_manager \
-             FROM two_factor_policies WHERE account_id = $1",
+            "SELECT delivery, contact_name, contact_phone, contact_email, default_web, default_manager, \
+             allow_trusted_devices FROM two_factor_policies WHERE account_id = $1",
         )
         .bind(account)
         .fetch_optional(c)
@@ -71,9 +72,11 @@ impl Tx {
     pub async fn put_two_factor_policy(&mut self, account: AccountId, p: &PolicyRow, now: i64) -> Result<()> {
         with_tx!(self, c => sqlx::query(
             "INSERT INTO two_factor_policies (account_id, delivery, contact_name, contact_phone, \
-             contact_email, default_web, default_manager, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             contact_email, default_web, default_manager, updated_at, allow_trusted_devices) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (account_id) DO UPDATE SET delivery = $2, contact_name = $3, contact_phone = $4, \
-             contact_email = $5, default_web = $6, default_manager = $7, updated_at = $8",
+             contact_email = $5, default_web = $6, default_manager = $7, updated_at = $8, \
+             allow_trusted_devices = $9",
         )
         .bind(account)
         .bind(&p.delivery)
@@ -83,6 +86,7 @@ impl Tx {
         .bind(p.default_web)
         .bind(p.default_manager)
         .bind(now)
+        .bind(p.allow_trusted_devices)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;

@@ -199,6 +199,7 @@ pub async fn update(
         user.password_hash = StoredHash(hash);
         user.must_change_password = user.can_change_password;
         tx.end_sessions_of_user(user.id, None, now).await?;
+        tx.revoke_trusted_devices(user.id, None, now).await?;
     }
     user.must_change_password = changes.must_change_password.unwrap_or(user.must_change_password);
     tx.update_user(&user).await?;

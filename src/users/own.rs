@@ -10,7 +10,7 @@ use crate::{
     mfa::{self, Settings},
     policy::{self, CodeDelivery},
     rights::Actor,
-    store::{Store, UserRow},
+    store::{Store, Tx, UserRow},
 };
 
 /// The signed-in user's security settings.
@@ -30,6 +30,10 @@ pub struct SecuritySettings {
     pub two_factor: Settings,
     /// How the company sends codes.
     pub code_delivery: CodeDelivery,
+    /// Whether an authenticator app is set up.
+    pub authenticator: bool,
+    /// Unused backup codes.
+    pub backup_codes_left: i64,
 }
 
 /// Changes users may make to themselves; `None` leaves a field as it is.
@@ -44,9 +48,8 @@ pub struct OwnChanges {
 pub async fn security(store: &Store, id: UserId) -> Result<SecuritySettings> {
     let mut tx = store.read().await?;
     let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
-    let two_factor = mfa::settings(&mut tx, id).await?;
-    let code_delivery = policy::of_account(&mut tx, user.account_id).await?.delivery;
-    Ok(settings(user, two_factor, code_delivery))
+    let facts = Facts::of(&mut tx, &user).await?;
+    Ok(settings(user, facts))
 }
 
 /// Applies the user's own changes. A changed address is unconfirmed again; a second
@@ -73,13 +76,31 @@ pub async fn update_own(
     let details = audit::changes(&describe(&before), &describe(&user), false);
     let event = Event::new(user.account_id, actor, "user.updated").subject(id).details(details);
     audit::record(&mut tx, event, now).await?;
-    let two_factor = mfa::settings(&mut tx, id).await?;
-    let code_delivery = policy::of_account(&mut tx, user.account_id).await?.delivery;
+    let facts = Facts::of(&mut tx, &user).await?;
     tx.commit().await?;
-    Ok(settings(user, two_factor, code_delivery))
+    Ok(settings(user, facts))
 }
 
-fn settings(user: UserRow, two_factor: Settings, code_delivery: CodeDelivery) -> SecuritySettings {
+/// What the settings show beyond the user's own row.
+struct Facts {
+    two_factor: Settings,
+    code_delivery: CodeDelivery,
+    authenticator: bool,
+    backup_codes_left: i64,
+}
+
+impl Facts {
+    async fn of(tx: &mut Tx, user: &UserRow) -> Result<Self> {
+        Ok(Self {
+            two_factor: mfa::settings(tx, user.id).await?,
+            code_delivery: policy::of_account(tx, user.account_id).await?.delivery,
+            authenticator: tx.authenticator(user.id).await?.is_some_and(|a| a.secret.is_some()),
+            backup_codes_left: mfa::backup::left(tx, user.id).await?,
+        })
+    }
+}
+
+fn settings(user: UserRow, facts: Facts) -> SecuritySettings {
     SecuritySettings {
         username: user.username,
         email: user.email,
@@ -90,7 +111,9 @@ fn settings(user: UserRow, two_factor: Settings, code_delivery: CodeDelivery) ->
         can_change_password: user.can_change_password,
         notify_account_blocking: user.notify_account_blocking,
         language: user.language,
-        two_factor,
-        code_delivery,
+        two_factor: facts.two_factor,
+        code_delivery: facts.code_delivery,
+        authenticator: facts.authenticator,
+        backup_codes_left: facts.backup_codes_left,
     }
 }

@@ -64,7 +64,8 @@ pub async fn change_password(
     user.must_change_password = false;
     tx.update_user(&user).await?;
     let ended = tx.end_sessions_of_user(id, Some(session_id), now).await?;
-    let details = serde_json::json!({ "other_sessions_ended": ended });
+    let untrusted = tx.revoke_trusted_devices(id, None, now).await?;
+    let details = serde_json::json!({ "other_sessions_ended": ended, "trusted_devices_revoked": untrusted });
     audit::record(
         &mut tx,
         Event::new(user.account_id, actor, "password.changed").subject(id).details(details),

@@ -43,7 +43,7 @@ db_test! {
         let replayed = verify(&app, &answer, &sms.code()).await;
         assert_eq!(json_of(replayed, StatusCode::GONE).await["error"], "code_expired");
         let trail = app.audit_trail(company.account).await;
-        assert!(trail.iter().any(|(a, d)| a == "second_factor.passed" && d["channel"] == "sms"));
+        assert!(trail.iter().any(|(a, d)| a == "second_factor.passed" && d["by"] == "sms"));
     }
 }
 

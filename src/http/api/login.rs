@@ -13,7 +13,7 @@ use crate::{
     http::extract::{ApiJson, Client},
     login::{self, Attempt, Outcome},
     mfa::{
-        Method,
+        Method, backup,
         challenge::{self, Fallback, Opened, Sent},
     },
     passwords::Password,
@@ -33,6 +33,9 @@ pub struct LoginBody {
     remember_me: bool,
     #[serde(default)]
     app: AppKind,
+    /// The `device_token` of an earlier sign-in on this device that chose to trust it:
+    /// no code is asked.
+    device_token: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -44,6 +47,15 @@ pub struct SignedInBody {
     session: Current,
     /// Duties to finish before anything else: `accept_dpa`, `change_password`.
     pending: Vec<Duty>,
+    /// After `trust_device`: send it as `device_token` with later sign-ins. Shown only here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_token: Option<String>,
+    /// After a backup code: how many remain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backup_codes_left: Option<i64>,
+    /// After a backup code, when 2 or fewer remain: make a new set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    backup_codes_running_out: bool,
 }
 
 impl From<login::SignedIn> for SignedInBody {
@@ -53,6 +65,9 @@ impl From<login::SignedIn> for SignedInBody {
             token: s.token.expose().to_owned(),
             pending: s.session.pending.clone(),
             session: s.session,
+            device_token: s.device_token.map(|t| t.expose().to_owned()),
+            backup_codes_left: s.backup_codes_left,
+            backup_codes_running_out: s.backup_codes_left.is_some_and(|n| n <= backup::FEW_LEFT),
         }
     }
 }
@@ -91,10 +106,11 @@ pub struct SecondFactorBody {
     status: &'static str,
     /// Send it back with the code to `/api/v1/login/verify`.
     challenge: String,
-    /// The user's second factor.
+    /// The user's second factor: `email`, `sms` or `totp` (nothing is sent: the code comes
+    /// from the authenticator app; a backup code also answers).
     method: Method,
     #[serde(flatten)]
-    sent: SentBody,
+    sent: Option<SentBody>,
     /// What `/api/v1/login/resend` may be asked for.
     channels: Vec<Channel>,
 }
@@ -105,7 +121,7 @@ impl From<Opened> for SecondFactorBody {
             status: "second_factor",
             challenge: o.handle.expose().to_owned(),
             method: o.method,
-            sent: o.sent.into(),
+            sent: o.sent.map(SentBody::from),
             channels: o.channels,
         }
     }
@@ -138,6 +154,7 @@ pub async fn login(
         ip: client.ip.to_string(),
         user_agent: client.user_agent,
         language: None,
+        device: body.device_token,
     };
     Ok(Json(match login::sign_in(&app, attempt, to_unix(app.now())).await? {
         Outcome::SignedIn(signed_in) => LoginAnswer::SignedIn(signed_in.into()),
@@ -149,8 +166,13 @@ pub async fn login(
 #[serde(deny_unknown_fields)]
 pub struct VerifyBody {
     challenge: String,
-    /// The six digits; spaces and dashes are forgiven.
+    /// The six digits sent or shown by the authenticator app, or a backup code; spaces
+    /// and dashes are forgiven.
     code: String,
+    /// Don't ask on this device for 30 days: the answer carries a `device_token` to send
+    /// with later sign-ins (when the company allows it).
+    #[serde(default)]
+    trust_device: bool,
 }
 
 /// Finish a sign-in with the code sent by email or SMS.
@@ -164,7 +186,8 @@ pub async fn verify(
     State(app): State<App>,
     ApiJson(body): ApiJson<VerifyBody>,
 ) -> Result<Json<SignedInBody>> {
-    let signed_in = login::verify(&app, &body.challenge, &body.code, to_unix(app.now())).await?;
+    let signed_in =
+        login::verify(&app, &body.challenge, &body.code, body.trust_device, to_unix(app.now())).await?;
     Ok(Json(signed_in.into()))
 }
 

@@ -12,9 +12,13 @@ use crate::{
     audit::{self, SignIn},
     clock::to_unix,
     dpa,
-    error::Result,
+    error::{Error, Result},
     http::extract::{AnySession, ApiJson, Client, Session},
-    mfa::{self, Method, Settings},
+    mfa::{
+        self, Method, Settings, backup,
+        devices::{self, TrustedDevice},
+        totp::{self, Enrolment},
+    },
     passwords::Password,
     sessions::AppKind,
     users::{self, OwnChanges, PasswordChange, SecuritySettings},
@@ -265,10 +269,12 @@ pub enum TwoFactorMethod {
     None,
     Email,
     Sms,
+    Totp,
 }
 
 /// Turn one's own second factor on or off, per app. Email needs a confirmed address,
-/// SMS a confirmed phone and a company that sends codes by SMS.
+/// SMS a confirmed phone and a company that sends codes by SMS, TOTP an authenticator
+/// app set up with `/api/v1/me/totp`.
 #[utoipa::path(put, path = "/api/v1/me/two-factor", tag = "security", security(("bearer" = [])),
     request_body = TwoFactorBody, responses(
     (status = 200, description = "The second factor now on per app", body = Settings),
@@ -284,8 +290,138 @@ pub async fn put_two_factor(
         TwoFactorMethod::None => None,
         TwoFactorMethod::Email => Some(Method::Email),
         TwoFactorMethod::Sms => Some(Method::Sms),
+        TwoFactorMethod::Totp => Some(Method::Totp),
     };
     let apps = body.apps.unwrap_or_else(|| vec![AppKind::Web, AppKind::Manager]);
     let actor = session.actor(&client);
     Ok(Json(mfa::set(&app.store, &actor, method, &apps, to_unix(app.now())).await?))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolBody {
+    /// Needed to replace an authenticator already on.
+    #[schema(value_type = Option<String>, format = Password)]
+    password: Option<Password>,
+}
+
+/// Start adding an authenticator app: a new secret, shown only in this answer. The
+/// current one (if any) keeps working until a code from the new one confirms it. The
+/// body may be left out when no authenticator is on yet.
+#[utoipa::path(post, path = "/api/v1/me/totp", tag = "security", security(("bearer" = [])),
+    request_body = EnrolBody, responses(
+    (status = 201, body = Enrolment),
+    (status = 422, description = "`invalid`: the password is missing or wrong (replacing one)", body = super::ErrorBody),
+))]
+pub async fn enrol_totp(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Enrolment>)> {
+    let body: EnrolBody = match body.is_empty() {
+        true => EnrolBody::default(),
+        false => serde_json::from_slice(&body).map_err(|e| Error::invalid("password", e.to_string()))?,
+    };
+    let password = body.password;
+    let actor = session.actor(&client);
+    let enrolment =
+        totp::enrol(&app.store, &app.keys, &app.hasher, &actor, password, to_unix(app.now())).await?;
+    Ok((StatusCode::CREATED, Json(enrolment)))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BackupCodes {
+    /// Ten single-use codes, shown only here.
+    backup_codes: Vec<String>,
+}
+
+/// Turn the new authenticator on (for both apps) with a code from it.
+#[utoipa::path(post, path = "/api/v1/me/totp/confirm", tag = "security", security(("bearer" = [])),
+    request_body = CodeBody, responses(
+    (status = 200, body = BackupCodes),
+    (status = 422, description = "`invalid`: the code is wrong, or no authenticator is being added", body = super::ErrorBody),
+))]
+pub async fn confirm_totp(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> Result<Json<BackupCodes>> {
+    let actor = session.actor(&client);
+    let backup_codes = totp::confirm(&app.store, &app.keys, &actor, &body.code, to_unix(app.now())).await?;
+    Ok(Json(BackupCodes { backup_codes }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    #[schema(value_type = String, format = Password)]
+    password: Password,
+}
+
+/// Remove the authenticator and its backup codes; needs the current password.
+#[utoipa::path(delete, path = "/api/v1/me/totp", tag = "security", security(("bearer" = [])),
+    request_body = PasswordBody, responses(
+    (status = 204, description = "Removed; apps that used it have no second factor now"),
+    (status = 404, description = "`not_found`: no authenticator", body = super::ErrorBody),
+    (status = 422, description = "`invalid`: the password is wrong", body = super::ErrorBody),
+))]
+pub async fn disable_totp(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> Result<StatusCode> {
+    let actor = session.actor(&client);
+    totp::disable(&app.store, &app.hasher, &actor, body.password, to_unix(app.now())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new set of backup codes; the old ones stop working.
+#[utoipa::path(post, path = "/api/v1/me/backup-codes", tag = "security", security(("bearer" = [])),
+    responses(
+    (status = 200, body = BackupCodes),
+    (status = 422, description = "`invalid`: no authenticator app is set up", body = super::ErrorBody),
+))]
+pub async fn regenerate_backup_codes(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+) -> Result<Json<BackupCodes>> {
+    let actor = session.actor(&client);
+    let backup_codes = backup::regenerate(&app.store, &app.keys, &actor, to_unix(app.now())).await?;
+    Ok(Json(BackupCodes { backup_codes }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TrustedDevices {
+    devices: Vec<TrustedDevice>,
+}
+
+/// The devices where no code is asked, newest first.
+#[utoipa::path(get, path = "/api/v1/me/trusted-devices", tag = "security", security(("bearer" = [])),
+    responses((status = 200, body = TrustedDevices)))]
+pub async fn trusted_devices(
+    State(app): State<App>,
+    Session(current): Session,
+) -> Result<Json<TrustedDevices>> {
+    let devices = devices::list(&app.store, current.user.id, to_unix(app.now())).await?;
+    Ok(Json(TrustedDevices { devices }))
+}
+
+/// Stop trusting a device: the next sign-in there asks for a code.
+#[utoipa::path(delete, path = "/api/v1/me/trusted-devices/{id}", tag = "security", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The device")), responses(
+    (status = 204, description = "No longer trusted"),
+    (status = 404, description = "`not_found`", body = super::ErrorBody),
+))]
+pub async fn revoke_trusted_device(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Result<StatusCode> {
+    devices::revoke(&app.store, &session.actor(&client), id, to_unix(app.now())).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -29,6 +29,11 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/me/login-history", get(me::login_history))
         .route("/api/v1/me/security", get(me::security).patch(me::update_security))
         .route("/api/v1/me/two-factor", put(me::put_two_factor))
+        .route("/api/v1/me/totp", post(me::enrol_totp).delete(me::disable_totp))
+        .route("/api/v1/me/totp/confirm", post(me::confirm_totp))
+        .route("/api/v1/me/backup-codes", post(me::regenerate_backup_codes))
+        .route("/api/v1/me/trusted-devices", get(me::trusted_devices))
+        .route("/api/v1/me/trusted-devices/{id}", axum::routing::delete(me::revoke_trusted_device))
         .route("/api/v1/me/email/verification", post(me::send_email_code))
         .route("/api/v1/me/email/verification/confirm", post(me::confirm_email))
         .route("/api/v1/me/phone/verification", post(me::send_phone_code))
@@ -39,6 +44,7 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/accounts/{id}/two-factor-policy", get(accounts::get_policy).put(accounts::put_policy))
         .route("/api/v1/users", post(users::create))
         .route("/api/v1/users/{id}", patch(users::update))
+        .route("/api/v1/users/{id}/two-factor/reset", post(users::reset_two_factor))
         .route("/api/v1/users/{id}/grants/{target_id}", put(users::put_grants).delete(users::delete_grants))
         .route("/api/v1/openapi.json", get(openapi))
 }
@@ -61,8 +67,9 @@ pub struct ErrorBody {
         session::get, session::delete, session::list, session::end_one, session::end_others,
         me::accept_dpa, me::change_password, me::login_history, me::send_email_code, me::confirm_email, me::send_phone_code, me::confirm_phone,
         me::security, me::update_security, me::put_two_factor,
+        me::enrol_totp, me::confirm_totp, me::disable_totp, me::regenerate_backup_codes, me::trusted_devices, me::revoke_trusted_device,
         accounts::create, accounts::get_policy, accounts::put_policy,
-        users::create, users::update, users::put_grants, users::delete_grants,
+        users::create, users::update, users::put_grants, users::delete_grants, users::reset_two_factor,
     ),
     modifiers(&BearerAuth),
 )]

@@ -212,3 +212,21 @@ pub async fn delete_grants(
     users::set_grants(&app.store, &actor, id, target, &[], to_unix(app.now())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// Reset a user's second factor (a lost phone): the authenticator, backup codes and
+/// trusted devices go, and 2FA is off in every app until the user sets it up again.
+#[utoipa::path(post, path = "/api/v1/users/{id}/two-factor/reset", tag = "administration",
+    security(("bearer" = [])), params(("id" = i64, Path, description = "The user")), responses(
+    (status = 204, description = "Reset"),
+    (status = 403, description = "`forbidden`: not a user the caller manages", body = super::ErrorBody),
+))]
+pub async fn reset_two_factor(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    Path(id): Path<UserId>,
+) -> Result<StatusCode> {
+    let actor = session.actor(&client);
+    crate::mfa::reset(&app.store, &actor, id, to_unix(app.now())).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -20,7 +20,7 @@ use crate::{
     error::Error,
     i18n::Tr,
     login,
-    mfa::{Method, challenge},
+    mfa::{Method, backup, challenge},
     verification::Channel,
 };
 
@@ -43,6 +43,7 @@ pub async fn page(
 pub struct CodeForm {
     csrf: String,
     code: String,
+    trust_device: Option<String>,
 }
 
 /// `POST /login/code`: a right code signs the browser in; a wrong one shows the page
@@ -57,11 +58,19 @@ pub async fn submit(
     let Some(handle) = visitor.jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let (status, message) = match login::verify(&app, &handle, &form.code, to_unix(app.now())).await {
+    let trust = form.trust_device.is_some();
+    let (status, message) = match login::verify(&app, &handle, &form.code, trust, to_unix(app.now())).await {
         Ok(signed_in) => {
             let remember = signed_in.session.remember_me;
-            let visitor = visitor.without_challenge().with_session(signed_in.token.expose(), remember);
-            return Ok((visitor.jar, Redirect::to("/")).into_response());
+            let mut visitor = visitor.without_challenge().with_session(signed_in.token.expose(), remember);
+            if let Some(device) = &signed_in.device_token {
+                visitor = visitor.with_trusted_device(device.expose());
+            }
+            let next = match signed_in.backup_codes_left {
+                Some(left) if left <= backup::FEW_LEFT => format!("/security?backup_codes_left={left}"),
+                _ => "/".to_owned(),
+            };
+            return Ok((visitor.jar, Redirect::to(&next)).into_response());
         }
         Err(Error::InvalidCode { attempts_left, .. }) => {
             (StatusCode::UNAUTHORIZED, tr.t1("error-wrong-code", "attempts", attempts_left))
@@ -131,13 +140,16 @@ async fn render(
         }
         Err(e) => return Err(PageError::Domain(e, tr)),
     };
-    let sent = &waiting.sent;
-    let sent_to = match (waiting.method, sent.channel) {
-        (Method::Sms, Channel::Email) => {
-            tr.t1("code-sent-email-instead", "destination", sent.destination.clone())
+    let sent_to = match &waiting.sent {
+        None => tr.t("code-from-authenticator"),
+        Some(sent) => {
+            let key = match (waiting.method, sent.channel) {
+                (Method::Sms, Channel::Email) => "code-sent-email-instead",
+                (_, Channel::Email) => "code-sent-email",
+                (_, Channel::Sms) => "code-sent-sms",
+            };
+            tr.t1(key, "destination", sent.destination.clone())
         }
-        (_, Channel::Email) => tr.t1("code-sent-email", "destination", sent.destination.clone()),
-        (_, Channel::Sms) => tr.t1("code-sent-sms", "destination", sent.destination.clone()),
     };
     let mut page = visitor.layout(tr, None);
     page.notice = notice;
@@ -146,9 +158,10 @@ async fn render(
         page,
         sent_to,
         wrong,
-        resend_in: (sent.resend_at - now).max(0),
+        resend_in: waiting.sent.as_ref().map_or(0, |sent| (sent.resend_at - now).max(0)),
         channels: waiting.channels.iter().map(|c| c.as_str()).collect(),
         contact: waiting.contact,
+        may_trust_device: waiting.may_trust_device,
     };
     Ok((status, visitor.jar, code_page).into_response())
 }

@@ -9,7 +9,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    PageError, PageSession, Visitor, browser_session,
+    DEVICE_COOKIE, PageError, PageSession, Visitor, browser_session,
     templates::{HomePage, LoginPage},
 };
 use crate::{
@@ -125,6 +125,7 @@ pub async fn submit(
         ip: client.ip.to_string(),
         user_agent: client.user_agent,
         language: Some(language),
+        device: visitor.jar.get(DEVICE_COOKIE).map(|c| c.value().to_owned()),
     };
     let (status, message) = match login::sign_in(&app, attempt, to_unix(app.now())).await {
         Ok(Outcome::SignedIn(signed_in)) => {

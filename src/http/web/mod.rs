@@ -71,6 +71,9 @@ const LANGUAGE_COOKIE: &str = "portcullis_lang";
 /// Holds the handle of a sign-in waiting for its code.
 const CHALLENGE_COOKIE: &str = "portcullis_challenge";
 
+/// Holds the token of a browser the user chose to trust: no code is asked there.
+const DEVICE_COOKIE: &str = "portcullis_device";
+
 /// What the shared layout shows around every page.
 pub struct Layout {
     pub tr: Tr,
@@ -152,6 +155,13 @@ impl Visitor {
     pub fn with_challenge(mut self, handle: &str) -> Self {
         let max_age = time::Duration::seconds(crate::mfa::challenge::LIFETIME);
         self.jar = self.jar.add(cookie(CHALLENGE_COOKIE, handle.to_owned(), self.secure, Some(max_age)));
+        self
+    }
+
+    /// Remembers that the user trusts this browser, for as long as the trust lasts.
+    pub fn with_trusted_device(mut self, token: &str) -> Self {
+        let max_age = time::Duration::seconds(crate::mfa::devices::LIFETIME);
+        self.jar = self.jar.add(cookie(DEVICE_COOKIE, token.to_owned(), self.secure, Some(max_age)));
         self
     }
 

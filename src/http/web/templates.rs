@@ -25,6 +25,8 @@ pub struct CodePage {
     /// `sms`, `email`: the ways a new code may be sent.
     pub channels: Vec<&'static str>,
     pub contact: Option<crate::policy::Contact>,
+    /// Whether to offer "Don't ask on this device for 30 days".
+    pub may_trust_device: bool,
 }
 
 #[derive(Template, WebTemplate)]
