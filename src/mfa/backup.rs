@@ -87,7 +87,7 @@ pub async fn regenerate(store: &Store, keys: &SecretKey, actor: &Actor, now: i64
     let id = actor.user.ok_or(Error::Forbidden)?;
     let mut tx = store.write().await?;
     let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
-    if !tx.authenticator(id).await?.is_some_and(|a| a.secret.is_some()) {
+    if !super::totp::is_on(&mut tx, id).await? {
         return Err(Error::invalid("method", "add an authenticator app first"));
     }
     let codes = replace(&mut tx, keys, id, now).await?;

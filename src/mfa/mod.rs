@@ -104,7 +104,7 @@ pub async fn set(
     let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     if let Some(method) = method {
         let delivery = policy::of_account(&mut tx, user.account_id).await?.delivery;
-        let authenticator = tx.authenticator(id).await?.is_some_and(|a| a.secret.is_some());
+        let authenticator = totp::is_on(&mut tx, id).await?;
         check_usable(&user, method, delivery, authenticator)?;
     }
     let mut settings = settings(&mut tx, id).await?;

@@ -71,14 +71,30 @@ pub async fn enrol(
 ) -> Result<Enrolment> {
     let id = actor.user.ok_or(Error::Forbidden)?;
     let user = store.read().await?.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
-    if store.read().await?.authenticator(id).await?.is_some_and(|a| a.secret.is_some()) {
+    if is_on(&mut store.read().await?, id).await? {
         require_password(hasher, &user, password).await?;
     }
     let secret: [u8; SECRET_BYTES] = rand::random();
     let mut tx = store.write().await?;
     tx.put_pending_secret(id, &keys.seal(SEAL, &secret), now).await?;
     tx.commit().await?;
-    let totp = authenticator(secret.to_vec(), &user.username)?;
+    enrolment(secret.to_vec(), &user.username)
+}
+
+/// The authenticator being added, shown again (a wrong first code, a reloaded page);
+/// `None` when none is being added. Once confirmed, a secret is never shown again.
+pub async fn pending(store: &Store, keys: &SecretKey, actor: &Actor) -> Result<Option<Enrolment>> {
+    let id = actor.user.ok_or(Error::Forbidden)?;
+    let mut tx = store.read().await?;
+    let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
+    match tx.authenticator(id).await?.and_then(|a| a.pending_secret) {
+        Some(sealed) => enrolment(open_secret(keys, &sealed)?, &user.username).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn enrolment(secret: Vec<u8>, username: &str) -> Result<Enrolment> {
+    let totp = authenticator(secret, username)?;
     let otpauth_uri = totp.to_url().map_err(|e| Error::Unexpected(anyhow::anyhow!("{e}")))?;
     let qr = QrCode::new(otpauth_uri.as_bytes()).map_err(|e| Error::Unexpected(e.into()))?;
     let qr_svg = qr.render::<svg::Color<'_>>().min_dimensions(200, 200).build();
@@ -134,6 +150,11 @@ pub async fn disable(
         .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Whether the user has an authenticator app on (not merely being added).
+pub(crate) async fn is_on(tx: &mut Tx, user: crate::users::UserId) -> Result<bool> {
+    Ok(tx.authenticator(user).await?.is_some_and(|a| a.secret.is_some()))
 }
 
 /// Removes an authenticator and its backup codes, inside the caller's transaction, and

@@ -94,7 +94,7 @@ impl Facts {
         Ok(Self {
             two_factor: mfa::settings(tx, user.id).await?,
             code_delivery: policy::of_account(tx, user.account_id).await?.delivery,
-            authenticator: tx.authenticator(user.id).await?.is_some_and(|a| a.secret.is_some()),
+            authenticator: mfa::totp::is_on(tx, user.id).await?,
             backup_codes_left: mfa::backup::left(tx, user.id).await?,
         })
     }

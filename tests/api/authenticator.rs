@@ -10,7 +10,7 @@ use time::Duration;
 use crate::{db_test, helpers::*};
 
 /// RFC 4648 base32, as authenticator apps read it.
-fn base32_decode(text: &str) -> Vec<u8> {
+pub fn base32_decode(text: &str) -> Vec<u8> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let (mut bits, mut value, mut out) = (0u32, 0u32, Vec::new());
     for c in text.trim_end_matches('=').bytes() {
@@ -27,7 +27,7 @@ fn base32_decode(text: &str) -> Vec<u8> {
 }
 
 /// RFC 6238 with HMAC-SHA-1 and 30-second steps: the code for `unix`, `digits` long.
-fn totp_code(secret: &[u8], unix: i64, digits: u32) -> String {
+pub fn totp_code(secret: &[u8], unix: i64, digits: u32) -> String {
     let mut mac = Hmac::<sha1::Sha1>::new_from_slice(secret).unwrap();
     mac.update(&((unix / 30) as u64).to_be_bytes());
     let hash = mac.finalize().into_bytes();

@@ -114,3 +114,57 @@ async fn the_security_tab_confirms_email_and_phone_and_turns_on_sms_codes_per_ap
     assert_eq!(json_of(app.post("/api/v1/login", None, manager).await, StatusCode::OK).await["status"], "ok");
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authenticator_added_on_the_security_tab_signs_in_then_a_backup_code_and_a_trusted_browser() {
+    use crate::authenticator::{base32_decode, totp_code};
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let company = app.company("acme").await;
+    app.user(company.account, company.admin, "driver").await;
+    app.signed_in("driver").await;
+    let browser = Browser::open(&app).await;
+    browser.sign_in("driver", PASSWORD).await;
+    browser.goto("/security").await;
+    browser.click("#add-authenticator").await;
+    assert_eq!(browser.count("#qr svg").await, 1);
+    let secret = base32_decode(&browser.text("#totp-secret").await);
+    browser.fill("#authenticator-code", wrong_code(&totp_code(&secret, app.now(), 6))).await;
+    browser.click("#confirm-authenticator").await;
+    assert_eq!(browser.attr("#authenticator-code", "class").await.as_deref(), Some("invalid"));
+    assert_eq!(base32_decode(&browser.text("#totp-secret").await), secret, "the same secret again");
+    browser.fill("#authenticator-code", &totp_code(&secret, app.now(), 6)).await;
+    browser.click("#confirm-authenticator").await;
+    assert_eq!(browser.count("#backup-codes li").await, 10);
+    let codes = browser.text("#backup-codes").await;
+    let first_code = codes.lines().next().unwrap().trim().to_owned();
+    assert!(browser.attr("#download-codes", "href").await.unwrap().contains(&first_code));
+    browser.click("#done").await;
+    assert!(browser.text("#authenticator-status").await.starts_with("On"));
+    assert_eq!(browser.text("#backup-codes-left").await, "Backup codes left: 10.");
+    browser.click("#sign-out").await;
+
+    app.advance(Duration::seconds(30));
+    browser.sign_in("driver", PASSWORD).await;
+    assert_eq!(browser.path().await, "/login/code");
+    assert!(browser.text("#sent-to").await.contains("authenticator app"));
+    assert_eq!(browser.count("#resend-form").await, 0);
+    browser.fill("#code", &totp_code(&secret, app.now(), 6)).await;
+    browser.click("#verify").await;
+    assert_eq!(browser.path().await, "/");
+    browser.click("#sign-out").await;
+
+    browser.sign_in("driver", PASSWORD).await;
+    browser.fill("#code", &first_code).await;
+    browser.client.find(fantoccini::Locator::Css("#trust-device")).await.unwrap().click().await.unwrap();
+    browser.click("#verify").await;
+    assert_eq!(browser.path().await, "/");
+    browser.goto("/security").await;
+    assert_eq!(browser.text("#backup-codes-left").await, "Backup codes left: 9.");
+    assert_eq!(browser.count("#trusted-devices .revoke-device").await, 1);
+    browser.click("#sign-out").await;
+
+    // This browser is trusted now: the password is enough.
+    browser.sign_in("driver", PASSWORD).await;
+    assert_eq!(browser.path().await, "/");
+    browser.close().await;
+}

@@ -5,7 +5,7 @@ mod browser;
 mod helpers;
 
 mod administration;
-mod authenticator;
+pub mod authenticator;
 mod cli;
 mod code_pages;
 mod login;

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::{
     PageError, PageSession, Visitor,
     login::CsrfForm,
-    templates::{HistoryRow, SecurityPage, SessionLine, SessionsPage, show_time},
+    templates::{DeviceLine, HistoryRow, SecurityPage, SessionLine, SessionsPage, show_time},
 };
 use crate::{
     app::App,
@@ -20,7 +20,7 @@ use crate::{
     error::Error,
     http::extract::Client,
     i18n::Tr,
-    mfa::{self, Method},
+    mfa::{self, Method, devices},
     policy::CodeDelivery,
     sessions::{self, AppKind},
     users::{self, OwnChanges},
@@ -37,6 +37,8 @@ pub struct SecurityQuery {
     error: Option<String>,
     /// `email` or `phone`: a code was sent, show the line to type it.
     sent: Option<String>,
+    /// After signing in with a backup code, when few are left.
+    backup_codes_left: Option<i64>,
 }
 
 /// The notices and errors the security page may be sent back with; anything else in
@@ -46,6 +48,8 @@ const OUTCOMES: &[&str] = &[
     "email-confirmed",
     "phone-confirmed",
     "two-factor-saved",
+    "authenticator-removed",
+    "device-revoked",
     "error-invalid-email",
     "error-invalid-phone",
     "error-wrong-code",
@@ -53,6 +57,7 @@ const OUTCOMES: &[&str] = &[
     "error-too-soon",
     "error-sms-unavailable",
     "error-two-factor-unconfirmed",
+    "error-password-needed",
 ];
 
 fn outcome(tr: Tr, key: Option<&str>) -> Option<String> {
@@ -86,6 +91,21 @@ pub async fn security(
     let mut page = visitor.layout(tr, Some(current));
     page.notice = outcome(tr, query.done.as_deref());
     page.error = outcome(tr, query.error.as_deref());
+    if let Some(left) = query.backup_codes_left {
+        page.error = Some(tr.t1("security-backup-codes-running-out", "count", left));
+    }
+    let devices = devices::list(&app.store, current.user.id, to_unix(app.now()))
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .map(|d| DeviceLine {
+            id: d.id,
+            user_agent: d.user_agent,
+            ip: d.ip,
+            trusted_at: show_time(d.trusted_at),
+            expires_at: show_time(d.expires_at),
+        })
+        .collect();
     if query.changed.is_some() {
         page.notice = Some(tr.t("password-changed"));
     }
@@ -102,6 +122,9 @@ pub async fn security(
         web: method(settings.two_factor.web),
         manager: method(settings.two_factor.manager),
         sms_allowed: settings.code_delivery == CodeDelivery::SmsThenEmail,
+        authenticator: settings.authenticator,
+        backup_codes_left: settings.backup_codes_left,
+        devices,
         history,
         next,
     };

@@ -27,6 +27,7 @@ use crate::{
 };
 
 mod account;
+mod authenticator;
 mod code;
 mod csrf;
 mod duties;
@@ -45,6 +46,11 @@ pub fn routes() -> Router<App> {
         .route("/password", get(duties::password_page).post(duties::password_submit))
         .route("/security", get(account::security))
         .route("/security/two-factor", post(account::save_two_factor))
+        .route("/security/authenticator", post(authenticator::start))
+        .route("/security/authenticator/confirm", post(authenticator::confirm))
+        .route("/security/authenticator/disable", post(authenticator::disable))
+        .route("/security/backup-codes", post(authenticator::regenerate))
+        .route("/security/devices/{id}/revoke", post(authenticator::revoke_device))
         .route("/security/{kind}", post(account::save_address))
         .route("/security/{kind}/send", post(account::send_address_code))
         .route("/security/{kind}/confirm", post(account::confirm_address))

@@ -30,6 +30,31 @@ pub struct CodePage {
 }
 
 #[derive(Template, WebTemplate)]
+#[template(path = "authenticator.html")]
+pub struct AuthenticatorPage {
+    pub page: Layout,
+    pub enrolment: crate::mfa::totp::Enrolment,
+    /// The last code typed was wrong.
+    pub wrong: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "backup_codes.html")]
+pub struct BackupCodesPage {
+    pub page: Layout,
+    pub codes: Vec<String>,
+    /// The codes as a `data:` URL, for the download link.
+    pub download: String,
+}
+
+impl BackupCodesPage {
+    pub fn new(page: Layout, codes: Vec<String>) -> Self {
+        let text = codes.join("%0A");
+        Self { page, download: format!("data:text/plain;charset=utf-8,{text}%0A"), codes }
+    }
+}
+
+#[derive(Template, WebTemplate)]
 #[template(path = "dpa.html")]
 pub struct DpaPage {
     pub page: Layout,
@@ -76,6 +101,10 @@ pub struct SecurityPage {
     pub manager: &'static str,
     /// Whether the company sends codes by SMS at all.
     pub sms_allowed: bool,
+    /// Whether an authenticator app is on, and how many backup codes are left.
+    pub authenticator: bool,
+    pub backup_codes_left: i64,
+    pub devices: Vec<DeviceLine>,
     pub history: Vec<HistoryRow>,
     pub next: Option<i64>,
 }
@@ -85,6 +114,14 @@ impl SecurityPage {
     pub fn method_of(&self, app: &str) -> &'static str {
         if app == "manager" { self.manager } else { self.web }
     }
+}
+
+pub struct DeviceLine {
+    pub id: i64,
+    pub user_agent: String,
+    pub ip: String,
+    pub trusted_at: String,
+    pub expires_at: String,
 }
 
 pub struct SessionLine {

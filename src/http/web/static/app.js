@@ -65,3 +65,10 @@
   var timer = setInterval(function () { left -= 1; show(); }, 1000);
   show();
 })();
+
+// On the backup codes page: the "Print" button.
+(function () {
+  "use strict";
+  var print = document.getElementById("print-codes");
+  if (print) print.addEventListener("click", function () { window.print(); });
+})();

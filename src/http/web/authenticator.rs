@@ -1,0 +1,152 @@
+//! The authenticator app on the Security tab: the enrolment wizard (QR code, the secret
+//! for typing in, a first code), the backup codes shown once, removal with the password,
+//! and trusted devices.
+
+use axum::{
+    Form,
+    extract::{Path, State},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::{
+    PageError, PageSession, Visitor,
+    login::CsrfForm,
+    templates::{AuthenticatorPage, BackupCodesPage},
+};
+use crate::{
+    app::App,
+    clock::to_unix,
+    error::Error,
+    http::extract::Client,
+    i18n::Tr,
+    mfa::{backup, devices, totp},
+};
+
+fn back(query: &str) -> Response {
+    Redirect::to(&format!("/security?{query}")).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    password: Option<String>,
+}
+
+/// `POST /security/authenticator`: a new secret and the wizard's first page. Replacing
+/// an authenticator already on needs the password.
+pub async fn start(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    session.require_no_duty()?;
+    let tr = Tr(session.0.language);
+    let actor = session.0.actor(client.ip);
+    let password = form.password.filter(|p| !p.is_empty()).map(Into::into);
+    let now = to_unix(app.now());
+    match totp::enrol(&app.store, &app.keys, &app.hasher, &actor, password, now).await {
+        Ok(enrolment) => {
+            let page = visitor.layout(tr, Some(&session.0));
+            Ok((visitor.jar, AuthenticatorPage { page, enrolment, wrong: false }).into_response())
+        }
+        Err(Error::Invalid { .. }) => Ok(back("error=error-password-needed")),
+        Err(e) => Err(PageError::Domain(e, tr)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+/// `POST /security/authenticator/confirm`: the first code turns it on; the backup codes
+/// are shown once. A wrong code shows the same QR code again.
+pub async fn confirm(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    session.require_no_duty()?;
+    let tr = Tr(session.0.language);
+    let failed = |e| PageError::Domain(e, tr);
+    let actor = session.0.actor(client.ip);
+    match totp::confirm(&app.store, &app.keys, &actor, &form.code, to_unix(app.now())).await {
+        Ok(codes) => {
+            let page = visitor.layout(tr, Some(&session.0));
+            Ok((visitor.jar, BackupCodesPage::new(page, codes)).into_response())
+        }
+        Err(Error::Invalid { .. }) => {
+            let Some(enrolment) = totp::pending(&app.store, &app.keys, &actor).await.map_err(failed)? else {
+                return Ok(back(""));
+            };
+            let mut page = visitor.layout(tr, Some(&session.0));
+            page.error = Some(tr.t("security-error-wrong-code"));
+            Ok((visitor.jar, AuthenticatorPage { page, enrolment, wrong: true }).into_response())
+        }
+        Err(e) => Err(failed(e)),
+    }
+}
+
+/// `POST /security/authenticator/disable`, with the password.
+pub async fn disable(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    session.require_no_duty()?;
+    let actor = session.0.actor(client.ip);
+    let password = form.password.unwrap_or_default().into();
+    match totp::disable(&app.store, &app.hasher, &actor, password, to_unix(app.now())).await {
+        Ok(()) => Ok(back("done=authenticator-removed")),
+        Err(Error::Invalid { .. }) => Ok(back("error=error-password-needed")),
+        Err(e) => Err(PageError::Domain(e, Tr(session.0.language))),
+    }
+}
+
+/// `POST /security/backup-codes`: a new set, shown once; the old one stops working.
+pub async fn regenerate(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    session.require_no_duty()?;
+    let tr = Tr(session.0.language);
+    let actor = session.0.actor(client.ip);
+    let codes = backup::regenerate(&app.store, &app.keys, &actor, to_unix(app.now()))
+        .await
+        .map_err(|e| PageError::Domain(e, tr))?;
+    let page = visitor.layout(tr, Some(&session.0));
+    Ok((visitor.jar, BackupCodesPage::new(page, codes)).into_response())
+}
+
+/// `POST /security/devices/{id}/revoke`.
+pub async fn revoke_device(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    session.require_no_duty()?;
+    let actor = session.0.actor(client.ip);
+    devices::revoke(&app.store, &actor, id, to_unix(app.now()))
+        .await
+        .map_err(|e| PageError::Domain(e, Tr(session.0.language)))?;
+    Ok(back("done=device-revoked"))
+}
