@@ -315,6 +315,7 @@ db_test! {
             "delivery": "sms_then_email",
             "contact": { "name": "", "phone": "", "email": "" },
             "defaults": { "web": false, "manager": false },
+            "allow_trusted_devices": true,
         }));
         assert_eq!(app.get(&path, Some(&driver)).await.status(), StatusCode::FORBIDDEN);
         let policy = json!({ "delivery": "email_only", "contact": { "name": "Ops" }, "defaults": { "web": true, "manager": false } });
