@@ -108,3 +108,10 @@ pub async fn create(
     tx.commit().await?;
     Ok((proof.account().clone(), admin))
 }
+
+/// The users of an account the actor manages, by username.
+pub async fn users(store: &Store, actor: &Actor, account: AccountId) -> Result<Vec<UserRow>> {
+    let mut tx = store.read().await?;
+    ManagesAccount::check(&mut tx, actor, account).await?;
+    tx.users_of_account(account).await
+}

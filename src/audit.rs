@@ -15,7 +15,7 @@ use crate::{
     accounts::AccountId,
     clock::from_unix,
     error::Result,
-    rights::Actor,
+    rights::{Actor, ManagesAccount},
     store::{AuditRow, Store, Tx},
     users::UserId,
 };
@@ -113,6 +113,121 @@ pub async fn record(tx: &mut Tx, event: Event, now: i64) -> Result<()> {
     };
     let hash = sealed.hash(prev.as_deref());
     tx.insert_audit_event(&sealed, prev.as_deref(), &hash).await
+}
+
+/// Someone an audit entry names.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Named {
+    pub id: UserId,
+    /// `null` once the user is gone.
+    pub username: Option<String>,
+}
+
+/// One event of an account's trail, as administrators and auditors read it, with the
+/// hashes that chain it to the one before.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Entry {
+    /// Pass as `before` for older entries.
+    pub id: i64,
+    /// Its number in the account's chain.
+    pub seq: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub time: OffsetDateTime,
+    /// Who did it: the person really there (`null`: the operator or the system).
+    pub user: Option<Named>,
+    /// As whom, when impersonating.
+    pub acting_as: Option<Named>,
+    /// For whom.
+    pub subject: Option<Named>,
+    pub action: String,
+    #[schema(value_type = Object)]
+    pub details: Value,
+    pub ip: Option<String>,
+    /// Hex SHA-256 of the event before (`null` for the first).
+    pub prev_hash: Option<String>,
+    /// Hex SHA-256 over `prev_hash` and this event's content.
+    pub hash: String,
+}
+
+/// Which events to list; `limit` is clamped to 1..=500.
+pub type Filter<'a> = crate::store::AuditFilter<'a>;
+
+/// A page of an account's trail, newest first, and the cursor of the next page. For
+/// those who manage the account.
+pub async fn page(
+    store: &Store,
+    actor: &Actor,
+    account: AccountId,
+    filter: &Filter<'_>,
+) -> Result<(Vec<Entry>, Option<i64>)> {
+    let mut tx = store.read().await?;
+    ManagesAccount::check(&mut tx, actor, account).await?;
+    let limit = filter.limit.clamp(1, 500);
+    let rows = tx.audit_page(account, &Filter { limit: limit + 1, ..filter.clone() }).await?;
+    let more = rows.len() as i64 > limit;
+    let named = |id: Option<UserId>, username: Option<String>| id.map(|id| Named { id, username });
+    let entries: Vec<Entry> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|r| Entry {
+            id: r.id,
+            seq: r.seq,
+            time: from_unix(r.at),
+            user: named(r.actor_id, r.actor_name),
+            acting_as: named(r.acting_as_id, r.acting_as_name),
+            subject: named(r.subject_id, r.subject_name),
+            action: r.action,
+            details: serde_json::from_str(&r.details).unwrap_or(Value::String(r.details)),
+            ip: r.ip,
+            prev_hash: r.prev_hash.map(hex::encode),
+            hash: hex::encode(r.hash),
+        })
+        .collect();
+    let next = if more { entries.last().map(|e| e.id) } else { None };
+    Ok((entries, next))
+}
+
+/// Entries as CSV, one row each: time, user, acting as, for whom, action, details, IP,
+/// number and hashes, so an export can be checked offline.
+pub fn to_csv(entries: &[Entry]) -> Result<String> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    // A spreadsheet would run a name starting with `=`, `+`, `-` or `@` as a formula.
+    let name = |n: &Option<Named>| match n.as_ref().and_then(|n| n.username.clone()) {
+        Some(name) if name.starts_with(['=', '+', '-', '@']) => format!("'{name}"),
+        name => name.unwrap_or_default(),
+    };
+    let failed = |e: csv::Error| crate::error::Error::Unexpected(e.into());
+    out.write_record([
+        "time",
+        "user",
+        "acting_as",
+        "subject",
+        "action",
+        "details",
+        "ip",
+        "seq",
+        "prev_hash",
+        "hash",
+    ])
+    .map_err(failed)?;
+    for e in entries {
+        let time = e.time.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        out.write_record([
+            time,
+            name(&e.user),
+            name(&e.acting_as),
+            name(&e.subject),
+            e.action.clone(),
+            e.details.to_string(),
+            e.ip.clone().unwrap_or_default(),
+            e.seq.to_string(),
+            e.prev_hash.clone().unwrap_or_default(),
+            e.hash.clone(),
+        ])
+        .map_err(failed)?;
+    }
+    let bytes = out.into_inner().map_err(|e| crate::error::Error::Unexpected(anyhow::anyhow!("{e}")))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// One attempt in a person's login history.

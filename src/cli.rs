@@ -9,11 +9,10 @@ use time::OffsetDateTime;
 use crate::{
     accounts::{self, AccountRequest},
     app::{self, App},
-    audit::{self, Event},
+    audit,
     clock::to_unix,
     config::Config,
     demo,
-    lockout::{self, Scope},
     rights::Actor,
     users::{self, Right, UserRequest},
 };
@@ -351,17 +350,7 @@ async fn user(app: &App, command: UserCommand) -> anyhow::Result<(String, Value)
         }
         UserCommand::Unlock { username } => {
             let user = user_named(app, &username).await?;
-            let mut tx = app.store.write().await?;
-            let mut was_locked = false;
-            for scope in [Scope::Password, Scope::Code] {
-                was_locked |= lockout::clear(&mut tx, scope, &format!("user:{username}")).await?;
-            }
-            let details = json!({ "had_failures": was_locked });
-            let event = Event::new(user.account_id, &Actor::operator(), "user.unlocked")
-                .subject(user.id)
-                .details(details);
-            audit::record(&mut tx, event, now).await?;
-            tx.commit().await?;
+            let was_locked = users::unlock(&app.store, &Actor::operator(), user.id, now).await?;
             let text = if was_locked {
                 format!("{username} is unlocked")
             } else {

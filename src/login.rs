@@ -105,11 +105,18 @@ async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcom
     let user = match (user, right) {
         (Some(user), true) => user,
         (user, _) => {
-            lockout::record_failure(&mut tx, Scope::Password, &by_user, &PASSWORD_PER_USER, now).await?;
+            let counter =
+                lockout::record_failure(&mut tx, Scope::Password, &by_user, &PASSWORD_PER_USER, now).await?;
             lockout::record_failure(&mut tx, Scope::Password, &by_address, &PASSWORD_PER_ADDRESS, now)
                 .await?;
             if let Some(user) = user {
                 record(&mut tx, &user, attempt.origin(), "sign_in.failed", "wrong_password", now).await?;
+                if let Some(wait) = counter.locked_for(now) {
+                    let actor = Actor { user: None, impersonator: None, ip: Some(attempt.ip.clone()) };
+                    let details = serde_json::json!({ "scope": "password", "minutes": wait / 60 });
+                    let event = Event::new(user.account_id, &actor, "user.locked").subject(user.id);
+                    audit::record(&mut tx, event.details(details), now).await?;
+                }
             }
             tx.commit().await?;
             return Err(Error::InvalidCredentials);

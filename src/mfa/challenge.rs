@@ -240,8 +240,8 @@ pub async fn accept(app: &App, handle: &str, typed: &str, now: i64) -> Result<Ac
         serde_json::json!({ "result": "wrong_code", "app": app_kind, "channel": challenge.channel });
     audit::record(&mut tx, failed("sign_in.failed", details), now).await?;
     if let Some(wait) = counter.locked_for(now) {
-        let details = serde_json::json!({ "app": app_kind, "minutes": wait / 60 });
-        audit::record(&mut tx, failed("second_factor.locked", details), now).await?;
+        let details = serde_json::json!({ "scope": "code", "app": app_kind, "minutes": wait / 60 });
+        audit::record(&mut tx, failed("user.locked", details), now).await?;
         tx.delete_challenge(challenge.id).await?;
         tx.commit().await?;
         return Err(Error::Locked { retry_after: time::Duration::seconds(wait) });

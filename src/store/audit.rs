@@ -103,4 +103,63 @@ impl Tx {
         .fetch_all(c)
         .await)?)
     }
+
+    /// A page of an account's events, newest first, with the usernames of those named.
+    pub async fn audit_page(&mut self, account: AccountId, f: &AuditFilter<'_>) -> Result<Vec<AuditListRow>> {
+        Ok(with_tx!(self, c => sqlx::query_as(
+            "SELECT e.id, e.seq, e.at, e.action, e.details, e.ip, e.prev_hash, e.hash, \
+             e.actor_id, a.username AS actor_name, e.acting_as_id, s.username AS acting_as_name, \
+             e.subject_id, t.username AS subject_name \
+             FROM audit_events e \
+             LEFT JOIN users a ON a.id = e.actor_id \
+             LEFT JOIN users s ON s.id = e.acting_as_id \
+             LEFT JOIN users t ON t.id = e.subject_id \
+             WHERE e.account_id = $1 AND e.id < $2 AND e.at >= $3 AND e.at < $4 \
+             AND (CAST($5 AS TEXT) IS NULL OR e.action = $5 OR e.action LIKE $5 || '.%') \
+             AND (CAST($6 AS BIGINT) IS NULL OR e.actor_id = $6 OR e.subject_id = $6 OR e.acting_as_id = $6) \
+             ORDER BY e.id DESC LIMIT $7",
+        )
+        .bind(account)
+        .bind(f.before.unwrap_or(i64::MAX))
+        .bind(f.since.unwrap_or(i64::MIN))
+        .bind(f.until.unwrap_or(i64::MAX))
+        .bind(f.action)
+        .bind(f.user)
+        .bind(f.limit)
+        .fetch_all(c)
+        .await)?)
+    }
+}
+
+/// Which events of an account to list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter<'a> {
+    /// Only events older than this one (by id).
+    pub before: Option<i64>,
+    /// `sign_in` also matches `sign_in.failed`.
+    pub action: Option<&'a str>,
+    /// Done by, as or to this user.
+    pub user: Option<UserId>,
+    /// From this time (inclusive) until that one (exclusive).
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct AuditListRow {
+    pub id: i64,
+    pub seq: i64,
+    pub at: i64,
+    pub action: String,
+    pub details: String,
+    pub ip: Option<String>,
+    pub prev_hash: Option<Vec<u8>>,
+    pub hash: Vec<u8>,
+    pub actor_id: Option<UserId>,
+    pub actor_name: Option<String>,
+    pub acting_as_id: Option<UserId>,
+    pub acting_as_name: Option<String>,
+    pub subject_id: Option<UserId>,
+    pub subject_name: Option<String>,
 }

@@ -28,7 +28,7 @@ mod users;
 mod verifications;
 
 pub use accounts::AccountRow;
-pub use audit::AuditRow;
+pub use audit::{AuditFilter, AuditListRow, AuditRow};
 pub use authenticators::{AuthenticatorRow, DeviceRow};
 pub use outbox::OutboxRow;
 pub use sessions::{SessionRow, SessionView};

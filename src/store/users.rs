@@ -85,6 +85,13 @@ impl Tx {
         })?)
     }
 
+    /// The users of an account, by username.
+    pub async fn users_of_account(&mut self, account: AccountId) -> Result<Vec<UserRow>> {
+        Ok(with_tx!(self, c => {
+            sqlx::query_as(select!("WHERE account_id = $1 ORDER BY username")).bind(account).fetch_all(c).await
+        })?)
+    }
+
     /// Writes back every field a user's settings or an administrator can change.
     pub async fn update_user(&mut self, u: &UserRow) -> Result<()> {
         with_tx!(self, c => {

@@ -5,11 +5,13 @@
 //! Every field that arrives from outside is parsed into a type that cannot hold a bad
 //! value before anything is stored.
 
+mod actions;
 mod fields;
 mod grants;
 mod own;
 mod password;
 
+pub use actions::{end_sessions, unlock};
 pub use fields::{Email, Language, Phone, Right, StoredHash, UserId, Username};
 pub use grants::set_grants;
 pub use own::{OwnChanges, SecuritySettings, security, update_own};

@@ -168,3 +168,51 @@ async fn an_authenticator_added_on_the_security_tab_signs_in_then_a_backup_code_
     assert_eq!(browser.path().await, "/");
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_sets_the_company_s_2fa_and_reads_it_in_the_audit_log() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let company = app.company("acme").await;
+    app.user(company.account, company.admin, "driver").await;
+    app.signed_in("acme-admin").await;
+    app.signed_in("driver").await;
+    let browser = Browser::open(&app).await;
+    browser.sign_in("driver", PASSWORD).await;
+    assert_eq!(browser.count("#company-link").await, 0);
+    browser.goto("/company").await;
+    assert!(browser.text("#error").await.contains("right"));
+    browser.goto("/").await;
+    browser.click("#sign-out").await;
+
+    browser.sign_in("acme-admin", PASSWORD).await;
+    browser.click("#company-link").await;
+    browser.client.find(fantoccini::Locator::Css("#delivery-email")).await.unwrap().click().await.unwrap();
+    browser.fill("#contact-name", "Ops desk").await;
+    browser.fill("#contact-phone", "+35387000000").await;
+    browser.click("#save-general").await;
+    assert_eq!(browser.text("#notice").await, "Saved.");
+    assert_eq!(browser.attr("#delivery-email", "checked").await.as_deref(), Some("true"));
+    browser.client.find(fantoccini::Locator::Css("#default-web")).await.unwrap().click().await.unwrap();
+    browser.click("#save-defaults").await;
+    assert_eq!(browser.attr("#default-web", "checked").await.as_deref(), Some("true"));
+    assert_eq!(browser.count("#audit-log tr.two_factor_policy-changed").await, 2);
+    let newest = browser.text("#audit-log tbody tr:first-child").await;
+    assert!(newest.contains("acme-admin") && newest.contains("Company 2FA settings changed"), "{newest}");
+
+    browser.fill("#contact-phone", "12").await;
+    browser.click("#save-general").await;
+    assert!(browser.text("#error").await.contains("international form"));
+
+    browser.select("#filter-action", "sign_in").await;
+    browser.click("#filter").await;
+    assert!(browser.count("#audit-log tbody tr").await >= 2);
+    assert_eq!(browser.count("#audit-log tr.two_factor_policy-changed").await, 0);
+    assert!(
+        browser.attr("#export-csv", "href").await.unwrap().ends_with("/company/audit.csv?action=sign_in")
+    );
+
+    browser.click("#user-driver .end-sessions").await;
+    assert!(browser.text("#notice").await.contains("sessions are ended"));
+    assert_eq!(browser.count("#audit-log tr.sessions-ended_by_administrator").await, 1);
+    browser.close().await;
+}

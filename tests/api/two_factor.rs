@@ -193,7 +193,7 @@ db_test! {
         let code = app.sms.wait_for(2).await.code();
         json_of(verify(&app, &again, &code).await, StatusCode::OK).await;
         let trail = app.audit_trail(company.account).await;
-        assert!(trail.iter().any(|(a, _)| a == "second_factor.locked"));
+        assert!(trail.iter().any(|(a, d)| a == "user.locked" && d["scope"] == "code"));
         let wrong_codes = trail.iter().filter(|(a, d)| a == "sign_in.failed" && d["result"] == "wrong_code");
         assert_eq!(wrong_codes.count(), 5);
     }

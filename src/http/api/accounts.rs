@@ -2,8 +2,9 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
-    http::StatusCode,
+    extract::{Path, Query, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -12,13 +13,14 @@ use super::users::UserBody;
 use crate::{
     accounts::{self, AccountId, AccountRequest},
     app::App,
+    audit,
     clock::{from_unix, to_unix},
     error::Result,
     http::extract::{ApiJson, Client, Session},
     passwords::Password,
     policy::{self, TwoFactorPolicy},
     store::AccountRow,
-    users::UserRequest,
+    users::{UserId, UserRequest},
 };
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -163,4 +165,65 @@ pub async fn put_policy(
 ) -> Result<Json<TwoFactorPolicy>> {
     let actor = session.actor(&client);
     Ok(Json(policy::put(&app.store, &actor, AccountId(id), &body, to_unix(app.now())).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AuditQuery {
+    /// Only entries older than this one (the `next` of the previous page).
+    before: Option<i64>,
+    /// 1 to 500, default 50.
+    limit: Option<i64>,
+    /// An action, e.g. `two_factor.changed`; `sign_in` also matches `sign_in.failed`.
+    action: Option<String>,
+    /// Entries done by, as or to this user.
+    user: Option<UserId>,
+    /// RFC 3339: from this time on.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>)]
+    since: Option<OffsetDateTime>,
+    /// RFC 3339: before this time.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>)]
+    until: Option<OffsetDateTime>,
+    /// `csv` for a CSV file instead of JSON.
+    format: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    events: Vec<audit::Entry>,
+    /// Pass as `before` for the next page; null on the last one.
+    next: Option<i64>,
+}
+
+/// The account's audit trail, newest first, with each event's place in the hash chain.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/audit", tag = "administration",
+    security(("bearer" = [])), params(("id" = i64, Path, description = "The account"), AuditQuery), responses(
+    (status = 200, description = "A page of events (or, with `format=csv`, a CSV file)", body = AuditPage),
+    (status = 403, description = "`forbidden`: not an administrator of the account or one above", body = super::ErrorBody),
+))]
+pub async fn audit_trail(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    Path(id): Path<i64>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Response> {
+    let filter = audit::Filter {
+        before: query.before,
+        action: query.action.as_deref(),
+        user: query.user,
+        since: query.since.map(to_unix),
+        until: query.until.map(to_unix),
+        limit: query.limit.unwrap_or(50),
+    };
+    let (events, next) = audit::page(&app.store, &session.actor(&client), AccountId(id), &filter).await?;
+    if query.format.as_deref() == Some("csv") {
+        let headers = [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"audit.csv\""),
+        ];
+        return Ok((headers, audit::to_csv(&events)?).into_response());
+    }
+    Ok(Json(AuditPage { events, next }).into_response())
 }

@@ -42,9 +42,12 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/sessions/{id}", axum::routing::delete(session::end_one))
         .route("/api/v1/accounts", post(accounts::create))
         .route("/api/v1/accounts/{id}/two-factor-policy", get(accounts::get_policy).put(accounts::put_policy))
+        .route("/api/v1/accounts/{id}/audit", get(accounts::audit_trail))
         .route("/api/v1/users", post(users::create))
         .route("/api/v1/users/{id}", patch(users::update))
         .route("/api/v1/users/{id}/two-factor/reset", post(users::reset_two_factor))
+        .route("/api/v1/users/{id}/unlock", post(users::unlock))
+        .route("/api/v1/users/{id}/sessions", axum::routing::delete(users::end_sessions))
         .route("/api/v1/users/{id}/grants/{target_id}", put(users::put_grants).delete(users::delete_grants))
         .route("/api/v1/openapi.json", get(openapi))
 }
@@ -68,8 +71,8 @@ pub struct ErrorBody {
         me::accept_dpa, me::change_password, me::login_history, me::send_email_code, me::confirm_email, me::send_phone_code, me::confirm_phone,
         me::security, me::update_security, me::put_two_factor,
         me::enrol_totp, me::confirm_totp, me::disable_totp, me::regenerate_backup_codes, me::trusted_devices, me::revoke_trusted_device,
-        accounts::create, accounts::get_policy, accounts::put_policy,
-        users::create, users::update, users::put_grants, users::delete_grants, users::reset_two_factor,
+        accounts::create, accounts::get_policy, accounts::put_policy, accounts::audit_trail,
+        users::create, users::update, users::put_grants, users::delete_grants, users::reset_two_factor, users::unlock, users::end_sessions,
     ),
     modifiers(&BearerAuth),
 )]

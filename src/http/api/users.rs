@@ -230,3 +230,46 @@ pub async fn reset_two_factor(
     crate::mfa::reset(&app.store, &actor, id, to_unix(app.now())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Unlocked {
+    /// Whether there were failures (and perhaps a lock) to forget.
+    was_locked: bool,
+}
+
+/// Lift a user's lock-out: forget wrong passwords and wrong codes.
+#[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = "administration",
+    security(("bearer" = [])), params(("id" = i64, Path, description = "The user")), responses(
+    (status = 200, body = Unlocked),
+    (status = 403, description = "`forbidden`: not a user the caller manages", body = super::ErrorBody),
+))]
+pub async fn unlock(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    Path(id): Path<UserId>,
+) -> Result<Json<Unlocked>> {
+    let was_locked = users::unlock(&app.store, &session.actor(&client), id, to_unix(app.now())).await?;
+    Ok(Json(Unlocked { was_locked }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Ended {
+    ended: u64,
+}
+
+/// End every session of a user.
+#[utoipa::path(delete, path = "/api/v1/users/{id}/sessions", tag = "administration",
+    security(("bearer" = [])), params(("id" = i64, Path, description = "The user")), responses(
+    (status = 200, body = Ended),
+    (status = 403, description = "`forbidden`: not a user the caller manages", body = super::ErrorBody),
+))]
+pub async fn end_sessions(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    Path(id): Path<UserId>,
+) -> Result<Json<Ended>> {
+    let ended = users::end_sessions(&app.store, &session.actor(&client), id, to_unix(app.now())).await?;
+    Ok(Json(Ended { ended }))
+}

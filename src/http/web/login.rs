@@ -47,8 +47,21 @@ pub async fn home(
     session.require_no_duty()?;
     let current = session.0;
     let page = visitor.layout(Tr(current.language), Some(&current));
-    let home =
-        HomePage { page, username: current.user.username.clone(), account: current.account.name.clone() };
+    let me = app
+        .store
+        .read()
+        .await
+        .map_err(|e| PageError::Domain(e.into(), tr))?
+        .user_by_id(current.user.id)
+        .await;
+    let administers = me.map_err(|e| PageError::Domain(e, tr))?.is_some_and(|u| u.top_user)
+        && current.impersonator.is_none();
+    let home = HomePage {
+        page,
+        username: current.user.username.clone(),
+        account: current.account.name.clone(),
+        administers,
+    };
     Ok((visitor.jar, home).into_response())
 }
 

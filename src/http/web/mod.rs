@@ -29,6 +29,7 @@ use crate::{
 mod account;
 mod authenticator;
 mod code;
+mod company;
 mod csrf;
 mod duties;
 mod login;
@@ -55,6 +56,11 @@ pub fn routes() -> Router<App> {
         .route("/security/{kind}/send", post(account::send_address_code))
         .route("/security/{kind}/confirm", post(account::confirm_address))
         .route("/sessions", get(account::sessions))
+        .route("/company", get(company::page))
+        .route("/company/audit.csv", get(company::audit_csv))
+        .route("/company/general", post(company::save_general))
+        .route("/company/defaults", post(company::save_defaults))
+        .route("/company/users/{id}/{action}", post(company::user_action))
         .route("/sessions/others/end", post(account::end_others))
         .route("/sessions/{id}/end", post(account::end_one))
         .route(

@@ -74,6 +74,8 @@ pub struct HomePage {
     pub page: Layout,
     pub username: String,
     pub account: String,
+    /// A top user of the account: the company settings are theirs.
+    pub administers: bool,
 }
 
 pub struct HistoryRow {
@@ -122,6 +124,48 @@ pub struct DeviceLine {
     pub ip: String,
     pub trusted_at: String,
     pub expires_at: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "company.html")]
+pub struct CompanyPage {
+    pub page: Layout,
+    pub account: String,
+    pub email_only: bool,
+    pub contact: crate::policy::Contact,
+    pub allow_trusted_devices: bool,
+    pub default_web: bool,
+    pub default_manager: bool,
+    pub users: Vec<UserLine>,
+    pub log: Vec<AuditLine>,
+    /// The query string of the next (older) page of the log.
+    pub next: Option<String>,
+    /// The CSV export of the log as filtered.
+    pub csv: String,
+    pub actions: &'static [&'static str],
+    pub chosen_action: String,
+    pub chosen_user: String,
+    pub from: String,
+    pub to: String,
+}
+
+pub struct UserLine {
+    pub id: i64,
+    pub username: String,
+    pub top_user: bool,
+    /// The administrator looking at the page.
+    pub me: bool,
+}
+
+pub struct AuditLine {
+    pub time: String,
+    /// Who did it, with "(as whom)" when impersonating.
+    pub user: String,
+    pub subject: String,
+    pub action: String,
+    pub action_text: String,
+    pub details: String,
+    pub ip: String,
 }
 
 pub struct SessionLine {

@@ -1,0 +1,343 @@
+//! The company settings page, for the account's top users: how codes travel and whom
+//! users call after 3 wrong codes, whether new users start with 2FA on, the audit log
+//! (filtered, paged, exported as CSV), and actions on users (reset the second factor,
+//! unlock, end sessions).
+
+use axum::{
+    Form,
+    extract::{Path, Query, State},
+    http::header,
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+use time::{Date, OffsetDateTime, macros::format_description};
+
+use super::{
+    PageError, PageSession, Visitor,
+    login::CsrfForm,
+    templates::{AuditLine, CompanyPage, UserLine, show_time},
+};
+use crate::{
+    accounts,
+    app::App,
+    audit,
+    clock::to_unix,
+    error::Error,
+    http::extract::Client,
+    i18n::Tr,
+    mfa,
+    policy::{self, CodeDelivery, Contact, TwoFactorPolicy},
+    sessions::Current,
+    users::{self, UserId},
+};
+
+/// The actions the log can be filtered by, in the order the list shows them.
+pub const ACTIONS: &[&str] = &[
+    "two_factor.changed",
+    "two_factor_policy.changed",
+    "two_factor.reset",
+    "second_factor.sent",
+    "second_factor.passed",
+    "second_factor.failed_3_times",
+    "user.locked",
+    "user.unlocked",
+    "sign_in",
+    "sign_in.failed",
+    "session.quick_login_refused",
+    "sessions.ended_by_administrator",
+    "password.changed",
+    "user.created",
+    "user.updated",
+    "verification.sent",
+    "verification.confirmed",
+    "authenticator.enabled",
+    "authenticator.disabled",
+    "backup_codes.regenerated",
+    "trusted_device.added",
+    "trusted_device.revoked",
+    "grant.added",
+    "grant.removed",
+    "dpa.accepted",
+    "account.created",
+];
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AuditQuery {
+    pub before: Option<i64>,
+    pub action: Option<String>,
+    pub user: Option<String>,
+    /// `YYYY-MM-DD`, inclusive.
+    pub from: Option<String>,
+    /// `YYYY-MM-DD`, inclusive.
+    pub to: Option<String>,
+    pub done: Option<String>,
+    pub error: Option<String>,
+}
+
+impl AuditQuery {
+    fn day(text: &Option<String>) -> Option<i64> {
+        let text = text.as_deref().filter(|t| !t.is_empty())?;
+        let date = Date::parse(text, format_description!("[year]-[month]-[day]")).ok()?;
+        Some(to_unix(date.midnight().assume_utc()))
+    }
+
+    fn filter(&self, limit: i64) -> audit::Filter<'_> {
+        audit::Filter {
+            before: self.before,
+            action: self.action.as_deref().filter(|a| ACTIONS.contains(a)),
+            user: self.user.as_deref().and_then(|u| u.parse().ok()).map(UserId),
+            since: Self::day(&self.from),
+            until: Self::day(&self.to).map(|d| d + 86_400),
+            limit,
+        }
+    }
+
+    /// The filters as a query string, for the next page and the CSV link.
+    fn query_string(&self) -> String {
+        let pairs = [("action", &self.action), ("user", &self.user), ("from", &self.from), ("to", &self.to)];
+        pairs
+            .iter()
+            .filter_map(|(k, v)| {
+                v.as_deref().filter(|v| !v.is_empty()).map(|v| format!("{k}={}", urlencode(v)))
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// The page is for the top users of the session's own account.
+async fn own_policy(app: &App, current: &Current, client: &Client) -> Result<TwoFactorPolicy, Error> {
+    if current.impersonator.is_some() {
+        return Err(Error::Forbidden);
+    }
+    let actor = current.actor(client.ip);
+    let account = current.account.id;
+    let mut tx = app.store.read().await?;
+    let me = tx.user_by_id(current.user.id).await?.ok_or(Error::Unauthenticated)?;
+    if !(me.top_user && me.account_id == account) {
+        return Err(Error::Forbidden);
+    }
+    drop(tx);
+    policy::get(&app.store, &actor, account).await
+}
+
+/// `GET /company`.
+pub async fn page(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Query(query): Query<AuditQuery>,
+) -> Result<Response, PageError> {
+    session.require_no_duty()?;
+    let current = &session.0;
+    let tr = Tr(current.language);
+    let failed = |e| PageError::Domain(e, tr);
+    let policy = own_policy(&app, current, &client).await.map_err(failed)?;
+    let actor = current.actor(client.ip);
+    let (entries, next) =
+        audit::page(&app.store, &actor, current.account.id, &query.filter(25)).await.map_err(failed)?;
+    let users = accounts::users(&app.store, &actor, current.account.id).await.map_err(failed)?;
+    let name =
+        |n: &Option<audit::Named>| n.as_ref().and_then(|n| n.username.clone()).unwrap_or_else(|| "—".into());
+    let log = entries
+        .iter()
+        .map(|e| AuditLine {
+            time: show_time(e.time),
+            user: match &e.acting_as {
+                Some(_) => format!("{} ({})", name(&e.user), name(&e.acting_as)),
+                None => name(&e.user),
+            },
+            subject: e.subject.as_ref().map(|_| name(&e.subject)).unwrap_or_default(),
+            action: e.action.clone(),
+            action_text: tr.t(&format!("action-{}", e.action.replace('.', "-"))),
+            details: e.details.to_string(),
+            ip: e.ip.clone().unwrap_or_default(),
+        })
+        .collect();
+    let mut page = visitor.layout(tr, Some(current));
+    page.notice =
+        query.done.as_deref().filter(|d| COMPANY_NOTICES.contains(d)).map(|d| tr.t(&format!("company-{d}")));
+    page.error =
+        query.error.as_deref().filter(|e| *e == "invalid-contact").map(|_| tr.t("company-invalid-contact"));
+    let filters = query.query_string();
+    let company = CompanyPage {
+        page,
+        account: current.account.name.clone(),
+        email_only: policy.delivery == CodeDelivery::EmailOnly,
+        contact: policy.contact.clone(),
+        allow_trusted_devices: policy.allow_trusted_devices,
+        default_web: policy.defaults.web,
+        default_manager: policy.defaults.manager,
+        users: users
+            .into_iter()
+            .map(|u| UserLine {
+                id: u.id.0,
+                username: u.username,
+                top_user: u.top_user,
+                me: u.id == current.user.id,
+            })
+            .collect(),
+        log,
+        next: next.map(|n| {
+            if filters.is_empty() { format!("before={n}") } else { format!("{filters}&before={n}") }
+        }),
+        csv: if filters.is_empty() {
+            "/company/audit.csv".into()
+        } else {
+            format!("/company/audit.csv?{filters}")
+        },
+        actions: ACTIONS,
+        chosen_action: query.action.clone().unwrap_or_default(),
+        chosen_user: query.user.clone().unwrap_or_default(),
+        from: query.from.clone().unwrap_or_default(),
+        to: query.to.clone().unwrap_or_default(),
+    };
+    Ok((visitor.jar, company).into_response())
+}
+
+const COMPANY_NOTICES: &[&str] = &["saved", "two-factor-reset", "unlocked", "sessions-ended"];
+
+/// `GET /company/audit.csv`: the filtered log, up to 10,000 events, as CSV.
+pub async fn audit_csv(
+    State(app): State<App>,
+    session: PageSession,
+    client: Client,
+    Query(query): Query<AuditQuery>,
+) -> Result<Response, PageError> {
+    let current = &session.0;
+    let tr = Tr(current.language);
+    let failed = |e| PageError::Domain(e, tr);
+    own_policy(&app, current, &client).await.map_err(failed)?;
+    let mut entries = Vec::new();
+    let mut filter = query.filter(500);
+    loop {
+        let (page, next) = audit::page(&app.store, &current.actor(client.ip), current.account.id, &filter)
+            .await
+            .map_err(failed)?;
+        entries.extend(page);
+        match next {
+            Some(before) if entries.len() < 10_000 => filter.before = Some(before),
+            _ => break,
+        }
+    }
+    let csv = audit::to_csv(&entries).map_err(failed)?;
+    let stamp = OffsetDateTime::from_unix_timestamp(to_unix(app.now()))
+        .map(|t| t.date().to_string())
+        .unwrap_or_default();
+    let disposition = format!("attachment; filename=\"audit-{stamp}.csv\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct GeneralForm {
+    csrf: String,
+    delivery: String,
+    contact_name: String,
+    contact_phone: String,
+    contact_email: String,
+    allow_trusted_devices: Option<String>,
+}
+
+/// `POST /company/general`: the delivery method, the contact person, trusted devices.
+pub async fn save_general(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Form(form): Form<GeneralForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    let change = |policy: TwoFactorPolicy| TwoFactorPolicy {
+        delivery: if form.delivery == "email_only" {
+            CodeDelivery::EmailOnly
+        } else {
+            CodeDelivery::SmsThenEmail
+        },
+        contact: Contact {
+            name: form.contact_name.clone(),
+            phone: form.contact_phone.clone(),
+            email: form.contact_email.clone(),
+        },
+        allow_trusted_devices: form.allow_trusted_devices.is_some(),
+        ..policy
+    };
+    save(&app, &session, &client, change).await
+}
+
+#[derive(Deserialize)]
+pub struct DefaultsForm {
+    csrf: String,
+    web: Option<String>,
+    manager: Option<String>,
+}
+
+/// `POST /company/defaults`: 2FA for new users, per app.
+pub async fn save_defaults(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Form(form): Form<DefaultsForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    let defaults = policy::Defaults { web: form.web.is_some(), manager: form.manager.is_some() };
+    save(&app, &session, &client, |policy| TwoFactorPolicy { defaults, ..policy }).await
+}
+
+async fn save(
+    app: &App,
+    session: &PageSession,
+    client: &Client,
+    change: impl FnOnce(TwoFactorPolicy) -> TwoFactorPolicy,
+) -> Result<Response, PageError> {
+    session.require_no_duty()?;
+    let current = &session.0;
+    let tr = Tr(current.language);
+    let policy = own_policy(app, current, client).await.map_err(|e| PageError::Domain(e, tr))?;
+    let actor = current.actor(client.ip);
+    match policy::put(&app.store, &actor, current.account.id, &change(policy), to_unix(app.now())).await {
+        Ok(_) => Ok(Redirect::to("/company?done=saved").into_response()),
+        Err(Error::Invalid { .. }) => Ok(Redirect::to("/company?error=invalid-contact").into_response()),
+        Err(e) => Err(PageError::Domain(e, tr)),
+    }
+}
+
+/// `POST /company/users/{id}/{action}`: reset the second factor, unlock, end sessions.
+pub async fn user_action(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Path((id, action)): Path<(i64, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    session.require_no_duty()?;
+    let current = &session.0;
+    let tr = Tr(current.language);
+    let failed = |e| PageError::Domain(e, tr);
+    own_policy(&app, current, &client).await.map_err(failed)?;
+    let (actor, target, now) = (current.actor(client.ip), UserId(id), to_unix(app.now()));
+    let done = match action.as_str() {
+        "reset-two-factor" => mfa::reset(&app.store, &actor, target, now).await.map(|_| "two-factor-reset"),
+        "unlock" => users::unlock(&app.store, &actor, target, now).await.map(|_| "unlocked"),
+        "end-sessions" => {
+            users::end_sessions(&app.store, &actor, target, now).await.map(|_| "sessions-ended")
+        }
+        _ => Err(Error::NotFound),
+    }
+    .map_err(failed)?;
+    Ok(Redirect::to(&format!("/company?done={done}")).into_response())
+}
