@@ -79,6 +79,10 @@ pub struct Config {
     #[arg(long, env = "PORTCULLIS_DPA_FILE", global = true)]
     pub dpa_file: Option<PathBuf>,
 
+    /// How long a password reset link works, in hours.
+    #[arg(long, env = "PORTCULLIS_RESET_LINK_HOURS", global = true, default_value_t = 24)]
+    pub reset_link_hours: u32,
+
     /// Write logs as JSON lines instead of text.
     #[arg(long, env = "PORTCULLIS_LOG_JSON", global = true)]
     pub log_json: bool,

@@ -20,6 +20,7 @@ pub mod metrics; // Prometheus metrics
 pub mod mfa; // second factors, sign-in challenges and one-time codes
 pub mod passwords; // password policy and Argon2id hashing
 pub mod policy; // each company's second-factor policy
+pub mod recovery; // "Forgot your password?": reset links and new passwords
 pub mod rights; // who may do what to whom
 pub mod sessions; // sessions and the session check
 pub mod store; // the storage seam: SQLite and PostgreSQL

@@ -42,6 +42,8 @@ pub const PASSWORD_PER_ADDRESS: Rule =
 pub enum Scope {
     Password,
     Code,
+    /// Password reset requests (not failures, but counted the same way).
+    Reset,
 }
 
 impl Scope {
@@ -49,6 +51,7 @@ impl Scope {
         match self {
             Self::Password => "password",
             Self::Code => "code",
+            Self::Reset => "reset",
         }
     }
 }

@@ -37,8 +37,10 @@ pub fn router(app: App) -> Router {
         .layer(middleware::from_fn(finish_changes))
         .layer(middleware::from_fn(record_metrics))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            // The path only: a query string may hold a token (`?sid=`).
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            // The route, not the path: a path may hold a token (`/reset/<token>`), and so
+            // may a query string (`?sid=`).
+            let route = req.extensions().get::<MatchedPath>().map_or("(no route)", MatchedPath::as_str);
+            tracing::info_span!("request", method = %req.method(), route = %route)
         }))
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))

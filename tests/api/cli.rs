@@ -171,7 +171,7 @@ fn an_unreachable_database_is_a_clear_error() {
 }
 
 db_test! {
-    async fn the_logs_never_show_a_password_a_token_a_challenge_or_a_code(app: TestApp) {
+    async fn the_logs_never_show_a_password_a_token_a_challenge_a_code_or_a_reset_link(app: TestApp) {
         use tokio::io::AsyncBufReadExt;
         // Only the server under watch may send mail.
         let mut app = app;
@@ -232,12 +232,22 @@ db_test! {
         let second_token = verified["token"].as_str().unwrap_or_else(|| panic!("{verified}")).to_owned();
         let link = http.get(format!("{base}/?sid={token}")).send().await.unwrap();
         assert!(link.status().is_redirection() || link.status().is_success());
+        let forgot = serde_json::json!({ "username": "driver", "email": "driver@fleet.example" });
+        let asked = http.post(format!("{base}/api/v1/password/forgot")).json(&forgot).send().await.unwrap();
+        assert_eq!(asked.status(), reqwest::StatusCode::ACCEPTED);
+        let mail = app.smtp.wait_for(3).await.text();
+        let at = mail.find("/reset/").unwrap();
+        let reset_link: String = mail[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_')).collect();
+        let (status, page) = follow(base.trim_end_matches('/'), &reset_link).await;
+        assert_eq!(status, reqwest::StatusCode::OK);
+        let new_password = new_password(&page);
+        let reset_token = reset_link.trim_start_matches("/reset/").to_owned();
         // SIGTERM, and read everything the server wrote.
         std::process::Command::new("kill").arg(server.id().unwrap().to_string()).status().unwrap();
         server.wait().await.unwrap();
         let logs = logs.await.unwrap();
         assert!(logs.contains("sign_in") || logs.contains("/api/v1/login"), "the logs are too quiet to judge: {logs}");
-        for secret in [PASSWORD, &token, &code, &challenge, &sign_in_code, &second_token] {
+        for secret in [PASSWORD, &token, &code, &challenge, &sign_in_code, &second_token, &reset_token, &new_password] {
             assert!(!logs.contains(secret), "{secret:?} appears in the logs");
         }
     }

@@ -216,3 +216,50 @@ async fn an_administrator_sets_the_company_s_2fa_and_reads_it_in_the_audit_log()
     assert_eq!(browser.count("#audit-log tr.sessions-ended_by_administrator").await, 1);
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_is_reset_through_the_emailed_link_in_english_and_in_russian() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let company = app.company("acme").await;
+    for (username, language) in [("driver", "en"), ("voditel", "ru")] {
+        let user = UserRequest {
+            username: username.into(),
+            email: Some(format!("{username}@fleet.example")),
+            can_change_password: true,
+            language: Some(language.into()),
+            ..Default::default()
+        };
+        app.user_from(company.account, company.admin, user).await;
+    }
+    let browser = Browser::open(&app).await;
+    for (n, (username, lang, title, sent, mail_words)) in [
+        ("driver", "en", "Forgot your password?", "a link is on its way", "To get a new one"),
+        ("voditel", "ru", "Забыли пароль?", "ссылка уже отправлена", "Чтобы получить новый"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        browser.goto(&format!("/login?lang={lang}")).await;
+        browser.click("#forgot").await;
+        assert_eq!(browser.text("h1").await, title);
+        browser.fill("#username", username).await;
+        browser.fill("#email", &format!("{username}@fleet.example")).await;
+        browser.click("#reset-password").await;
+        assert!(browser.text("#notice").await.contains(sent));
+        let text = app.smtp.wait_for(n + 1).await.text();
+        assert!(text.contains(mail_words), "{text}");
+        let link = crate::recovery::link_in_mail(&app, n + 1).await;
+        browser.goto(&link).await;
+        // Opening the link alone changes nothing.
+        assert_eq!(app.login(username, PASSWORD).await.status(), StatusCode::OK);
+        browser.click("#get-new-password").await;
+        let password = browser.text("#new-password").await;
+        assert_eq!(browser.text("#reset-username").await, username);
+        browser.click("#sign-in-link").await;
+        browser.sign_in(username, &password).await;
+        assert_eq!(browser.path().await, "/dpa", "first the agreement, then the forced change");
+        browser.goto("/").await;
+        browser.client.delete_all_cookies().await.unwrap();
+    }
+    browser.close().await;
+}

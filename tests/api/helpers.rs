@@ -362,6 +362,28 @@ pub struct Company {
     pub admin: UserId,
 }
 
+/// Follows a link as a browser would: the page, then its button. `base` is the
+/// server's URL without a trailing slash.
+pub async fn follow(base: &str, path: &str) -> (StatusCode, String) {
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let browser = reqwest::Client::builder().cookie_provider(jar).build().unwrap();
+    let page = browser.get(format!("{base}{path}")).send().await.unwrap().text().await.unwrap();
+    let Some(at) = page.find("name=\"csrf\" value=\"") else {
+        return (StatusCode::GONE, page);
+    };
+    let csrf: String = page[at + 19..].chars().take_while(|c| *c != '"').collect();
+    let body = format!("csrf={}", url::form_urlencoded::byte_serialize(csrf.as_bytes()).collect::<String>());
+    let form =
+        browser.post(format!("{base}{path}")).header("content-type", "application/x-www-form-urlencoded");
+    let answer = form.body(body).send().await.unwrap();
+    (answer.status(), answer.text().await.unwrap())
+}
+
+pub fn new_password(page: &str) -> String {
+    let at = page.find("id=\"new-password\" class=\"secret\">").expect("the new password") + 33;
+    page[at..].chars().take_while(|c| *c != '<').collect()
+}
+
 /// A six-digit code that is surely not `code`.
 pub fn wrong_code(code: &str) -> &'static str {
     if code == "000000" { "111111" } else { "000000" }

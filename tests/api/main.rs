@@ -12,6 +12,7 @@ mod code_pages;
 mod login;
 mod operations;
 mod pages;
+mod recovery;
 mod sessions;
 mod sms;
 mod smtp;

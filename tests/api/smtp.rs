@@ -22,10 +22,71 @@ pub struct Mail {
 }
 
 impl Mail {
+    /// The message's text parts, decoded from base64 or quoted-printable.
+    pub fn text(&self) -> String {
+        let (mut out, mut block) = (String::new(), String::new());
+        let (mut encoding, mut in_body) = (String::new(), false);
+        let mut flush = |block: &mut String, encoding: &str| {
+            out.push_str(&decode(block, encoding));
+            block.clear();
+        };
+        for line in self.data.lines() {
+            if line.starts_with("--") {
+                flush(&mut block, &encoding);
+                (encoding, in_body) = (String::new(), false);
+            } else if !in_body {
+                if let Some(value) = line.strip_prefix("Content-Transfer-Encoding:") {
+                    encoding = value.trim().to_ascii_lowercase();
+                }
+                in_body = line.is_empty();
+            } else {
+                block.push_str(line);
+                block.push('\n');
+            }
+        }
+        flush(&mut block, &encoding);
+        out
+    }
+
     /// The six-digit code that follows `marker` in the message.
     pub fn code_after(&self, marker: &str) -> String {
         let at = self.data.find(marker).unwrap_or_else(|| panic!("{marker:?} not in {}", self.data));
         self.data[at + marker.len()..].chars().filter(|c| !c.is_whitespace()).take(6).collect()
+    }
+}
+
+fn decode(block: &str, encoding: &str) -> String {
+    use base64::Engine;
+    match encoding {
+        "base64" => {
+            let joined: String = block.split_whitespace().collect();
+            String::from_utf8_lossy(
+                &base64::engine::general_purpose::STANDARD.decode(joined).unwrap_or_default(),
+            )
+            .into_owned()
+        }
+        "quoted-printable" => {
+            let joined = block.replace("=\n", "");
+            let mut bytes = Vec::new();
+            let mut rest = joined.as_bytes();
+            while let Some((&b, tail)) = rest.split_first() {
+                match (
+                    b,
+                    tail.get(..2).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()),
+                ) {
+                    (b'=', Some(byte)) => {
+                        bytes.push(byte);
+                        rest = &tail[2..];
+                    }
+                    _ => {
+                        bytes.push(b);
+                        rest = tail;
+                    }
+                }
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        _ => block.to_owned(),
     }
 }
 

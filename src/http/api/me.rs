@@ -20,6 +20,7 @@ use crate::{
         totp::{self, Enrolment},
     },
     passwords::Password,
+    recovery,
     sessions::AppKind,
     users::{self, OwnChanges, PasswordChange, SecuritySettings},
     verification::{self, Channel},
@@ -424,4 +425,31 @@ pub async fn revoke_trusted_device(
 ) -> Result<StatusCode> {
     devices::revoke(&app.store, &session.actor(&client), id, to_unix(app.now())).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotBody {
+    username: String,
+    email: String,
+}
+
+/// Ask for a password reset link. The answer is the same whether or not the username and
+/// email belong together.
+#[utoipa::path(post, path = "/api/v1/password/forgot", tag = "passwords", request_body = ForgotBody, responses(
+    (status = 202, description = "If they belong together, a link is on its way"),
+    (status = 429, description = "`too_soon`: one request a minute per username, with `retry_after`", body = super::ErrorBody),
+))]
+pub async fn forgot_password(
+    State(app): State<App>,
+    client: Client,
+    ApiJson(body): ApiJson<ForgotBody>,
+) -> Result<StatusCode> {
+    let ip = client.ip.to_string();
+    let request = recovery::Request { username: &body.username, email: &body.email, ip: &ip };
+    let valid_for = i64::from(app.config.reset_link_hours) * 3600;
+    let public_url = app.config.public_url();
+    recovery::request(&app.store, &app.keys, &public_url, valid_for, &request, to_unix(app.now())).await?;
+    app.delivery.wake.notify_one();
+    Ok(StatusCode::ACCEPTED)
 }

@@ -26,6 +26,7 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/session", get(session::get).delete(session::delete))
         .route("/api/v1/session/accept-dpa", post(me::accept_dpa))
         .route("/api/v1/password/change", post(me::change_password))
+        .route("/api/v1/password/forgot", post(me::forgot_password))
         .route("/api/v1/me/login-history", get(me::login_history))
         .route("/api/v1/me/security", get(me::security).patch(me::update_security))
         .route("/api/v1/me/two-factor", put(me::put_two_factor))
@@ -68,7 +69,7 @@ pub struct ErrorBody {
     paths(
         login::login, login::verify, login::resend,
         session::get, session::delete, session::list, session::end_one, session::end_others,
-        me::accept_dpa, me::change_password, me::login_history, me::send_email_code, me::confirm_email, me::send_phone_code, me::confirm_phone,
+        me::accept_dpa, me::change_password, me::forgot_password, me::login_history, me::send_email_code, me::confirm_email, me::send_phone_code, me::confirm_phone,
         me::security, me::update_security, me::put_two_factor,
         me::enrol_totp, me::confirm_totp, me::disable_totp, me::regenerate_backup_codes, me::trusted_devices, me::revoke_trusted_device,
         accounts::create, accounts::get_policy, accounts::put_policy, accounts::audit_trail,

@@ -33,6 +33,7 @@ mod company;
 mod csrf;
 mod duties;
 mod login;
+mod recovery;
 mod templates;
 
 pub fn routes() -> Router<App> {
@@ -43,6 +44,8 @@ pub fn routes() -> Router<App> {
         .route("/login/code/resend", post(code::resend))
         .route("/login/code/cancel", post(code::cancel))
         .route("/logout", post(login::logout))
+        .route("/forgot", get(recovery::forgot_page).post(recovery::forgot_submit))
+        .route("/reset/{token}", get(recovery::reset_page).post(recovery::reset_submit))
         .route("/dpa", get(duties::dpa_page).post(duties::dpa_accept))
         .route("/password", get(duties::password_page).post(duties::password_submit))
         .route("/security", get(account::security))

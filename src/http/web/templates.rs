@@ -55,6 +55,27 @@ impl BackupCodesPage {
 }
 
 #[derive(Template, WebTemplate)]
+#[template(path = "forgot.html")]
+pub struct ForgotPage {
+    pub page: Layout,
+    /// The request went through: say so instead of showing the form again.
+    pub sent: bool,
+    pub username: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reset.html")]
+pub struct ResetPage {
+    pub page: Layout,
+    /// The link may be followed: offer the button.
+    pub valid: bool,
+    /// After the reset: whose password, and the new one (shown once).
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub must_change: bool,
+}
+
+#[derive(Template, WebTemplate)]
 #[template(path = "dpa.html")]
 pub struct DpaPage {
     pub page: Layout,

@@ -1,0 +1,152 @@
+//! Password recovery: "Forgot your password?".
+//!
+//! A person gives a username and an email address. Whether or not they belong together,
+//! the answer is the same; when they do, the user gets a link with a 256-bit token
+//! (stored hashed, single-use, valid 24 hours by default; a newer request voids older
+//! links). Requests for one username are allowed once a minute, counted in the database
+//! whether or not the user exists. Following the link and confirming there issues a new
+//! random password, shown once; until then the old one keeps working. The reset ends all
+//! the user's sessions and trusted devices and, for a user who may change the password,
+//! asks for a change at the next sign-in.
+
+use url::Url;
+
+use crate::{
+    audit::{self, Event},
+    delivery::{self, Message},
+    error::{Error, Result},
+    i18n::Tr,
+    keys::SecretKey,
+    lockout::{self, Rule, Scope},
+    passwords::{Hasher, Password},
+    rights::Actor,
+    store::{Store, Tx},
+    tokens::{Token, TokenHash},
+    users::{Language, StoredHash},
+};
+
+/// One request per username per minute.
+const REQUESTS_PER_USERNAME: Rule = Rule { max_failures: 1, window: 60, lock: 60, max_lock: 60 };
+
+/// A request for a reset link, as made.
+#[derive(Debug, Clone)]
+pub struct Request<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub ip: &'a str,
+}
+
+/// What a reset link leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// It may be followed.
+    Valid,
+    /// It was followed already.
+    Used,
+    /// It ran out, or a newer request replaced it, or it never existed.
+    Expired,
+}
+
+/// The outcome of following a link: the new password, shown once.
+#[derive(Debug)]
+pub struct Reset {
+    pub username: String,
+    pub password: Password,
+    /// The user must choose their own password at the next sign-in.
+    pub must_change: bool,
+}
+
+/// Sends a reset link when the username and email belong together; answers the same
+/// either way. `public_url` is where the link points; `valid_for` its life in seconds.
+pub async fn request(
+    store: &Store,
+    keys: &SecretKey,
+    public_url: &Url,
+    valid_for: i64,
+    request: &Request<'_>,
+    now: i64,
+) -> Result<()> {
+    let subject = format!("user:{}", request.username);
+    let mut tx = store.write().await?;
+    if let Err(Error::Locked { retry_after }) =
+        lockout::ensure_unlocked(&mut tx, Scope::Reset, &[&subject], now).await
+    {
+        return Err(Error::TooSoon { retry_after });
+    }
+    lockout::record_failure(&mut tx, Scope::Reset, &subject, &REQUESTS_PER_USERNAME, now).await?;
+    let Some(user) = tx.user_by_username(request.username).await? else {
+        tx.commit().await?;
+        return Ok(());
+    };
+    let matches = user.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(request.email.trim()));
+    let actor = Actor { user: None, impersonator: None, ip: Some(request.ip.to_owned()) };
+    let details = serde_json::json!({ "matched": matches });
+    let event =
+        Event::new(user.account_id, &actor, "password.reset_requested").subject(user.id).details(details);
+    audit::record(&mut tx, event, now).await?;
+    if let (true, Some(address)) = (matches, &user.email) {
+        let token = Token::generate();
+        tx.put_password_reset(user.id, &token.hash().0, now, now + valid_for).await?;
+        let link = public_url.join(&format!("reset/{}", token.expose())).map_err(anyhow::Error::from)?;
+        let tr = Tr(Language::parse(&user.language).unwrap_or_default());
+        let hours = valid_for / 3600;
+        let text = tr.with("email-reset-text", [("link", link.to_string().into()), ("hours", hours.into())]);
+        let html = tr.with(
+            "email-reset-html",
+            [("link", crate::verification::escape_html(link.as_str()).into()), ("hours", hours.into())],
+        );
+        let message =
+            Message::Email { to: address.clone(), subject: tr.t("email-reset-subject"), text, html };
+        delivery::enqueue(&mut tx, keys, &message, now).await?;
+    }
+    Ok(tx.commit().await?)
+}
+
+/// What following `token` would do now.
+pub async fn link(store: &Store, token: &str, now: i64) -> Result<Link> {
+    let mut tx = store.read().await?;
+    state(&mut tx, token, now).await
+}
+
+async fn state(tx: &mut Tx, token: &str, now: i64) -> Result<Link> {
+    Ok(match tx.password_reset(&TokenHash::of(token).0).await? {
+        Some(row) if row.used_at.is_some() => Link::Used,
+        Some(row) if row.expires_at > now => Link::Valid,
+        _ => Link::Expired,
+    })
+}
+
+/// Follows a link: a new password, the old one and every session gone. A used or
+/// expired link changes nothing and says so.
+pub async fn reset(store: &Store, hasher: &Hasher, token: &str, ip: &str, now: i64) -> Result<Reset> {
+    let hash = TokenHash::of(token);
+    let user_id = {
+        let mut tx = store.read().await?;
+        match state(&mut tx, token, now).await? {
+            Link::Valid => tx.password_reset(&hash.0).await?.map(|r| r.user_id).ok_or(Error::CodeExpired)?,
+            Link::Used => return Err(Error::Conflict { field: "token" }),
+            Link::Expired => return Err(Error::CodeExpired),
+        }
+    };
+    let username = store.read().await?.user_by_id(user_id).await?.ok_or(Error::CodeExpired)?.username;
+    // Hashing is slow: never hold the write transaction across it.
+    let password = Password::generate();
+    let new_hash = hasher.hash_new(password.clone(), vec![username.clone()]).await?;
+    let mut tx = store.write().await?;
+    if state(&mut tx, token, now).await? != Link::Valid || !tx.use_password_reset(&hash.0, now).await? {
+        return Err(Error::Conflict { field: "token" });
+    }
+    let mut user = tx.user_by_id(user_id).await?.ok_or(Error::CodeExpired)?;
+    user.password_hash = StoredHash(new_hash);
+    user.must_change_password = user.can_change_password;
+    tx.update_user(&user).await?;
+    let sessions = tx.end_sessions_of_user(user.id, None, now).await?;
+    let devices = tx.revoke_trusted_devices(user.id, None, now).await?;
+    lockout::clear(&mut tx, Scope::Password, &format!("user:{}", user.username)).await?;
+    let actor = Actor { user: None, impersonator: None, ip: Some(ip.to_owned()) };
+    let details = serde_json::json!({ "sessions_ended": sessions, "trusted_devices_revoked": devices });
+    let event = Event::new(user.account_id, &actor, "password.reset").subject(user.id).details(details);
+    audit::record(&mut tx, event, now).await?;
+    tx.commit().await?;
+    Ok(Reset { username, password, must_change: user.must_change_password })
+}
