@@ -97,8 +97,8 @@ pub async fn seed(app: &App) -> Result<Seeded> {
         users::create(&app.store, &app.hasher, &as_admin, account.id, Some(admin.id), &dispatcher, now)
             .await?;
     let as_dispatcher = Actor::user(dispatcher.id, None, None);
-    let apps = [AppKind::Web, AppKind::Manager];
-    mfa::set(&app.store, &as_dispatcher, Some(Method::Sms), &apps, now).await?;
+    let sms = [(AppKind::Web, Some(Method::Sms)), (AppKind::Manager, Some(Method::Sms))];
+    mfa::set(&app.store, &as_dispatcher, &sms, now).await?;
     Ok(Seeded {
         account: ACCOUNT.into(),
         admin: (ADMIN.into(), ADMIN_PASSWORD.into()),

@@ -37,6 +37,11 @@ pub const PASSWORD_PER_USER: Rule =
 pub const PASSWORD_PER_ADDRESS: Rule =
     Rule { max_failures: 100, window: 15 * 60, lock: 15 * 60, max_lock: 3600 };
 
+/// The subject that counts a username's wrong passwords.
+pub fn username_subject(username: &str) -> String {
+    format!("user:{username}")
+}
+
 /// What is being counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -105,6 +110,12 @@ pub async fn ensure_unlocked(tx: &mut Tx, scope: Scope, subjects: &[&str], now: 
 /// A subject's counter as it stands.
 pub async fn counter(tx: &mut Tx, scope: Scope, subject: &str) -> Result<Counter> {
     Ok(tx.throttle(scope.as_str(), subject).await?.unwrap_or_default())
+}
+
+/// A subject's counter, its row held until the transaction ends so that concurrent
+/// attempts take turns.
+pub async fn counter_for_update(tx: &mut Tx, scope: Scope, subject: &str, now: i64) -> Result<Counter> {
+    tx.throttle_for_update(scope.as_str(), subject, now).await
 }
 
 /// Counts a failure; returns the counter as it now stands.

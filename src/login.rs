@@ -91,7 +91,7 @@ pub async fn sign_in(app: &App, attempt: Attempt, now: i64) -> Result<Outcome> {
 
 async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcome> {
     let store = &app.store;
-    let by_user = format!("user:{}", attempt.username);
+    let by_user = lockout::username_subject(&attempt.username);
     let by_address = format!("ip:{}", attempt.ip);
     let user = {
         let mut tx = store.read().await?;
@@ -112,7 +112,7 @@ async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcom
             if let Some(user) = user {
                 record(&mut tx, &user, attempt.origin(), "sign_in.failed", "wrong_password", now).await?;
                 if let Some(wait) = counter.locked_for(now) {
-                    let actor = Actor { user: None, impersonator: None, ip: Some(attempt.ip.clone()) };
+                    let actor = Actor::anonymous(&attempt.ip);
                     let details = serde_json::json!({ "scope": "password", "minutes": wait / 60 });
                     let event = Event::new(user.account_id, &actor, "user.locked").subject(user.id);
                     audit::record(&mut tx, event.details(details), now).await?;

@@ -20,7 +20,7 @@ use crate::{
     lockout::{self, Rule, Scope},
     passwords::{Hasher, Password},
     rights::Actor,
-    store::{Store, Tx},
+    store::{ResetRow, Store},
     tokens::{Token, TokenHash},
     users::{Language, StoredHash},
 };
@@ -66,7 +66,7 @@ pub async fn request(
     request: &Request<'_>,
     now: i64,
 ) -> Result<()> {
-    let subject = format!("user:{}", request.username);
+    let subject = lockout::username_subject(request.username);
     let mut tx = store.write().await?;
     if let Err(Error::Locked { retry_after }) =
         lockout::ensure_unlocked(&mut tx, Scope::Reset, &[&subject], now).await
@@ -79,7 +79,7 @@ pub async fn request(
         return Ok(());
     };
     let matches = user.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(request.email.trim()));
-    let actor = Actor { user: None, impersonator: None, ip: Some(request.ip.to_owned()) };
+    let actor = Actor::anonymous(request.ip);
     let details = serde_json::json!({ "matched": matches });
     let event =
         Event::new(user.account_id, &actor, "password.reset_requested").subject(user.id).details(details);
@@ -104,49 +104,51 @@ pub async fn request(
 
 /// What following `token` would do now.
 pub async fn link(store: &Store, token: &str, now: i64) -> Result<Link> {
-    let mut tx = store.read().await?;
-    state(&mut tx, token, now).await
+    let row = store.read().await?.password_reset(&TokenHash::of(token).0).await?;
+    Ok(row.map_or(Link::Expired, |r| link_of(&r, now)))
 }
 
-async fn state(tx: &mut Tx, token: &str, now: i64) -> Result<Link> {
-    Ok(match tx.password_reset(&TokenHash::of(token).0).await? {
-        Some(row) if row.used_at.is_some() => Link::Used,
-        Some(row) if row.expires_at > now => Link::Valid,
+fn link_of(row: &ResetRow, now: i64) -> Link {
+    match row {
+        r if r.used_at.is_some() => Link::Used,
+        r if r.expires_at > now => Link::Valid,
         _ => Link::Expired,
-    })
+    }
 }
 
-/// Follows a link: a new password, the old one and every session gone. A used or
-/// expired link changes nothing and says so.
+/// Follows a link: a new password, the old one and every session gone. A used link is a
+/// `Conflict`, an expired or unknown one `CodeExpired`; neither changes anything.
 pub async fn reset(store: &Store, hasher: &Hasher, token: &str, ip: &str, now: i64) -> Result<Reset> {
     let hash = TokenHash::of(token);
-    let user_id = {
+    let user = {
         let mut tx = store.read().await?;
-        match state(&mut tx, token, now).await? {
-            Link::Valid => tx.password_reset(&hash.0).await?.map(|r| r.user_id).ok_or(Error::CodeExpired)?,
-            Link::Used => return Err(Error::Conflict { field: "token" }),
-            Link::Expired => return Err(Error::CodeExpired),
+        let row = tx.password_reset(&hash.0).await?;
+        match row.as_ref().map(|r| link_of(r, now)) {
+            Some(Link::Valid) => {}
+            Some(Link::Used) => return Err(Error::Conflict { field: "token" }),
+            _ => return Err(Error::CodeExpired),
         }
+        let user_id = row.map(|r| r.user_id).ok_or(Error::CodeExpired)?;
+        tx.user_by_id(user_id).await?.ok_or(Error::CodeExpired)?
     };
-    let username = store.read().await?.user_by_id(user_id).await?.ok_or(Error::CodeExpired)?.username;
     // Hashing is slow: never hold the write transaction across it.
     let password = Password::generate();
-    let new_hash = hasher.hash_new(password.clone(), vec![username.clone()]).await?;
+    let new_hash = hasher.hash_new(password.clone(), vec![user.username.clone()]).await?;
     let mut tx = store.write().await?;
-    if state(&mut tx, token, now).await? != Link::Valid || !tx.use_password_reset(&hash.0, now).await? {
+    if !tx.use_password_reset(&hash.0, now).await? {
         return Err(Error::Conflict { field: "token" });
     }
-    let mut user = tx.user_by_id(user_id).await?.ok_or(Error::CodeExpired)?;
+    let mut user = tx.user_by_id(user.id).await?.ok_or(Error::CodeExpired)?;
     user.password_hash = StoredHash(new_hash);
     user.must_change_password = user.can_change_password;
     tx.update_user(&user).await?;
     let sessions = tx.end_sessions_of_user(user.id, None, now).await?;
     let devices = tx.revoke_trusted_devices(user.id, None, now).await?;
-    lockout::clear(&mut tx, Scope::Password, &format!("user:{}", user.username)).await?;
-    let actor = Actor { user: None, impersonator: None, ip: Some(ip.to_owned()) };
+    tx.delete_challenges_of(user.id).await?;
+    lockout::clear(&mut tx, Scope::Password, &lockout::username_subject(&user.username)).await?;
     let details = serde_json::json!({ "sessions_ended": sessions, "trusted_devices_revoked": devices });
-    let event = Event::new(user.account_id, &actor, "password.reset").subject(user.id).details(details);
-    audit::record(&mut tx, event, now).await?;
+    let event = Event::new(user.account_id, &Actor::anonymous(ip), "password.reset").subject(user.id);
+    audit::record(&mut tx, event.details(details), now).await?;
     tx.commit().await?;
-    Ok(Reset { username, password, must_change: user.must_change_password })
+    Ok(Reset { username: user.username, password, must_change: user.must_change_password })
 }

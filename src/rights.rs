@@ -32,6 +32,17 @@ impl Actor {
     pub fn user(user: UserId, impersonator: Option<UserId>, ip: Option<String>) -> Self {
         Self { user: Some(user), impersonator, ip }
     }
+
+    /// Someone not signed in (yet), known only by address.
+    pub fn anonymous(ip: &str) -> Self {
+        Self { user: None, impersonator: None, ip: Some(ip.to_owned()) }
+    }
+
+    /// The user acting for themselves: not the operator and not an impersonator. Only
+    /// they change their own credentials and second factors.
+    pub fn own_user(&self) -> Result<UserId> {
+        self.user.filter(|_| self.impersonator.is_none()).ok_or(Error::Forbidden)
+    }
 }
 
 /// Proof that the actor manages an account.

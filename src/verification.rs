@@ -88,7 +88,7 @@ pub async fn send_code(
     channel: Channel,
     now: i64,
 ) -> Result<Sent> {
-    let id = actor.user.ok_or(Error::Forbidden)?;
+    let id = actor.own_user()?;
     let mut tx = store.write().await?;
     let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     let Some(destination) = channel.destination(&user).map(str::to_owned) else {
@@ -153,7 +153,7 @@ pub async fn confirm(
     typed: &str,
     now: i64,
 ) -> Result<()> {
-    let id = actor.user.ok_or(Error::Forbidden)?;
+    let id = actor.own_user()?;
     let mut tx = store.write().await?;
     let mut user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     let pending = tx.verification(id, channel.as_str()).await?;

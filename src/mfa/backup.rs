@@ -79,12 +79,12 @@ pub(crate) async fn accept(
 
 /// How many unused backup codes the user has.
 pub async fn left(tx: &mut Tx, user: UserId) -> Result<i64> {
-    Ok(tx.unused_backup_codes(user).await?.len() as i64)
+    tx.backup_codes_left(user).await
 }
 
 /// A new set for a user with an authenticator; the old codes stop working.
 pub async fn regenerate(store: &Store, keys: &SecretKey, actor: &Actor, now: i64) -> Result<Vec<String>> {
-    let id = actor.user.ok_or(Error::Forbidden)?;
+    let id = actor.own_user()?;
     let mut tx = store.write().await?;
     let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     if !super::totp::is_on(&mut tx, id).await? {

@@ -154,6 +154,7 @@ pub async fn open(app: &App, mut tx: Tx, s: Signing<'_>, now: i64) -> Result<Ope
     if let Some(last) = tx.challenge_of_user(s.user.id).await?
         && last.sent_at + RESEND_AFTER > now
         && last.expires_at > now
+        && (last.method.as_str(), last.app.as_str()) == (s.method.as_str(), s.app.as_str())
     {
         tx.hand_over_challenge(last.id, &new).await?;
         tx.commit().await?;
@@ -171,7 +172,14 @@ pub async fn open(app: &App, mut tx: Tx, s: Signing<'_>, now: i64) -> Result<Ope
         tx.commit().await?;
         return Ok(Opened { handle, method: s.method, sent: None, channels });
     }
-    let route = route(&mut tx, app, s.user, s.method, policy.delivery, None).await?;
+    let route = match route(&mut tx, app, s.user, s.method, policy.delivery, None).await {
+        Ok(route) => route,
+        Err(e) => {
+            // What the right password cleared stays cleared.
+            tx.commit().await?;
+            return Err(e);
+        }
+    };
     let code = OneTimeCode::generate();
     let code_hash = code.hash(&app.keys);
     let record = route.record(&code_hash, now);
@@ -211,7 +219,13 @@ pub async fn accept(app: &App, handle: &str, typed: &str, now: i64) -> Result<Ac
     let mut tx = app.store.write().await?;
     let (challenge, user) = live(&mut tx, handle, now).await?;
     let by_user = subject(user.id);
-    lockout::ensure_unlocked(&mut tx, Scope::Code, &[&by_user], now).await?;
+    // Holding the counter's row from here on, concurrent guesses take turns and none
+    // slips past the lock.
+    if let Some(wait) =
+        lockout::counter_for_update(&mut tx, Scope::Code, &by_user, now).await?.locked_for(now)
+    {
+        return Err(Error::Locked { retry_after: time::Duration::seconds(wait) });
+    }
     let keys = &app.keys;
     let (right, backup_codes_left) = if backup::looks_like(typed) {
         let used = backup::accept(&mut tx, keys, user.id, typed, now).await?;
@@ -232,7 +246,7 @@ pub async fn accept(app: &App, handle: &str, typed: &str, now: i64) -> Result<Ac
         return Ok(Accepted { tx, challenge, user, backup_codes_left });
     }
     let counter = lockout::record_failure(&mut tx, Scope::Code, &by_user, &CODES_PER_USER, now).await?;
-    let actor = Actor { user: None, impersonator: None, ip: Some(challenge.ip.clone()) };
+    let actor = Actor::anonymous(&challenge.ip);
     let failed =
         |action, details| Event::new(user.account_id, &actor, action).subject(user.id).details(details);
     let app_kind = challenge.app.as_str();
@@ -349,26 +363,20 @@ async fn route(
         return by_email(None);
     }
     let phone = user.phone.as_ref().filter(|_| user.phone_verified);
-    let blocker = if delivery == CodeDelivery::EmailOnly {
-        Some(Fallback::EmailOnlyPolicy)
-    } else if !user.can_send_sms {
-        Some(Fallback::SmsNotAllowed)
-    } else if phone.is_none() {
-        Some(Fallback::PhoneNotConfirmed)
-    } else if app.delivery.sms.is_none() {
-        Some(Fallback::NoSmsGateway)
-    } else if !tx.take_sms(user.account_id).await? {
-        let enabled = tx.account_by_id(user.account_id).await?.is_some_and(|a| a.sms_enabled);
-        Some(if enabled { Fallback::QuotaUsedUp } else { Fallback::SmsServiceOff })
-    } else {
-        None
-    };
-    match (blocker, phone, &app.delivery.sms) {
-        (None, Some(phone), Some(gateway)) => {
-            Ok(Route::Sms { phone: phone.clone(), gateway: gateway.clone() })
+    let fallback = match (phone, &app.delivery.sms) {
+        _ if delivery == CodeDelivery::EmailOnly => Fallback::EmailOnlyPolicy,
+        _ if !user.can_send_sms => Fallback::SmsNotAllowed,
+        (None, _) => Fallback::PhoneNotConfirmed,
+        (_, None) => Fallback::NoSmsGateway,
+        (Some(phone), Some(gateway)) => {
+            if tx.take_sms(user.account_id).await? {
+                return Ok(Route::Sms { phone: phone.clone(), gateway: gateway.clone() });
+            }
+            let enabled = tx.account_by_id(user.account_id).await?.is_some_and(|a| a.sms_enabled);
+            if enabled { Fallback::QuotaUsedUp } else { Fallback::SmsServiceOff }
         }
-        (blocker, ..) => by_email(blocker.or(Some(Fallback::NoSmsGateway))),
-    }
+    };
+    by_email(Some(fallback))
 }
 
 /// Sends the code the challenge now holds and commits. An SMS goes out at once, after

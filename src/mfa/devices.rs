@@ -59,7 +59,7 @@ pub async fn list(store: &Store, user: UserId, now: i64) -> Result<Vec<TrustedDe
 
 /// Stops trusting one of the actor's own devices.
 pub async fn revoke(store: &Store, actor: &Actor, id: i64, now: i64) -> Result<()> {
-    let user = actor.user.ok_or(Error::Forbidden)?;
+    let user = actor.own_user()?;
     let mut tx = store.write().await?;
     let account = tx.user_by_id(user).await?.ok_or(Error::Unauthenticated)?.account_id;
     if tx.revoke_trusted_devices(user, Some(id), now).await? == 0 {

@@ -89,26 +89,25 @@ pub fn default_method(delivery: CodeDelivery) -> Method {
     }
 }
 
-/// Turns the user's own second factor on (with `method`) or off for `apps`. Email
-/// needs a confirmed address, SMS a confirmed phone and a company that allows SMS codes.
-/// Each app that changes is an audit event.
+/// Sets the user's own second factor per app (`None`: off), all or nothing. Email
+/// needs a confirmed address, SMS a confirmed phone and a company that allows SMS codes,
+/// TOTP an authenticator app. Each app that changes is an audit event.
 pub async fn set(
     store: &Store,
     actor: &Actor,
-    method: Option<Method>,
-    apps: &[AppKind],
+    changes: &[(AppKind, Option<Method>)],
     now: i64,
 ) -> Result<Settings> {
-    let id = actor.user.ok_or(Error::Forbidden)?;
+    let id = actor.own_user()?;
     let mut tx = store.write().await?;
     let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
-    if let Some(method) = method {
-        let delivery = policy::of_account(&mut tx, user.account_id).await?.delivery;
-        let authenticator = totp::is_on(&mut tx, id).await?;
+    let delivery = policy::of_account(&mut tx, user.account_id).await?.delivery;
+    let authenticator = totp::is_on(&mut tx, id).await?;
+    for method in changes.iter().filter_map(|(_, m)| *m) {
         check_usable(&user, method, delivery, authenticator)?;
     }
     let mut settings = settings(&mut tx, id).await?;
-    for &app in apps {
+    for &(app, method) in changes {
         let before = std::mem::replace(settings.slot(app), method);
         if before == method {
             continue;
@@ -135,6 +134,7 @@ pub async fn reset(store: &Store, actor: &Actor, target: crate::users::UserId, n
         tx.set_two_factor(user.id, app.as_str(), None, now).await?;
     }
     let devices = tx.revoke_trusted_devices(user.id, None, now).await?;
+    tx.delete_challenges_of(user.id).await?;
     let details = serde_json::json!({
         "before": before,
         "authenticator_removed": had_authenticator,

@@ -22,6 +22,7 @@ use crate::{
     rights::Actor,
     sessions::AppKind,
     store::{Store, Tx, UserRow},
+    users,
 };
 
 /// The name authenticator apps show above the code.
@@ -69,10 +70,11 @@ pub async fn enrol(
     password: Option<Password>,
     now: i64,
 ) -> Result<Enrolment> {
-    let id = actor.user.ok_or(Error::Forbidden)?;
+    let id = actor.own_user()?;
     let user = store.read().await?.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     if is_on(&mut store.read().await?, id).await? {
-        require_password(hasher, &user, password).await?;
+        let password = password.ok_or_else(|| Error::invalid("password", "enter your current password"))?;
+        users::check_current(store, hasher, &user, password, "password", now).await?;
     }
     let secret: [u8; SECRET_BYTES] = rand::random();
     let mut tx = store.write().await?;
@@ -84,7 +86,7 @@ pub async fn enrol(
 /// The authenticator being added, shown again (a wrong first code, a reloaded page);
 /// `None` when none is being added. Once confirmed, a secret is never shown again.
 pub async fn pending(store: &Store, keys: &SecretKey, actor: &Actor) -> Result<Option<Enrolment>> {
-    let id = actor.user.ok_or(Error::Forbidden)?;
+    let id = actor.own_user()?;
     let mut tx = store.read().await?;
     let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     match tx.authenticator(id).await?.and_then(|a| a.pending_secret) {
@@ -110,7 +112,7 @@ pub async fn confirm(
     typed: &str,
     now: i64,
 ) -> Result<Vec<String>> {
-    let id = actor.user.ok_or(Error::Forbidden)?;
+    let id = actor.own_user()?;
     let mut tx = store.write().await?;
     let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     let Some(sealed) = tx.authenticator(id).await?.and_then(|a| a.pending_secret) else {
@@ -139,9 +141,9 @@ pub async fn disable(
     password: Password,
     now: i64,
 ) -> Result<()> {
-    let id = actor.user.ok_or(Error::Forbidden)?;
+    let id = actor.own_user()?;
     let user = store.read().await?.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
-    require_password(hasher, &user, Some(password)).await?;
+    users::check_current(store, hasher, &user, password, "password", now).await?;
     let mut tx = store.write().await?;
     if !remove(&mut tx, id, now).await? {
         return Err(Error::NotFound);
@@ -187,15 +189,6 @@ pub(crate) async fn accept(
     match matching_step(&totp, typed, now) {
         Some(step) => tx.advance_step(user.id, step).await,
         None => Ok(false),
-    }
-}
-
-async fn require_password(hasher: &Hasher, user: &UserRow, password: Option<Password>) -> Result<()> {
-    let password = password.ok_or_else(|| Error::invalid("password", "enter your current password"))?;
-    if hasher.verify(password, Some(user.password_hash.0.clone())).await? {
-        Ok(())
-    } else {
-        Err(Error::invalid("password", "the current password is wrong"))
     }
 }
 

@@ -115,7 +115,7 @@ impl Tx {
              LEFT JOIN users s ON s.id = e.acting_as_id \
              LEFT JOIN users t ON t.id = e.subject_id \
              WHERE e.account_id = $1 AND e.id < $2 AND e.at >= $3 AND e.at < $4 \
-             AND (CAST($5 AS TEXT) IS NULL OR e.action = $5 OR e.action LIKE $5 || '.%') \
+             AND (CAST($5 AS TEXT) IS NULL OR e.action = $5 OR substr(e.action, 1, length($5) + 1) = $5 || '.') \
              AND (CAST($6 AS BIGINT) IS NULL OR e.actor_id = $6 OR e.subject_id = $6 OR e.acting_as_id = $6) \
              ORDER BY e.id DESC LIMIT $7",
         )

@@ -120,6 +120,15 @@ impl Tx {
         .await)?)
     }
 
+    pub async fn backup_codes_left(&mut self, user: UserId) -> Result<i64> {
+        Ok(with_tx!(self, c => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM backup_codes WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(user)
+        .fetch_one(c)
+        .await)?)
+    }
+
     /// Spends a backup code; false if it was spent already.
     pub async fn use_backup_code(&mut self, id: i64, now: i64) -> Result<bool> {
         let used = with_tx!(self, c => sqlx::query(

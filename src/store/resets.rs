@@ -44,10 +44,11 @@ impl Tx {
         .await)?)
     }
 
-    /// Marks a link used; false if it was used already (by a concurrent request).
+    /// Marks a link used; false if it was used already (perhaps by a concurrent request)
+    /// or has expired.
     pub async fn use_password_reset(&mut self, token_hash: &[u8], now: i64) -> Result<bool> {
         let used = with_tx!(self, c => sqlx::query(
-            "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL",
+            "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )
         .bind(token_hash)
         .bind(now)

@@ -200,6 +200,17 @@ impl Tx {
         Ok(())
     }
 
+    /// Removes every challenge of the user: a sign-in started before a password change or
+    /// a second-factor reset cannot be finished after it.
+    pub async fn delete_challenges_of(&mut self, user: UserId) -> Result<()> {
+        with_tx!(self, c => sqlx::query("DELETE FROM challenges WHERE user_id = $1")
+            .bind(user)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// Removes a challenge; false if it was gone already (used by a concurrent request).
     pub async fn delete_challenge(&mut self, id: i64) -> Result<bool> {
         let deleted = with_tx!(self, c => sqlx::query("DELETE FROM challenges WHERE id = $1")

@@ -18,7 +18,8 @@ pub async fn unlock(store: &Store, actor: &Actor, target: UserId, now: i64) -> R
     let mut tx = store.write().await?;
     let proof = ManagesUser::check(&mut tx, actor, target).await?;
     let user = proof.target();
-    let by_password = lockout::clear(&mut tx, Scope::Password, &format!("user:{}", user.username)).await?;
+    let by_password =
+        lockout::clear(&mut tx, Scope::Password, &lockout::username_subject(&user.username)).await?;
     let by_code = lockout::clear(&mut tx, Scope::Code, &challenge::subject(user.id)).await?;
     let details = serde_json::json!({ "had_password_failures": by_password, "had_code_failures": by_code });
     audit::record(

@@ -15,6 +15,7 @@ pub use actions::{end_sessions, unlock};
 pub use fields::{Email, Language, Phone, Right, StoredHash, UserId, Username};
 pub use grants::set_grants;
 pub use own::{OwnChanges, SecuritySettings, security, update_own};
+pub(crate) use password::check_current;
 pub use password::{PasswordChange, change_password};
 
 use crate::{
@@ -202,6 +203,7 @@ pub async fn update(
         user.must_change_password = user.can_change_password;
         tx.end_sessions_of_user(user.id, None, now).await?;
         tx.revoke_trusted_devices(user.id, None, now).await?;
+        tx.delete_challenges_of(user.id).await?;
     }
     user.must_change_password = changes.must_change_password.unwrap_or(user.must_change_password);
     tx.update_user(&user).await?;

@@ -3,11 +3,12 @@
 
 use serde::Serialize;
 
-use super::{Email, Language, Phone, UserId, describe, set_addresses};
+use super::{Email, Language, Phone, UserId, check_current, describe, set_addresses};
 use crate::{
     audit::{self, Event},
     error::{Error, Result},
     mfa::{self, Settings},
+    passwords::{Hasher, Password},
     policy::{self, CodeDelivery},
     rights::Actor,
     store::{Store, Tx, UserRow},
@@ -36,13 +37,15 @@ pub struct SecuritySettings {
     pub backup_codes_left: i64,
 }
 
-/// Changes users may make to themselves; `None` leaves a field as it is.
+/// Changes users may make to themselves; `None` leaves a field as it is. A new address
+/// needs the current password: codes and reset links go there.
 #[derive(Debug, Clone, Default)]
 pub struct OwnChanges {
     pub email: Option<Option<String>>,
     pub phone: Option<Option<String>>,
     pub notify_account_blocking: Option<bool>,
     pub language: Option<String>,
+    pub current_password: Option<Password>,
 }
 
 pub async fn security(store: &Store, id: UserId) -> Result<SecuritySettings> {
@@ -52,10 +55,12 @@ pub async fn security(store: &Store, id: UserId) -> Result<SecuritySettings> {
     Ok(settings(user, facts))
 }
 
-/// Applies the user's own changes. A changed address is unconfirmed again; a second
-/// factor that relied on it stays on, and its codes go to the new address.
+/// Applies the user's own changes. A changed address needs the current password and is
+/// unconfirmed again; a second factor that relied on it stays on, and its codes go to
+/// the new address.
 pub async fn update_own(
     store: &Store,
+    hasher: &Hasher,
     actor: &Actor,
     changes: &OwnChanges,
     now: i64,
@@ -63,11 +68,17 @@ pub async fn update_own(
     let email = changes.email.as_ref().map(|e| e.as_deref().map(Email::parse).transpose()).transpose()?;
     let phone = changes.phone.as_ref().map(|p| p.as_deref().map(Phone::parse).transpose()).transpose()?;
     let language = changes.language.as_deref().map(Language::parse).transpose()?;
-    let id = actor.user.ok_or(Error::Forbidden)?;
-    let mut tx = store.write().await?;
-    let before = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
+    let id = actor.own_user()?;
+    let before = store.read().await?.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     let mut user = before.clone();
     set_addresses(&mut user, email, phone);
+    if (&user.email, &user.phone) != (&before.email, &before.phone) {
+        let missing =
+            || Error::invalid("current_password", "enter your current password to change an address");
+        let password = changes.current_password.clone().ok_or_else(missing)?;
+        check_current(store, hasher, &before, password, "current_password", now).await?;
+    }
+    let mut tx = store.write().await?;
     if let Some(language) = language {
         user.language = language.code().to_owned();
     }

@@ -7,8 +7,33 @@ use crate::{
     lockout::{self, Scope},
     passwords::{Hasher, Password},
     rights::Actor,
-    store::Store,
+    store::{Store, UserRow},
 };
+
+/// Checks the password a signed-in user typed to confirm a sensitive change. A wrong one
+/// counts as a failed password attempt (and a locked username is refused), so a session
+/// cannot be used to guess the password.
+pub(crate) async fn check_current(
+    store: &Store,
+    hasher: &Hasher,
+    user: &UserRow,
+    password: Password,
+    field: &'static str,
+    now: i64,
+) -> Result<()> {
+    let subject = lockout::username_subject(&user.username);
+    {
+        let mut tx = store.read().await?;
+        lockout::ensure_unlocked(&mut tx, Scope::Password, &[&subject], now).await?;
+    }
+    if hasher.verify(password, Some(user.password_hash.0.clone())).await? {
+        return Ok(());
+    }
+    let mut tx = store.write().await?;
+    lockout::record_failure(&mut tx, Scope::Password, &subject, &lockout::PASSWORD_PER_USER, now).await?;
+    tx.commit().await?;
+    Err(Error::invalid(field, "the current password is wrong"))
+}
 
 /// What the user gives to change their own password.
 #[derive(Debug, Clone)]
@@ -29,9 +54,7 @@ pub async fn change_password(
     change: PasswordChange,
     now: i64,
 ) -> Result<()> {
-    let Some(id) = actor.user.filter(|_| actor.impersonator.is_none()) else {
-        return Err(Error::Forbidden);
-    };
+    let id = actor.own_user()?;
     let user = store.read().await?.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     if !user.can_change_password {
         return Err(Error::Forbidden);
@@ -42,17 +65,7 @@ pub async fn change_password(
     if change.new.expose() == change.current.expose() {
         return Err(Error::invalid("new_password", "choose a password different from the current one"));
     }
-    let subject = format!("user:{}", user.username);
-    {
-        let mut tx = store.read().await?;
-        lockout::ensure_unlocked(&mut tx, Scope::Password, &[&subject], now).await?;
-    }
-    if !hasher.verify(change.current, Some(user.password_hash.0.clone())).await? {
-        let mut tx = store.write().await?;
-        lockout::record_failure(&mut tx, Scope::Password, &subject, &lockout::PASSWORD_PER_USER, now).await?;
-        tx.commit().await?;
-        return Err(Error::invalid("current_password", "the current password is wrong"));
-    }
+    check_current(store, hasher, &user, change.current, "current_password", now).await?;
     let inputs = [Some(&user.username), user.email.as_ref()].into_iter().flatten().cloned().collect();
     let hash = hasher.hash_new(change.new, inputs).await.map_err(|e| match e {
         Error::Invalid { message, .. } => Error::Invalid { field: "new_password", message },
@@ -65,6 +78,7 @@ pub async fn change_password(
     tx.update_user(&user).await?;
     let ended = tx.end_sessions_of_user(id, Some(session_id), now).await?;
     let untrusted = tx.revoke_trusted_devices(id, None, now).await?;
+    tx.delete_challenges_of(id).await?;
     let details = serde_json::json!({ "other_sessions_ended": ended, "trusted_devices_revoked": untrusted });
     audit::record(
         &mut tx,

@@ -53,7 +53,7 @@ db_test! {
         let unlocked = json_of(app.post(&unlock, Some(&admin), json!({})).await, StatusCode::OK).await;
         assert_eq!(unlocked["was_locked"], true);
         assert_eq!(app.login("driver", PASSWORD).await.status(), StatusCode::OK);
-        let patch = json!({ "email": "driver@fleet.example" });
+        let patch = json!({ "email": "driver@fleet.example", "current_password": PASSWORD });
         json_of(app.send(Method::PATCH, "/api/v1/me/security", Some(&driver), Some(patch)).await, StatusCode::OK).await;
         let grants = format!("/api/v1/users/{}/grants/{}", acme.admin.0, driver_id.0);
         json_of(app.send(Method::PUT, &grants, Some(&admin), Some(json!({ "rights": ["act_as"] }))).await, StatusCode::OK).await;

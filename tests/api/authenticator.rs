@@ -277,3 +277,47 @@ db_test! {
         assert!(signed_in.get("device_token").is_none());
     }
 }
+
+db_test! {
+    async fn wrong_passwords_given_to_change_the_authenticator_lock_the_username(app: TestApp) {
+        let (_, token, _, _) = enrolled(&app).await;
+        for _ in 0..5 {
+            let wrong = app.send(Method::DELETE, "/api/v1/me/totp", Some(&token), Some(json!({ "password": "not-it" }))).await;
+            assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        let right = app.send(Method::DELETE, "/api/v1/me/totp", Some(&token), Some(json!({ "password": PASSWORD }))).await;
+        assert_eq!(json_of(right, StatusCode::LOCKED).await["error"], "locked");
+        assert_eq!(app.login("driver", PASSWORD).await.status(), StatusCode::LOCKED);
+    }
+}
+
+db_test! {
+    async fn each_app_gets_the_challenge_of_its_own_method_even_moments_apart(app: TestApp) {
+        let (_, token, secret, _) = enrolled(&app).await;
+        let patch = json!({ "email": "driver@fleet.example", "current_password": PASSWORD });
+        json_of(app.send(Method::PATCH, "/api/v1/me/security", Some(&token), Some(patch)).await, StatusCode::OK).await;
+        app.post("/api/v1/me/email/verification", Some(&token), json!({})).await;
+        let code = app.smtp.wait_for(1).await.code_after("code is ");
+        app.post("/api/v1/me/email/verification/confirm", Some(&token), json!({ "code": code })).await;
+        let web = json!({ "method": "email", "apps": ["web"] });
+        json_of(app.send(Method::PUT, "/api/v1/me/two-factor", Some(&token), Some(web)).await, StatusCode::OK).await;
+        let by_email = challenged(&app, driver()).await;
+        assert_eq!(by_email["method"], "email");
+        app.advance(Duration::seconds(5));
+        let manager = challenged(&app, json!({ "username": "driver", "password": PASSWORD, "app": "manager" })).await;
+        assert_eq!(manager["method"], "totp");
+        json_of(verify(&app, &manager, &totp_code(&secret, app.now(), 6)).await, StatusCode::OK).await;
+    }
+}
+
+db_test! {
+    async fn a_sign_in_started_before_a_password_change_cannot_be_finished_after_it(app: TestApp) {
+        let (_, token, secret, _) = enrolled(&app).await;
+        let answer = challenged(&app, driver()).await;
+        let new_password = "Tq5!walrus-Lantern";
+        let change = json!({ "current_password": PASSWORD, "new_password": new_password, "new_password_confirmation": new_password });
+        assert_eq!(app.post("/api/v1/password/change", Some(&token), change).await.status(), StatusCode::NO_CONTENT);
+        let late = verify(&app, &answer, &totp_code(&secret, app.now(), 6)).await;
+        assert_eq!(json_of(late, StatusCode::GONE).await["error"], "code_expired");
+    }
+}

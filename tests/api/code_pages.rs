@@ -85,6 +85,10 @@ async fn the_security_tab_confirms_email_and_phone_and_turns_on_sms_codes_per_ap
 
     browser.fill("#email", "driver@fleet.example").await;
     browser.click("#save-email").await;
+    assert!(browser.text("#error").await.contains("current password"));
+    browser.fill("#email", "driver@fleet.example").await;
+    browser.fill("#email-password", PASSWORD).await;
+    browser.click("#save-email").await;
     assert_eq!(browser.text("#email-status").await, "Not confirmed");
     browser.click("#send-email").await;
     let code = app.smtp.wait_for(1).await.code_after("code is ");
@@ -94,6 +98,7 @@ async fn the_security_tab_confirms_email_and_phone_and_turns_on_sms_codes_per_ap
     assert_eq!(browser.text("#email-status").await, "Confirmed");
 
     browser.fill("#phone", "+353 1234 5678").await;
+    browser.fill("#phone-password", PASSWORD).await;
     browser.click("#save-phone").await;
     browser.click("#send-sms").await;
     let sms = app.sms.wait_for(1).await;

@@ -282,7 +282,7 @@ db_test! {
 }
 
 db_test! {
-    async fn a_new_address_on_the_security_settings_must_be_confirmed_again(app: TestApp) {
+    async fn a_new_address_on_the_security_settings_needs_the_password_and_must_be_confirmed_again(app: TestApp) {
         let company = app.company("acme").await;
         let driver = UserRequest {
             username: "driver".into(),
@@ -293,6 +293,14 @@ db_test! {
         app.user_from(company.account, company.admin, driver).await;
         let token = app.signed_in("driver").await;
         let patch = json!({ "email": "new@fleet.example", "phone": "+353 1 234 5678", "language": "es" });
+        let without = app.send(Method::PATCH, "/api/v1/me/security", Some(&token), Some(patch.clone())).await;
+        assert_eq!(json_of(without, StatusCode::UNPROCESSABLE_ENTITY).await["field"], "current_password");
+        let mut wrong = patch.clone();
+        wrong["current_password"] = json!("not-the-password");
+        let wrong = app.send(Method::PATCH, "/api/v1/me/security", Some(&token), Some(wrong)).await;
+        assert_eq!(json_of(wrong, StatusCode::UNPROCESSABLE_ENTITY).await["field"], "current_password");
+        let mut patch = patch;
+        patch["current_password"] = json!(PASSWORD);
         let changed = app.send(Method::PATCH, "/api/v1/me/security", Some(&token), Some(patch)).await;
         let changed = json_of(changed, StatusCode::OK).await;
         assert_eq!((changed["email"].as_str(), changed["email_verified"].as_bool()), (Some("new@fleet.example"), Some(false)));

@@ -231,6 +231,9 @@ pub struct SecurityBody {
     notify_account_blocking: Option<bool>,
     /// `en`, `ru` or `es`.
     language: Option<String>,
+    /// Needed to change an address.
+    #[schema(value_type = Option<String>, format = Password)]
+    current_password: Option<Password>,
 }
 
 /// Change one's own addresses, notices and language.
@@ -250,9 +253,10 @@ pub async fn update_security(
         phone: body.phone,
         notify_account_blocking: body.notify_account_blocking,
         language: body.language,
+        current_password: body.current_password,
     };
     let actor = session.actor(&client);
-    Ok(Json(users::update_own(&app.store, &actor, &changes, to_unix(app.now())).await?))
+    Ok(Json(users::update_own(&app.store, &app.hasher, &actor, &changes, to_unix(app.now())).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -294,8 +298,9 @@ pub async fn put_two_factor(
         TwoFactorMethod::Totp => Some(Method::Totp),
     };
     let apps = body.apps.unwrap_or_else(|| vec![AppKind::Web, AppKind::Manager]);
+    let changes: Vec<_> = apps.into_iter().map(|a| (a, method)).collect();
     let actor = session.actor(&client);
-    Ok(Json(mfa::set(&app.store, &actor, method, &apps, to_unix(app.now())).await?))
+    Ok(Json(mfa::set(&app.store, &actor, &changes, to_unix(app.now())).await?))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]

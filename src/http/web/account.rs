@@ -9,7 +9,7 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    PageError, PageSession, Visitor,
+    PageError, PageSession, Visitor, back_to_security,
     login::CsrfForm,
     templates::{DeviceLine, HistoryRow, SecurityPage, SessionLine, SessionsPage, show_time},
 };
@@ -140,14 +140,11 @@ fn address(kind: &str) -> Result<Channel, PageError> {
     }
 }
 
-fn back(query: &str) -> Response {
-    Redirect::to(&format!("/security?{query}")).into_response()
-}
-
 #[derive(Deserialize)]
 pub struct AddressForm {
     csrf: String,
     value: String,
+    current_password: String,
 }
 
 /// `POST /security/{email|phone}`: a new address, unconfirmed until its code is typed.
@@ -163,14 +160,18 @@ pub async fn save_address(
     session.require_no_duty()?;
     let channel = address(&kind)?;
     let value = Some(form.value.trim().to_owned()).filter(|v| !v.is_empty());
+    let current_password = Some(form.current_password.into());
     let changes = match channel {
-        Channel::Email => OwnChanges { email: Some(value), ..Default::default() },
-        Channel::Sms => OwnChanges { phone: Some(value), ..Default::default() },
+        Channel::Email => OwnChanges { email: Some(value), current_password, ..Default::default() },
+        Channel::Sms => OwnChanges { phone: Some(value), current_password, ..Default::default() },
     };
     let actor = session.0.actor(client.ip);
-    match users::update_own(&app.store, &actor, &changes, to_unix(app.now())).await {
-        Ok(_) => Ok(back("done=address-saved")),
-        Err(Error::Invalid { .. }) => Ok(back(&format!("error=error-invalid-{kind}"))),
+    match users::update_own(&app.store, &app.hasher, &actor, &changes, to_unix(app.now())).await {
+        Ok(_) => Ok(back_to_security("done=address-saved")),
+        Err(Error::Invalid { field: "current_password", .. }) => {
+            Ok(back_to_security("error=error-password-needed"))
+        }
+        Err(Error::Invalid { .. }) => Ok(back_to_security(&format!("error=error-invalid-{kind}"))),
         Err(e) => Err(PageError::Domain(e, Tr(session.0.language))),
     }
 }
@@ -193,10 +194,10 @@ pub async fn send_address_code(
     let result = verification::send_code(&app.store, &app.keys, gateway, &actor, channel, now).await;
     app.delivery.wake.notify_one();
     match result {
-        Ok(_) => Ok(back(&format!("sent={kind}"))),
-        Err(Error::TooSoon { .. }) => Ok(back(&format!("sent={kind}&error=error-too-soon"))),
-        Err(Error::SmsUnavailable { .. }) => Ok(back("error=error-sms-unavailable")),
-        Err(Error::Invalid { .. }) => Ok(back(&format!("error=error-invalid-{kind}"))),
+        Ok(_) => Ok(back_to_security(&format!("sent={kind}"))),
+        Err(Error::TooSoon { .. }) => Ok(back_to_security(&format!("sent={kind}&error=error-too-soon"))),
+        Err(Error::SmsUnavailable { .. }) => Ok(back_to_security("error=error-sms-unavailable")),
+        Err(Error::Invalid { .. }) => Ok(back_to_security(&format!("error=error-invalid-{kind}"))),
         Err(e) => Err(PageError::Domain(e, Tr(session.0.language))),
     }
 }
@@ -222,9 +223,11 @@ pub async fn confirm_address(
     let actor = session.0.actor(client.ip);
     match verification::confirm(&app.store, &app.keys, &actor, channel, &form.code, to_unix(app.now())).await
     {
-        Ok(()) => Ok(back(&format!("done={kind}-confirmed"))),
-        Err(Error::InvalidCode { .. }) => Ok(back(&format!("sent={kind}&error=error-wrong-code"))),
-        Err(Error::CodeExpired) => Ok(back("error=error-code-expired")),
+        Ok(()) => Ok(back_to_security(&format!("done={kind}-confirmed"))),
+        Err(Error::InvalidCode { .. }) => {
+            Ok(back_to_security(&format!("sent={kind}&error=error-wrong-code")))
+        }
+        Err(Error::CodeExpired) => Ok(back_to_security("error=error-code-expired")),
         Err(e) => Err(PageError::Domain(e, Tr(session.0.language))),
     }
 }
@@ -247,16 +250,14 @@ pub async fn save_two_factor(
     visitor.check_csrf(&app, &form.csrf)?;
     session.require_no_duty()?;
     let actor = session.0.actor(client.ip);
-    let now = to_unix(app.now());
-    for (app_kind, chosen) in [(AppKind::Web, &form.web), (AppKind::Manager, &form.manager)] {
-        let method = Method::parse(chosen);
-        match mfa::set(&app.store, &actor, method, &[app_kind], now).await {
-            Ok(_) => {}
-            Err(Error::Invalid { .. }) => return Ok(back("error=error-two-factor-unconfirmed")),
-            Err(e) => return Err(PageError::Domain(e, Tr(session.0.language))),
-        }
+    let changes =
+        [(AppKind::Web, Method::parse(&form.web)), (AppKind::Manager, Method::parse(&form.manager))];
+    match mfa::set(&app.store, &actor, &changes, to_unix(app.now())).await {
+        Ok(_) => {}
+        Err(Error::Invalid { .. }) => return Ok(back_to_security("error=error-two-factor-unconfirmed")),
+        Err(e) => return Err(PageError::Domain(e, Tr(session.0.language))),
     }
-    Ok(back("done=two-factor-saved"))
+    Ok(back_to_security("done=two-factor-saved"))
 }
 
 #[derive(Debug, Deserialize)]

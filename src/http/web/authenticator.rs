@@ -5,12 +5,12 @@
 use axum::{
     Form,
     extract::{Path, State},
-    response::{IntoResponse, Redirect, Response},
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 
 use super::{
-    PageError, PageSession, Visitor,
+    PageError, PageSession, Visitor, back_to_security,
     login::CsrfForm,
     templates::{AuthenticatorPage, BackupCodesPage},
 };
@@ -22,10 +22,6 @@ use crate::{
     i18n::Tr,
     mfa::{backup, devices, totp},
 };
-
-fn back(query: &str) -> Response {
-    Redirect::to(&format!("/security?{query}")).into_response()
-}
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
@@ -53,7 +49,7 @@ pub async fn start(
             let page = visitor.layout(tr, Some(&session.0));
             Ok((visitor.jar, AuthenticatorPage { page, enrolment, wrong: false }).into_response())
         }
-        Err(Error::Invalid { .. }) => Ok(back("error=error-password-needed")),
+        Err(Error::Invalid { .. }) => Ok(back_to_security("error=error-password-needed")),
         Err(e) => Err(PageError::Domain(e, tr)),
     }
 }
@@ -85,7 +81,7 @@ pub async fn confirm(
         }
         Err(Error::Invalid { .. }) => {
             let Some(enrolment) = totp::pending(&app.store, &app.keys, &actor).await.map_err(failed)? else {
-                return Ok(back(""));
+                return Ok(back_to_security(""));
             };
             let mut page = visitor.layout(tr, Some(&session.0));
             page.error = Some(tr.t("security-error-wrong-code"));
@@ -108,8 +104,8 @@ pub async fn disable(
     let actor = session.0.actor(client.ip);
     let password = form.password.unwrap_or_default().into();
     match totp::disable(&app.store, &app.hasher, &actor, password, to_unix(app.now())).await {
-        Ok(()) => Ok(back("done=authenticator-removed")),
-        Err(Error::Invalid { .. }) => Ok(back("error=error-password-needed")),
+        Ok(()) => Ok(back_to_security("done=authenticator-removed")),
+        Err(Error::Invalid { .. }) => Ok(back_to_security("error=error-password-needed")),
         Err(e) => Err(PageError::Domain(e, Tr(session.0.language))),
     }
 }
@@ -148,5 +144,5 @@ pub async fn revoke_device(
     devices::revoke(&app.store, &actor, id, to_unix(app.now()))
         .await
         .map_err(|e| PageError::Domain(e, Tr(session.0.language)))?;
-    Ok(back("done=device-revoked"))
+    Ok(back_to_security("done=device-revoked"))
 }

@@ -168,8 +168,7 @@ async fn render(
 
 /// Back to the sign-in page: too many wrong codes.
 fn locked(visitor: Visitor, retry_after: time::Duration) -> Response {
-    let minutes = (retry_after.whole_seconds() + 59) / 60;
-    let message = Tr(visitor.lang).t1("error-locked", "minutes", minutes);
+    let message = super::locked_message(Tr(visitor.lang), retry_after);
     signed_out(visitor, StatusCode::LOCKED, message)
 }
 

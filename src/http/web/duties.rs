@@ -93,9 +93,8 @@ pub async fn password_submit(
             Err(Error::Invalid { message, .. }) if message.contains("characters") => "error-password-length",
             Err(Error::Invalid { .. }) => "error-password-weak",
             Err(Error::Locked { retry_after }) => {
-                let minutes = (retry_after.whole_seconds() + 59) / 60;
                 let mut page = visitor.layout(tr, Some(current));
-                page.error = Some(tr.t1("error-locked", "minutes", minutes));
+                page.error = Some(super::locked_message(tr, retry_after));
                 let forced = current.pending.contains(&Duty::ChangePassword);
                 return Ok((StatusCode::LOCKED, visitor.jar, PasswordPage { page, forced }).into_response());
             }

@@ -150,10 +150,7 @@ pub async fn submit(
             return Ok((visitor.jar, Redirect::to("/login/code")).into_response());
         }
         Err(Error::InvalidCredentials) => (StatusCode::UNAUTHORIZED, tr.t("error-invalid-credentials")),
-        Err(Error::Locked { retry_after }) => {
-            let minutes = (retry_after.whole_seconds() + 59) / 60;
-            (StatusCode::LOCKED, tr.t1("error-locked", "minutes", minutes))
-        }
+        Err(Error::Locked { retry_after }) => (StatusCode::LOCKED, super::locked_message(tr, retry_after)),
         Err(Error::AccountBlocked) => (StatusCode::FORBIDDEN, tr.t("error-account-blocked")),
         Err(e) => return Err(PageError::Domain(e, tr)),
     };

@@ -223,6 +223,16 @@ fn cookie(
     c.build()
 }
 
+/// "Too many failed attempts. Try again in N min.", the minutes rounded up.
+fn locked_message(tr: Tr, retry_after: time::Duration) -> String {
+    tr.t1("error-locked", "minutes", (retry_after.whole_seconds() + 59) / 60)
+}
+
+/// Back to the Security tab with a notice or error for it to show.
+fn back_to_security(query: &str) -> Response {
+    Redirect::to(&format!("/security?{query}")).into_response()
+}
+
 fn from_accept_language(headers: &axum::http::HeaderMap) -> Language {
     let header = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
     header
