@@ -200,8 +200,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 );
             }
-            let text =
-                format!("the audit trail is intact: {} events in {} accounts", found.events, found.accounts);
+            let text = format!(
+                "the audit trail is intact: {} events in {} account(s)",
+                found.events, found.accounts
+            );
             (text, value)
         }
     };
