@@ -242,6 +242,9 @@ pub struct SignIn {
     pub ip: Option<String>,
     pub app: String,
     pub user_agent: String,
+    /// "Login as": the user the session acted as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_as: Option<String>,
 }
 
 /// A page of a person's login history, newest first, and the cursor of the next page.
@@ -267,6 +270,7 @@ pub async fn login_history(
                 ip: row.ip,
                 app: text("app"),
                 user_agent: text("user_agent"),
+                login_as: details["login_as"]["username"].as_str().map(str::to_owned),
             }
         })
         .collect();

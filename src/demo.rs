@@ -1,6 +1,6 @@
 //! The demo company: something to sign in to on a fresh server. A top user, a
-//! subordinate it created with an `act_as` grant on it, a dispatcher who confirms
-//! sign-in with an SMS code, and the services on, with a single SMS left so that the
+//! subordinate, and a dispatcher who confirms
+//! sign-in with an SMS code (the top user may act as both), and the services on, with a single SMS left so that the
 //! fallback to email shows on the second sign-in.
 
 use serde::Serialize;
@@ -99,6 +99,7 @@ pub async fn seed(app: &App) -> Result<Seeded> {
     let as_dispatcher = Actor::user(dispatcher.id, None, None);
     let sms = [(AppKind::Web, Some(Method::Sms)), (AppKind::Manager, Some(Method::Sms))];
     mfa::set(&app.store, &as_dispatcher, &sms, now).await?;
+    users::set_grants(&app.store, &as_admin, admin.id, dispatcher.id, &[Right::ActAs], now).await?;
     Ok(Seeded {
         account: ACCOUNT.into(),
         admin: (ADMIN.into(), ADMIN_PASSWORD.into()),

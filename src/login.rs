@@ -12,6 +12,7 @@ use crate::{
     app::App,
     audit::{self, Event},
     error::{Error, Result},
+    impersonation,
     lockout::{self, PASSWORD_PER_ADDRESS, PASSWORD_PER_USER, Scope},
     mfa::{
         self,
@@ -40,6 +41,8 @@ pub struct Attempt {
     pub language: Option<Language>,
     /// The token of a device the user may have chosen to trust: no code is asked there.
     pub device: Option<String>,
+    /// "Login as": the username of the user to act as.
+    pub login_as: Option<String>,
 }
 
 /// Where a sign-in comes from, as the login history shows it.
@@ -49,11 +52,14 @@ struct Origin<'a> {
     ip: &'a str,
     user_agent: &'a str,
     remember_me: bool,
+    /// "Login as": the user the session acts as.
+    acting_as: Option<&'a UserRow>,
 }
 
 impl Attempt {
     fn origin(&self) -> Origin<'_> {
-        Origin { app: self.app, ip: &self.ip, user_agent: &self.user_agent, remember_me: self.remember_me }
+        let (app, ip, user_agent, remember_me) = (self.app, &self.ip, &self.user_agent, self.remember_me);
+        Origin { app, ip, user_agent, remember_me, acting_as: None }
     }
 }
 
@@ -133,15 +139,23 @@ async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcom
         user.language = language.code().to_owned();
         tx.update_user(&user).await?;
     }
+    let acting_as = match attempt.login_as.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => {
+            let target = tx.user_by_username(name).await?.ok_or(Error::Forbidden)?;
+            Some(impersonation::allowed_target(&mut tx, user.id, target.id).await?)
+        }
+        None => None,
+    };
+    let origin = Origin { acting_as: acting_as.as_ref(), ..attempt.origin() };
     let Some(method) = mfa::settings(&mut tx, user.id).await?.get(attempt.app) else {
-        return start(app, tx, &user, attempt.origin(), None, now).await.map(Outcome::SignedIn);
+        return start(app, tx, &user, origin, None, now).await.map(Outcome::SignedIn);
     };
     if let Some(device) = &attempt.device
         && policy::of_account(&mut tx, user.account_id).await?.allow_trusted_devices
         && devices::is_trusted(&mut tx, user.id, device, now).await?
     {
         let passed = Some("trusted_device");
-        return start(app, tx, &user, attempt.origin(), passed, now).await.map(Outcome::SignedIn);
+        return start(app, tx, &user, origin, passed, now).await.map(Outcome::SignedIn);
     }
     if let Err(locked) =
         lockout::ensure_unlocked(&mut tx, Scope::Code, &[&challenge::subject(user.id)], now).await
@@ -154,6 +168,7 @@ async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcom
         method,
         app: attempt.app,
         remember: attempt.remember_me,
+        acting_as: acting_as.as_ref().map(|u| u.id),
         ip: &attempt.ip,
         user_agent: &attempt.user_agent,
     };
@@ -177,11 +192,17 @@ pub async fn verify(app: &App, handle: &str, code: &str, trust_device: bool, now
 async fn check_code(app: &App, handle: &str, code: &str, trust_device: bool, now: i64) -> Result<SignedIn> {
     let accepted = challenge::accept(app, handle, code, now).await?;
     let (mut tx, challenge, user) = (accepted.tx, accepted.challenge, accepted.user);
+    // The grant may have been taken away while the code was on its way.
+    let acting_as = match challenge.acting_as_id {
+        Some(target) => Some(impersonation::allowed_target(&mut tx, user.id, target).await?),
+        None => None,
+    };
     let origin = Origin {
         app: AppKind::parse(&challenge.app),
         ip: &challenge.ip,
         user_agent: &challenge.user_agent,
         remember_me: challenge.remember,
+        acting_as: acting_as.as_ref(),
     };
     if tx.effective_blocking_at(user.account_id).await?.is_some_and(|at| at <= now) {
         record(&mut tx, &user, origin, "sign_in.failed", "account_blocked", now).await?;
@@ -218,7 +239,7 @@ async fn start(
 ) -> Result<SignedIn> {
     let new = NewSession {
         user_id: user.id,
-        acting_as_id: None,
+        acting_as_id: origin.acting_as.map(|u| u.id),
         app: origin.app,
         ip: origin.ip.to_owned(),
         user_agent: origin.user_agent.to_owned(),
@@ -226,6 +247,13 @@ async fn start(
     };
     let (token, _) = sessions::start(&mut tx, &app.lifetimes, &new, now).await?;
     record(&mut tx, user, origin, "sign_in", "ok", now).await?;
+    if let Some(target) = origin.acting_as.filter(|t| t.account_id != user.account_id) {
+        // The company acted in sees it too.
+        let actor = Actor::user(target.id, Some(user.id), Some(origin.ip.to_owned()));
+        let details = serde_json::json!({ "app": origin.app, "via": "login_as" });
+        let event = Event::new(target.account_id, &actor, "impersonation.started").subject(target.id);
+        audit::record(&mut tx, event.details(details), now).await?;
+    }
     if let Some(by) = second_factor {
         let actor = Actor::user(user.id, None, Some(origin.ip.to_owned()));
         let details = serde_json::json!({ "app": origin.app, "by": by });
@@ -253,12 +281,15 @@ async fn record(
         impersonator: None,
         ip: Some(origin.ip.to_owned()),
     };
-    let details = serde_json::json!({
+    let mut details = serde_json::json!({
         "result": result,
         "app": origin.app,
         "user_agent": origin.user_agent,
         "remember_me": origin.remember_me,
     });
+    if let Some(target) = origin.acting_as {
+        details["login_as"] = serde_json::json!({ "id": target.id, "username": target.username });
+    }
     let event = Event::new(user.account_id, &actor, action).subject(user.id).details(details);
     audit::record(tx, event, now).await
 }

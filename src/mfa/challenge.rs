@@ -92,6 +92,8 @@ pub struct Signing<'a> {
     pub method: Method,
     pub app: AppKind,
     pub remember: bool,
+    /// "Login as": the user the session will act as.
+    pub acting_as: Option<crate::users::UserId>,
     pub ip: &'a str,
     pub user_agent: &'a str,
 }
@@ -146,6 +148,7 @@ pub async fn open(app: &App, mut tx: Tx, s: Signing<'_>, now: i64) -> Result<Ope
         user_id: s.user.id,
         app: s.app.as_str(),
         remember: s.remember,
+        acting_as_id: s.acting_as,
         ip: s.ip,
         user_agent: s.user_agent,
         method: s.method.as_str(),

@@ -36,7 +36,7 @@ pub use resets::ResetRow;
 pub use sessions::{SessionRow, SessionView};
 pub use throttles::ThrottleRow;
 pub use two_factor::{ChallengeCode, ChallengeRow, NewChallenge, PolicyRow};
-pub use users::UserRow;
+pub use users::{TargetRow, UserRow};
 pub use verifications::VerificationRow;
 
 /// Runs `$body` with `$conn` bound to the transaction's connection, whichever backend.

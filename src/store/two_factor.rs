@@ -23,6 +23,7 @@ pub struct ChallengeRow {
     pub user_id: UserId,
     pub app: String,
     pub remember: bool,
+    pub acting_as_id: Option<UserId>,
     pub ip: String,
     pub user_agent: String,
     pub method: String,
@@ -41,6 +42,7 @@ pub struct NewChallenge<'a> {
     pub user_id: UserId,
     pub app: &'a str,
     pub remember: bool,
+    pub acting_as_id: Option<UserId>,
     pub ip: &'a str,
     pub user_agent: &'a str,
     pub method: &'a str,
@@ -151,8 +153,8 @@ impl Tx {
             .map(|r| r.rows_affected()))?;
         Ok(with_tx!(self, c => sqlx::query_scalar(
             "INSERT INTO challenges (handle_hash, user_id, app, remember, ip, user_agent, method, channel, \
-             destination, code_hash, sent_at, code_expires_at, expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+             destination, code_hash, sent_at, code_expires_at, expires_at, created_at, acting_as_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
         )
         .bind(new.handle_hash)
         .bind(new.user_id)
@@ -168,14 +170,15 @@ impl Tx {
         .bind(code.code_expires_at)
         .bind(new.expires_at)
         .bind(now)
+        .bind(new.acting_as_id)
         .fetch_one(c)
         .await)?)
     }
 
     pub async fn challenge_by_handle(&mut self, handle_hash: &[u8]) -> Result<Option<ChallengeRow>> {
         Ok(with_tx!(self, c => sqlx::query_as(
-            "SELECT id, user_id, app, remember, ip, user_agent, method, channel, destination, code_hash, \
-             sent_at, code_expires_at, expires_at FROM challenges WHERE handle_hash = $1",
+            "SELECT id, user_id, app, remember, acting_as_id, ip, user_agent, method, channel, destination, \
+             code_hash, sent_at, code_expires_at, expires_at FROM challenges WHERE handle_hash = $1",
         )
         .bind(handle_hash)
         .fetch_optional(c)
@@ -226,8 +229,8 @@ impl Tx {
     /// The user's current challenge, if any.
     pub async fn challenge_of_user(&mut self, user: UserId) -> Result<Option<ChallengeRow>> {
         Ok(with_tx!(self, c => sqlx::query_as(
-            "SELECT id, user_id, app, remember, ip, user_agent, method, channel, destination, code_hash, \
-             sent_at, code_expires_at, expires_at FROM challenges WHERE user_id = $1 ORDER BY id DESC LIMIT 1",
+            "SELECT id, user_id, app, remember, acting_as_id, ip, user_agent, method, channel, destination, \
+             code_hash, sent_at, code_expires_at, expires_at FROM challenges WHERE user_id = $1 ORDER BY id DESC LIMIT 1",
         )
         .bind(user)
         .fetch_optional(c)
@@ -238,7 +241,8 @@ impl Tx {
     /// stops working) and the new client's details, with the code unchanged.
     pub async fn hand_over_challenge(&mut self, id: i64, new: &NewChallenge<'_>) -> Result<()> {
         with_tx!(self, c => sqlx::query(
-            "UPDATE challenges SET handle_hash = $2, app = $3, remember = $4, ip = $5, user_agent = $6 WHERE id = $1",
+            "UPDATE challenges SET handle_hash = $2, app = $3, remember = $4, ip = $5, user_agent = $6, \
+             acting_as_id = $7 WHERE id = $1",
         )
         .bind(id)
         .bind(new.handle_hash)
@@ -246,6 +250,7 @@ impl Tx {
         .bind(new.remember)
         .bind(new.ip)
         .bind(new.user_agent)
+        .bind(new.acting_as_id)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;

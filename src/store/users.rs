@@ -30,6 +30,18 @@ pub struct UserRow {
     pub created_at: i64,
 }
 
+/// A user someone may act as.
+#[derive(Debug, Clone, FromRow)]
+pub struct TargetRow {
+    pub id: UserId,
+    pub username: String,
+    pub top_user: bool,
+    pub account_id: AccountId,
+    pub account_name: String,
+    /// The first top user of the account: its creator.
+    pub account_creator: bool,
+}
+
 /// `SELECT <every column> FROM users <rest>`.
 macro_rules! select {
     ($rest:literal) => {
@@ -83,6 +95,20 @@ impl Tx {
         Ok(with_tx!(self, c => {
             sqlx::query_as(select!("WHERE username = $1")).bind(username).fetch_optional(c).await
         })?)
+    }
+
+    /// The users `holder` holds `act_as` on, with their accounts, by username.
+    pub async fn act_as_targets(&mut self, holder: UserId) -> Result<Vec<TargetRow>> {
+        Ok(with_tx!(self, c => sqlx::query_as(
+            "SELECT u.id, u.username, u.top_user, a.id AS account_id, a.name AS account_name, \
+             COALESCE((SELECT MIN(f.id) FROM users f WHERE f.account_id = a.id AND f.top_user) = u.id, FALSE) \
+             AS account_creator \
+             FROM grants g JOIN users u ON u.id = g.target_id JOIN accounts a ON a.id = u.account_id \
+             WHERE g.holder_id = $1 AND g.right_name = 'act_as' ORDER BY u.username",
+        )
+        .bind(holder)
+        .fetch_all(c)
+        .await)?)
     }
 
     /// The users of an account, by username.

@@ -268,3 +268,55 @@ async fn a_forgotten_password_is_reset_through_the_emailed_link_in_english_and_i
     }
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_logs_in_as_a_driver_switches_with_the_search_and_switches_back() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let company = app.company("acme").await;
+    let driver = app.user(company.account, company.admin, "driver").await;
+    let dispatcher = app.user(company.account, company.admin, "dispatcher").await;
+    for user in ["driver", "dispatcher"] {
+        app.signed_in(user).await;
+    }
+    let admin = app.signed_in("acme-admin").await;
+    for target in [driver, dispatcher] {
+        let path = format!("/api/v1/users/{}/grants/{}", company.admin.0, target.0);
+        let grant = app.send(Method::PUT, &path, Some(&admin), Some(json!({ "rights": ["act_as"] }))).await;
+        assert_eq!(grant.status(), StatusCode::OK);
+    }
+    let browser = Browser::open(&app).await;
+    browser.goto("/login").await;
+    browser.fill("#username", "acme-admin").await;
+    browser.fill("#password", PASSWORD).await;
+    browser.client.find(fantoccini::Locator::Css("#login-as summary")).await.unwrap().click().await.unwrap();
+    browser.fill("#login-as-user", "driver").await;
+    browser.click("#sign-in-as").await;
+    assert_eq!(browser.text("#who").await, "acme-admin (driver)");
+    assert_eq!(browser.text("#username").await, "driver");
+
+    // Switching back asks first.
+    let old_page = browser.client.find(fantoccini::Locator::Css("html")).await.unwrap();
+    browser.client.find(fantoccini::Locator::Css("#switch-back")).await.unwrap().click().await.unwrap();
+    browser.client.accept_alert().await.unwrap();
+    for _ in 0..100 {
+        if old_page.tag_name().await.is_err() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(browser.text("#who").await, "acme-admin");
+
+    browser.click("#switch-link").await;
+    assert_eq!(browser.count("#switch-targets tr.target").await, 2);
+    browser.fill("#switch-q", "disp").await;
+    assert!(browser.attr("#target-driver", "hidden").await.is_some(), "the live search hides the driver");
+    assert!(browser.attr("#target-dispatcher", "hidden").await.is_none());
+    browser.select("#switch-kind", "accounts").await;
+    assert!(browser.attr("#target-dispatcher", "hidden").await.is_some(), "no account is called disp");
+    browser.select("#switch-kind", "users").await;
+    browser.click("#target-dispatcher .switch-to").await;
+    assert_eq!(browser.text("#who").await, "acme-admin (dispatcher)");
+    browser.goto("/switch").await;
+    assert!(browser.text("main").await.contains("Switch back first"));
+    browser.close().await;
+}

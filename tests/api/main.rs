@@ -9,6 +9,7 @@ mod audit_log;
 pub mod authenticator;
 mod cli;
 mod code_pages;
+mod impersonation;
 mod login;
 mod operations;
 mod pages;

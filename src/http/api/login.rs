@@ -36,6 +36,9 @@ pub struct LoginBody {
     /// The `device_token` of an earlier sign-in on this device that chose to trust it:
     /// no code is asked.
     device_token: Option<String>,
+    /// "Login as": the username of a user the signer holds `act_as` on. The session acts
+    /// as that user; the second factor, if any, is the signer's own.
+    login_as: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -138,7 +141,7 @@ pub enum LoginAnswer {
 #[utoipa::path(post, path = "/api/v1/login", tag = "sign-in", request_body = LoginBody, responses(
     (status = 200, description = "Signed in (`status: ok`), or a code is on its way (`status: second_factor`)", body = LoginAnswer),
     (status = 401, description = "`invalid_credentials`: the same answer for an unknown user", body = super::ErrorBody),
-    (status = 403, description = "`account_blocked`; `second_factor_unavailable` when no address can receive a code", body = super::ErrorBody),
+    (status = 403, description = "`account_blocked`; `second_factor_unavailable` when no address can receive a code; `forbidden` for a `login_as` user one may not act as", body = super::ErrorBody),
     (status = 423, description = "`locked`, with `retry_after` seconds", body = super::ErrorBody),
 ))]
 pub async fn login(
@@ -155,6 +158,7 @@ pub async fn login(
         user_agent: client.user_agent,
         language: None,
         device: body.device_token,
+        login_as: body.login_as,
     };
     Ok(Json(match login::sign_in(&app, attempt, to_unix(app.now())).await? {
         Outcome::SignedIn(signed_in) => LoginAnswer::SignedIn(signed_in.into()),

@@ -13,6 +13,7 @@ use utoipa::{
 use crate::app::App;
 
 pub mod accounts;
+pub mod impersonation;
 pub mod login;
 pub mod me;
 pub mod session;
@@ -24,6 +25,8 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/login/verify", post(login::verify))
         .route("/api/v1/login/resend", post(login::resend))
         .route("/api/v1/session", get(session::get).delete(session::delete))
+        .route("/api/v1/impersonation", post(impersonation::start).delete(impersonation::stop))
+        .route("/api/v1/impersonation/targets", get(impersonation::targets))
         .route("/api/v1/session/accept-dpa", post(me::accept_dpa))
         .route("/api/v1/password/change", post(me::change_password))
         .route("/api/v1/password/forgot", post(me::forgot_password))
@@ -68,6 +71,7 @@ pub struct ErrorBody {
     info(title = "Portcullis", description = "Authentication and account security for multi-tenant platforms."),
     paths(
         login::login, login::verify, login::resend,
+        impersonation::targets, impersonation::start, impersonation::stop,
         session::get, session::delete, session::list, session::end_one, session::end_others,
         me::accept_dpa, me::change_password, me::forgot_password, me::login_history, me::send_email_code, me::confirm_email, me::send_phone_code, me::confirm_phone,
         me::security, me::update_security, me::put_two_factor,

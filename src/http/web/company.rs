@@ -45,6 +45,8 @@ pub const ACTIONS: &[&str] = &[
     "sign_in.failed",
     "session.quick_login_refused",
     "sessions.ended_by_administrator",
+    "impersonation.started",
+    "impersonation.ended",
     "password.changed",
     "user.created",
     "user.updated",

@@ -79,13 +79,21 @@ async fn quick_login(app: &App, visitor: Visitor, client: &Client, sid: &str) ->
         Err(Error::Forbidden) => {
             let mut page = visitor.layout(tr, None);
             page.error = Some(tr.t("error-sid-other-address"));
-            Ok((StatusCode::FORBIDDEN, visitor.jar, LoginPage { page, username: String::new() })
+            Ok((
+                StatusCode::FORBIDDEN,
+                visitor.jar,
+                LoginPage { page, username: String::new(), login_as: String::new() },
+            )
                 .into_response())
         }
         Err(Error::Unauthenticated | Error::AccountBlocked) => {
             let mut page = visitor.layout(tr, None);
             page.error = Some(tr.t("error-session-ended"));
-            Ok((StatusCode::UNAUTHORIZED, visitor.jar, LoginPage { page, username: String::new() })
+            Ok((
+                StatusCode::UNAUTHORIZED,
+                visitor.jar,
+                LoginPage { page, username: String::new(), login_as: String::new() },
+            )
                 .into_response())
         }
         Err(e) => Err(PageError::Domain(e, tr)),
@@ -107,7 +115,7 @@ pub async fn page(State(app): State<App>, visitor: Visitor, Query(query): Query<
     if query.expired.is_some() {
         page.error = Some(tr.t("error-session-ended"));
     }
-    (visitor.jar, LoginPage { page, username: String::new() }).into_response()
+    (visitor.jar, LoginPage { page, username: String::new(), login_as: String::new() }).into_response()
 }
 
 #[derive(Deserialize)]
@@ -117,6 +125,8 @@ pub struct LoginForm {
     password: String,
     remember_me: Option<String>,
     language: Option<String>,
+    /// "Login as": the username to act as.
+    login_as: Option<String>,
 }
 
 /// Signs in from the form; a failure shows the form again with the reason.
@@ -139,6 +149,7 @@ pub async fn submit(
         user_agent: client.user_agent,
         language: Some(language),
         device: visitor.jar.get(DEVICE_COOKIE).map(|c| c.value().to_owned()),
+        login_as: form.login_as.clone(),
     };
     let (status, message) = match login::sign_in(&app, attempt, to_unix(app.now())).await {
         Ok(Outcome::SignedIn(signed_in)) => {
@@ -152,11 +163,17 @@ pub async fn submit(
         Err(Error::InvalidCredentials) => (StatusCode::UNAUTHORIZED, tr.t("error-invalid-credentials")),
         Err(Error::Locked { retry_after }) => (StatusCode::LOCKED, super::locked_message(tr, retry_after)),
         Err(Error::AccountBlocked) => (StatusCode::FORBIDDEN, tr.t("error-account-blocked")),
+        Err(Error::Forbidden) => (StatusCode::FORBIDDEN, tr.t("error-login-as")),
         Err(e) => return Err(PageError::Domain(e, tr)),
     };
     let mut page = visitor.layout(tr, None);
     page.error = Some(message);
-    Ok((status, visitor.jar, LoginPage { page, username: form.username }).into_response())
+    Ok((
+        status,
+        visitor.jar,
+        LoginPage { page, username: form.username, login_as: form.login_as.unwrap_or_default() },
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]

@@ -34,6 +34,7 @@ mod csrf;
 mod duties;
 mod login;
 mod recovery;
+mod switch;
 mod templates;
 
 pub fn routes() -> Router<App> {
@@ -44,6 +45,9 @@ pub fn routes() -> Router<App> {
         .route("/login/code/resend", post(code::resend))
         .route("/login/code/cancel", post(code::cancel))
         .route("/logout", post(login::logout))
+        .route("/switch", get(switch::page))
+        .route("/switch/back", post(switch::back))
+        .route("/switch/{id}", post(switch::start))
         .route("/forgot", get(recovery::forgot_page).post(recovery::forgot_submit))
         .route("/reset/{token}", get(recovery::reset_page).post(recovery::reset_submit))
         .route("/dpa", get(duties::dpa_page).post(duties::dpa_accept))
@@ -95,6 +99,8 @@ pub struct Layout {
     pub csrf: String,
     /// The top bar's name of who is signed in; `None` on the sign-in pages.
     pub user: Option<String>,
+    /// Acting as someone else: the top bar offers to switch back.
+    pub acting: bool,
     pub error: Option<String>,
     pub notice: Option<String>,
     pub languages: &'static [(&'static str, &'static str)],
@@ -152,6 +158,7 @@ impl Visitor {
             tr,
             csrf: self.csrf.clone(),
             user: user.map(top_bar_name),
+            acting: user.is_some_and(|u| u.impersonator.is_some()),
             error: None,
             notice: None,
             languages: LANGUAGES,
@@ -321,6 +328,7 @@ fn error_page(status: StatusCode, tr: Tr, key: &str) -> Response {
         tr,
         csrf: String::new(),
         user: None,
+        acting: false,
         error: Some(tr.t(key)),
         notice: None,
         languages: LANGUAGES,

@@ -10,6 +10,8 @@ use super::Layout;
 pub struct LoginPage {
     pub page: Layout,
     pub username: String,
+    /// "Login as": the username typed, kept when the form comes back.
+    pub login_as: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -73,6 +75,18 @@ pub struct ResetPage {
     pub username: Option<String>,
     pub password: Option<String>,
     pub must_change: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "switch.html")]
+pub struct SwitchPage {
+    pub page: Layout,
+    /// Already acting as someone: only switching back is possible.
+    pub acting: bool,
+    pub targets: Vec<crate::impersonation::Target>,
+    pub q: String,
+    /// `all`, `users` or `accounts`.
+    pub kind: &'static str,
 }
 
 #[derive(Template, WebTemplate)]

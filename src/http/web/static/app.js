@@ -72,3 +72,29 @@
   var print = document.getElementById("print-codes");
   if (print) print.addEventListener("click", function () { window.print(); });
 })();
+
+// Forms that ask before they go (switching back to oneself).
+document.addEventListener("submit", function (event) {
+  var question = event.target.dataset && event.target.dataset.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
+});
+
+// The user switcher's live search: narrows the list as one types, by user, account or
+// both; the form still searches on the server without JavaScript.
+(function () {
+  "use strict";
+  var search = document.getElementById("switch-q");
+  var kind = document.getElementById("switch-kind");
+  if (!search || !kind) return;
+  function filter() {
+    var q = search.value.trim().toLowerCase();
+    document.querySelectorAll("#switch-targets tr.target").forEach(function (row) {
+      var user = row.dataset.user.indexOf(q) >= 0;
+      var account = row.dataset.account.indexOf(q) >= 0;
+      var shown = kind.value === "users" ? user : kind.value === "accounts" ? account : user || account;
+      row.hidden = !shown;
+    });
+  }
+  search.addEventListener("input", filter);
+  kind.addEventListener("change", filter);
+})();

@@ -1,0 +1,94 @@
+//! The user switcher: whom the person signed in may act as, searched by user or account,
+//! switching in this tab or a new one, and switching back.
+
+use axum::{
+    Form,
+    extract::{Path, Query, State},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::{PageError, PageSession, Visitor, login::CsrfForm, templates::SwitchPage};
+use crate::{
+    app::App,
+    clock::to_unix,
+    http::extract::Client,
+    i18n::Tr,
+    impersonation::{self, Kind},
+    users::UserId,
+};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SwitchQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    kind: Kind,
+}
+
+/// `GET /switch`.
+pub async fn page(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    Query(query): Query<SwitchQuery>,
+) -> Result<Response, PageError> {
+    session.require_no_duty()?;
+    let current = &session.0;
+    let tr = Tr(current.language);
+    let targets = match current.impersonator {
+        Some(_) => Vec::new(),
+        None => impersonation::targets(&app.store, current, &query.q, query.kind)
+            .await
+            .map_err(|e| PageError::Domain(e, tr))?,
+    };
+    let page = visitor.layout(tr, Some(current));
+    let kind = match query.kind {
+        Kind::All => "all",
+        Kind::Users => "users",
+        Kind::Accounts => "accounts",
+    };
+    let switch = SwitchPage { page, acting: current.impersonator.is_some(), targets, q: query.q, kind };
+    Ok((visitor.jar, switch).into_response())
+}
+
+/// `POST /switch/{id}`: act as that user, in this browser.
+pub async fn start(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    session.require_no_duty()?;
+    let current = &session.0;
+    let origin = (client.ip.to_string(), client.user_agent.clone());
+    let now = to_unix(app.now());
+    let switched =
+        impersonation::start(&app.store, &app.lifetimes, current, UserId(id), (&origin.0, &origin.1), now)
+            .await
+            .map_err(|e| PageError::Domain(e, Tr(current.language)))?;
+    let visitor = visitor.with_session(switched.token.expose(), current.remember_me);
+    Ok((visitor.jar, Redirect::to("/")).into_response())
+}
+
+/// `POST /switch/back`: back to oneself.
+pub async fn back(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    let current = &session.0;
+    let origin = (client.ip.to_string(), client.user_agent.clone());
+    let now = to_unix(app.now());
+    let switched = impersonation::stop(&app.store, &app.lifetimes, current, (&origin.0, &origin.1), now)
+        .await
+        .map_err(|e| PageError::Domain(e, Tr(current.language)))?;
+    let visitor = visitor.with_session(switched.token.expose(), current.remember_me);
+    Ok((visitor.jar, Redirect::to("/")).into_response())
+}
