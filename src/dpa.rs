@@ -17,11 +17,10 @@ data of the objects you track) only to provide this service to your company, und
 company and the service provider. We keep it no longer than needed and never sell it. You may ask your company \
 administrator for a copy of your data or for its correction or deletion.";
 
-/// Records that the signed-in user accepts the account's current agreement.
+/// Records that the person signed in (the impersonator, when acting as someone) accepts
+/// their account's current agreement.
 pub async fn accept(store: &Store, actor: &Actor, now: i64) -> Result<i64> {
-    let Some(id) = actor.user.filter(|_| actor.impersonator.is_none()) else {
-        return Err(Error::Forbidden);
-    };
+    let id = actor.person()?;
     let mut tx = store.write().await?;
     let mut user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     let account = tx.account_by_id(user.account_id).await?.ok_or(Error::NotFound)?;

@@ -38,6 +38,12 @@ impl Actor {
         Self { user: None, impersonator: None, ip: Some(ip.to_owned()) }
     }
 
+    /// The person really there: the impersonator when impersonating. First-login duties
+    /// (the agreement, a forced password change) are theirs.
+    pub fn person(&self) -> Result<UserId> {
+        self.impersonator.or(self.user).ok_or(Error::Forbidden)
+    }
+
     /// The user acting for themselves: not the operator and not an impersonator. Only
     /// they change their own credentials and second factors.
     pub fn own_user(&self) -> Result<UserId> {

@@ -43,8 +43,9 @@ pub struct PasswordChange {
     pub confirmation: Password,
 }
 
-/// Changes the signed-in user's own password: the current one first, then the new one
-/// twice. Ends every other session of the user and clears the forced-change duty. A wrong
+/// Changes the password of the person signed in (the impersonator, when acting as
+/// someone: the forced change is their duty): the current one first, then the new one
+/// twice. Ends every other session of theirs and clears the forced-change duty. A wrong
 /// current password counts as a failed password attempt.
 pub async fn change_password(
     store: &Store,
@@ -54,7 +55,7 @@ pub async fn change_password(
     change: PasswordChange,
     now: i64,
 ) -> Result<()> {
-    let id = actor.own_user()?;
+    let id = actor.person()?;
     let user = store.read().await?.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     if !user.can_change_password {
         return Err(Error::Forbidden);

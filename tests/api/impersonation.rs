@@ -130,3 +130,26 @@ db_test! {
         assert_eq!(signed_in["session"]["impersonator"]["username"], "acme-admin");
     }
 }
+
+db_test! {
+    async fn a_signer_with_duties_pending_does_them_as_themselves_while_acting(app: TestApp) {
+        let company = app.company("acme").await;
+        let driver = app.user(company.account, company.admin, "driver").await;
+        let setup = app.token("acme-admin", PASSWORD).await;
+        app.post("/api/v1/session/accept-dpa", Some(&setup), json!({})).await;
+        let path = format!("/api/v1/users/{}/grants/{}", company.admin.0, driver.0);
+        json_of(app.send(Method::PUT, &path, Some(&setup), Some(json!({ "rights": ["act_as"] }))).await, StatusCode::OK).await;
+        app.raw_sql("UPDATE accounts SET dpa_version = 2").await;
+        let body = json!({ "username": "acme-admin", "password": PASSWORD, "login_as": "driver" });
+        let signed_in = json_of(app.post("/api/v1/login", None, body).await, StatusCode::OK).await;
+        assert_eq!(signed_in["pending"], json!(["accept_dpa"]), "the signer's duty");
+        let token = signed_in["token"].as_str().unwrap();
+        let accepted = json_of(app.post("/api/v1/session/accept-dpa", Some(token), json!({})).await, StatusCode::OK).await;
+        assert_eq!(accepted["version"], 2);
+        let session = json_of(app.get("/api/v1/session", Some(token)).await, StatusCode::OK).await;
+        assert_eq!((session["user"]["username"].as_str(), session["pending"].clone()), (Some("driver"), json!([])));
+        let driver_now = app.token("driver", PASSWORD).await;
+        let theirs = json_of(app.get("/api/v1/session", Some(&driver_now)).await, StatusCode::OK).await;
+        assert_eq!(theirs["pending"], json!(["accept_dpa"]), "the driver still has their own to do");
+    }
+}
