@@ -93,6 +93,7 @@ pub async fn create(
         ManagesAccount::check(&mut tx, actor, parent).await?;
     }
     let id = tx.insert_account(&new, now).await?;
+    tx.refresh_blocked_from(id).await?;
     let details = serde_json::json!({
         "name": new.name,
         "parent_id": new.parent_id,

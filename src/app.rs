@@ -11,6 +11,7 @@ use crate::{
     clock::{Clock, SystemClock},
     config::Config,
     delivery::{Delivery, email::Mailer, sms::SmsGateway},
+    integrations::Flespi,
     keys::SecretKey,
     passwords::Hasher,
     sessions::Lifetimes,
@@ -31,6 +32,7 @@ pub struct State {
     /// The Data Protection Agreement users accept.
     pub dpa_text: String,
     pub delivery: Delivery,
+    pub flespi: Flespi,
 }
 
 impl std::ops::Deref for App {
@@ -66,6 +68,7 @@ impl App {
         let sms = config.sms_webhook_url.clone().map(SmsGateway::new).transpose()?;
         let delivery =
             Delivery { mailer: Arc::new(mailer), sms: sms.map(Arc::new), wake: Default::default() };
+        let flespi = Flespi::new(config.flespi_url_eu.clone(), config.flespi_url_ru.clone())?;
         Ok(Self(Arc::new(State {
             config,
             store,
@@ -75,6 +78,7 @@ impl App {
             lifetimes: Lifetimes::default(),
             dpa_text,
             delivery,
+            flespi,
         })))
     }
 
@@ -110,18 +114,27 @@ impl Server {
         self.addr
     }
 
-    /// Serves, and delivers the outbox, until `shutdown` completes; then finishes the
-    /// requests in flight.
+    /// Serves, delivers the outbox and sends the day's notices until `shutdown`
+    /// completes; then finishes the requests in flight.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let router = crate::http::router(self.app.clone());
-        let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
-        let worker = tokio::spawn(crate::delivery::run_worker(self.app.clone(), async move {
-            let _ = worker_stopped.await;
-        }));
+        let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(());
+        let stopped = move || {
+            let mut rx = jobs_stopped.clone();
+            async move {
+                let _ = rx.changed().await;
+            }
+        };
+        let jobs = [
+            tokio::spawn(crate::delivery::run_worker(self.app.clone(), stopped())),
+            tokio::spawn(crate::lifecycle::run_notices(self.app.clone(), stopped())),
+        ];
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
-        let _ = stop_worker.send(());
-        let _ = worker.await;
+        let _ = stop_jobs.send(());
+        for job in jobs {
+            let _ = job.await;
+        }
         self.app.store.close().await;
         served.context("server error")
     }

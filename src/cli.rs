@@ -10,9 +10,10 @@ use crate::{
     accounts::{self, AccountRequest},
     app::{self, App},
     audit,
-    clock::to_unix,
+    clock::{from_unix, to_unix},
     config::Config,
     demo,
+    lifecycle::{self, TermsChanges},
     rights::Actor,
     users::{self, Right, UserRequest},
 };
@@ -90,6 +91,31 @@ pub enum AccountCommand {
         /// When the account is blocked (RFC 3339, e.g. 2027-01-31T00:00:00Z).
         #[arg(long, value_parser = parse_rfc3339)]
         blocking_date: Option<OffsetDateTime>,
+    },
+    /// Show an account's blocking date and services.
+    Show {
+        #[arg(long)]
+        name: String,
+    },
+    /// Change an account's blocking date and services; what is not given stays.
+    Update {
+        #[arg(long)]
+        name: String,
+        /// Block the account (and every account below it) from then on (RFC 3339).
+        #[arg(long, value_parser = parse_rfc3339, conflicts_with = "no_blocking_date")]
+        blocking_date: Option<OffsetDateTime>,
+        /// Clear the blocking date: the account is no longer blocked.
+        #[arg(long)]
+        no_blocking_date: bool,
+        /// Turn the `sms` service on with this many messages left.
+        #[arg(long, conflicts_with = "no_sms")]
+        sms_quota: Option<i64>,
+        /// Turn the `sms` service off.
+        #[arg(long)]
+        no_sms: bool,
+        /// Turn the `email_notifications` service on or off.
+        #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
+        email_notifications: Option<bool>,
     },
 }
 
@@ -256,34 +282,94 @@ fn demo_text(app: &App, seeded: bool) -> String {
 }
 
 async fn account(app: &App, command: AccountCommand) -> anyhow::Result<(String, Value)> {
-    let AccountCommand::Create {
-        name,
-        admin,
-        admin_password,
-        admin_email,
-        parent,
-        sms_quota,
-        email_notifications,
-        blocking_date,
-    } = command;
-    let parent = match parent {
+    let now = to_unix(app.now());
+    let (name, changes) = match command {
+        AccountCommand::Create {
+            name,
+            admin,
+            admin_password,
+            admin_email,
+            parent,
+            sms_quota,
+            email_notifications,
+            blocking_date,
+        } => {
+            let admin = UserRequest {
+                username: admin,
+                password: Some(admin_password.into()),
+                email: admin_email,
+                can_change_password: true,
+                must_change_password: Some(false),
+                ..Default::default()
+            };
+            let request = AccountRequest {
+                name,
+                parent: None,
+                blocking_at: blocking_date.map(to_unix),
+                sms_quota,
+                email_notifications,
+                admin,
+            };
+            return create_account(app, request, parent).await;
+        }
+        AccountCommand::Show { name } => (name, None),
+        AccountCommand::Update {
+            name,
+            blocking_date,
+            no_blocking_date,
+            sms_quota,
+            no_sms,
+            email_notifications,
+        } => {
+            let changes = TermsChanges {
+                blocking_at: (blocking_date.is_some() || no_blocking_date)
+                    .then(|| blocking_date.map(to_unix)),
+                sms_quota: (sms_quota.is_some() || no_sms).then_some(sms_quota),
+                email_notifications,
+            };
+            (name, Some(changes))
+        }
+    };
+    let id = account_named(app, &name).await?.id;
+    let account = match changes {
+        Some(changes) => lifecycle::change_terms(&app.store, &Actor::operator(), id, &changes, now).await?,
+        None => lifecycle::terms(&app.store, &Actor::operator(), id).await?,
+    };
+    let show = |at: Option<i64>| at.map_or_else(|| "none".to_owned(), |at| rfc3339(from_unix(at)));
+    let sms = if account.sms_enabled { format!("on, {} left", account.sms_quota) } else { "off".to_owned() };
+    let text = format!(
+        "account \"{}\" (id {}): blocking date {}, blocked from {}; sms {sms}; email notifications {}",
+        account.name,
+        account.id,
+        show(account.blocking_at),
+        show(account.blocked_from),
+        if account.email_notifications { "on" } else { "off" },
+    );
+    let value = json!({
+        "account_id": account.id,
+        "name": account.name,
+        "blocking_date": account.blocking_at.map(|at| rfc3339(from_unix(at))),
+        "blocked_from": account.blocked_from.map(|at| rfc3339(from_unix(at))),
+        "services": {
+            "sms": account.sms_enabled.then(|| json!({ "quota": account.sms_quota })),
+            "email_notifications": account.email_notifications,
+        },
+    });
+    Ok((text, value))
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+async fn create_account(
+    app: &App,
+    mut request: AccountRequest,
+    parent: Option<String>,
+) -> anyhow::Result<(String, Value)> {
+    request.parent = match parent {
         Some(parent) => Some(account_named(app, &parent).await?.id),
         None => None,
-    };
-    let request = AccountRequest {
-        name,
-        parent,
-        blocking_at: blocking_date.map(to_unix),
-        sms_quota,
-        email_notifications,
-        admin: UserRequest {
-            username: admin,
-            password: Some(admin_password.into()),
-            email: admin_email,
-            can_change_password: true,
-            must_change_password: Some(false),
-            ..Default::default()
-        },
     };
     let now = to_unix(app.now());
     let (account, admin) =

@@ -83,6 +83,12 @@ pub struct Config {
     #[arg(long, env = "PORTCULLIS_RESET_LINK_HOURS", global = true, default_value_t = 24)]
     pub reset_link_hours: u32,
 
+    /// The hour of the day (UTC, 0-23) from which the day's notices of coming account
+    /// blocking are sent.
+    #[arg(long, env = "PORTCULLIS_NOTICE_HOUR", global = true, default_value_t = 9,
+          value_parser = clap::value_parser!(u8).range(0..=23))]
+    pub notice_hour: u8,
+
     /// Write logs as JSON lines instead of text.
     #[arg(long, env = "PORTCULLIS_LOG_JSON", global = true)]
     pub log_json: bool,

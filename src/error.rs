@@ -34,6 +34,8 @@ pub enum Error {
     SmsUnavailable { reason: &'static str },
     #[error("too soon; try again later")]
     TooSoon { retry_after: Duration },
+    #[error("{service} could not be reached; try again later")]
+    Unreachable { service: &'static str },
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }

@@ -15,6 +15,7 @@ use crate::{
     accounts::AccountId,
     audit::{self, Event},
     error::{Error, Result},
+    lifecycle,
     rights::{Actor, ManagesUser},
     sessions::{self, AccountRef, Current, Lifetimes, NewSession, UserRef},
     store::{Store, Tx, UserRow},
@@ -78,15 +79,19 @@ async fn manages(tx: &mut Tx, user: UserId, other: UserId) -> Result<bool> {
 }
 
 /// The user `holder` may act as, checked: the grant held, not themselves, not someone
-/// who manages them.
-pub(crate) async fn allowed_target(tx: &mut Tx, holder: UserId, target: UserId) -> Result<UserRow> {
+/// who manages them, and not in a blocked account.
+pub(crate) async fn allowed_target(tx: &mut Tx, holder: UserId, target: UserId, now: i64) -> Result<UserRow> {
     if holder == target
         || !tx.has_grant(holder, target, Right::ActAs).await?
         || manages(tx, target, holder).await?
     {
         return Err(Error::Forbidden);
     }
-    tx.user_by_id(target).await?.ok_or(Error::Forbidden)
+    let target = tx.user_by_id(target).await?.ok_or(Error::Forbidden)?;
+    if lifecycle::is_blocked(tx, target.account_id, now).await? {
+        return Err(Error::AccountBlocked);
+    }
+    Ok(target)
 }
 
 /// A session just started by a switch: its token (shown once) and what it is.
@@ -110,7 +115,7 @@ pub async fn start(
     }
     let holder = current.user.id;
     let mut tx = store.write().await?;
-    let target = allowed_target(&mut tx, holder, target).await?;
+    let target = allowed_target(&mut tx, holder, target, now).await?;
     let actor = Actor::user(target.id, Some(holder), Some(ip.to_owned()));
     let details = serde_json::json!({ "app": current.app });
     record_both(&mut tx, current.account.id, &target, &actor, "impersonation.started", details, now).await?;

@@ -14,7 +14,9 @@ pub mod error; // the domain's error type
 pub mod http; // the HTTP shell: JSON API, pages, operations endpoints
 pub mod i18n; // translations into English, Russian and Spanish
 pub mod impersonation; // acting as another user: "Login as", switch, switch back
+pub mod integrations; // third-party settings of users: the flespi token
 pub mod keys; // the server's secret key and keyed hashes
+pub mod lifecycle; // blocking dates, services and quotas, notices before blocking
 pub mod lockout; // lock-outs after repeated failures
 pub mod login; // signing in with a password
 pub mod metrics; // Prometheus metrics

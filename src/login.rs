@@ -12,7 +12,7 @@ use crate::{
     app::App,
     audit::{self, Event},
     error::{Error, Result},
-    impersonation,
+    impersonation, lifecycle,
     lockout::{self, PASSWORD_PER_ADDRESS, PASSWORD_PER_USER, Scope},
     mfa::{
         self,
@@ -128,7 +128,7 @@ async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcom
             return Err(Error::InvalidCredentials);
         }
     };
-    if tx.effective_blocking_at(user.account_id).await?.is_some_and(|at| at <= now) {
+    if lifecycle::is_blocked(&mut tx, user.account_id, now).await? {
         record(&mut tx, &user, attempt.origin(), "sign_in.failed", "account_blocked", now).await?;
         tx.commit().await?;
         return Err(Error::AccountBlocked);
@@ -142,7 +142,7 @@ async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcom
     let acting_as = match attempt.login_as.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         Some(name) => {
             let target = tx.user_by_username(name).await?.ok_or(Error::Forbidden)?;
-            Some(impersonation::allowed_target(&mut tx, user.id, target.id).await?)
+            Some(impersonation::allowed_target(&mut tx, user.id, target.id, now).await?)
         }
         None => None,
     };
@@ -194,7 +194,7 @@ async fn check_code(app: &App, handle: &str, code: &str, trust_device: bool, now
     let (mut tx, challenge, user) = (accepted.tx, accepted.challenge, accepted.user);
     // The grant may have been taken away while the code was on its way.
     let acting_as = match challenge.acting_as_id {
-        Some(target) => Some(impersonation::allowed_target(&mut tx, user.id, target).await?),
+        Some(target) => Some(impersonation::allowed_target(&mut tx, user.id, target, now).await?),
         None => None,
     };
     let origin = Origin {
@@ -204,7 +204,7 @@ async fn check_code(app: &App, handle: &str, code: &str, trust_device: bool, now
         remember_me: challenge.remember,
         acting_as: acting_as.as_ref(),
     };
-    if tx.effective_blocking_at(user.account_id).await?.is_some_and(|at| at <= now) {
+    if lifecycle::is_blocked(&mut tx, user.account_id, now).await? {
         record(&mut tx, &user, origin, "sign_in.failed", "account_blocked", now).await?;
         tx.commit().await?;
         return Err(Error::AccountBlocked);

@@ -55,8 +55,17 @@ impl Actor {
 #[derive(Debug)]
 pub struct ManagesAccount {
     account: AccountRow,
-    /// The actor is the operator or a top user of this very account, not of one above.
-    from_within: bool,
+    from: Position,
+}
+
+/// Where the manager of an account stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Position {
+    Operator,
+    /// A top user of the account itself.
+    Within,
+    /// A top user of an account above it.
+    Above,
 }
 
 impl ManagesAccount {
@@ -65,11 +74,13 @@ impl ManagesAccount {
             return Err(if actor.user.is_none() { Error::NotFound } else { Error::Forbidden });
         };
         match actor.user {
-            None => Ok(Self { account: row, from_within: true }),
+            None => Ok(Self { account: row, from: Position::Operator }),
             Some(user) => {
                 let actor_row = tx.user_by_id(user).await?.ok_or(Error::Unauthenticated)?;
                 if is_top_user_above(tx, &actor_row, account).await? {
-                    Ok(Self { account: row, from_within: actor_row.account_id == account })
+                    let from =
+                        if actor_row.account_id == account { Position::Within } else { Position::Above };
+                    Ok(Self { account: row, from })
                 } else {
                     Err(Error::Forbidden)
                 }
@@ -84,7 +95,14 @@ impl ManagesAccount {
     /// Only for the account's own top users (and the operator): the company's own
     /// policies, which administrators of accounts above may read but not change.
     pub fn from_within(self) -> Result<Self> {
-        if self.from_within { Ok(self) } else { Err(Error::Forbidden) }
+        if self.from == Position::Above { Err(Error::Forbidden) } else { Ok(self) }
+    }
+
+    /// Only for administrators of accounts above (and the operator): the terms an account
+    /// is sold on (its blocking date, services and quotas), which its own top users may
+    /// read but not change.
+    pub fn from_above(self) -> Result<Self> {
+        if self.from == Position::Within { Err(Error::Forbidden) } else { Ok(self) }
     }
 }
 

@@ -174,7 +174,7 @@ async fn lookup(store: &Store, lifetimes: &Lifetimes, presented: &str, now: i64)
         store.end_session(view.id, now).await?;
         return Err(Error::Unauthenticated);
     }
-    let blocked = [view.blocking_at, view.acting_blocking_at].into_iter().flatten().any(|at| at <= now);
+    let blocked = [view.blocked_from, view.acting_blocked_from].into_iter().flatten().any(|at| at <= now);
     if blocked {
         store.end_session(view.id, now).await?;
         return Err(Error::AccountBlocked);

@@ -49,6 +49,9 @@ impl IntoResponse for Error {
                 "too_soon",
                 json!({ "retry_after": retry_after.whole_seconds() }),
             ),
+            Error::Unreachable { service } => {
+                (StatusCode::BAD_GATEWAY, "unreachable", json!({ "service": service }))
+            }
             Error::Unexpected(e) => {
                 tracing::error!(error = format!("{e:#}"), "unexpected error");
                 let body = json!({ "error": "internal", "message": "something went wrong on our side" });

@@ -14,6 +14,8 @@ pub struct AccountRow {
     pub name: String,
     pub parent_id: Option<AccountId>,
     pub blocking_at: Option<i64>,
+    /// The blocking date in force: the earliest of this account's and those above it.
+    pub blocked_from: Option<i64>,
     pub sms_enabled: bool,
     pub sms_quota: i64,
     pub email_notifications: bool,
@@ -25,7 +27,7 @@ pub struct AccountRow {
 macro_rules! select {
     ($rest:literal) => {
         concat!(
-            "SELECT id, name, parent_id, blocking_at, sms_enabled, sms_quota, \
+            "SELECT id, name, parent_id, blocking_at, blocked_from, sms_enabled, sms_quota, \
              email_notifications, dpa_version, created_at FROM accounts ",
             $rest
         )
@@ -65,14 +67,53 @@ impl Tx {
         )
     }
 
-    pub async fn set_blocking_date(&mut self, id: AccountId, at: Option<i64>) -> Result<()> {
-        with_tx!(self, c => sqlx::query("UPDATE accounts SET blocking_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(at)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
+    /// Writes the account's blocking date and services.
+    pub async fn update_account_terms(&mut self, a: &AccountRow) -> Result<()> {
+        with_tx!(self, c => sqlx::query(
+            "UPDATE accounts SET blocking_at = $2, sms_enabled = $3, sms_quota = $4, \
+             email_notifications = $5 WHERE id = $1",
+        )
+        .bind(a.id)
+        .bind(a.blocking_at)
+        .bind(a.sms_enabled)
+        .bind(a.sms_quota)
+        .bind(a.email_notifications)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
+    }
+
+    /// Recomputes the blocking date in force for the account and every account below it,
+    /// after its own date changed or it was created.
+    pub async fn refresh_blocked_from(&mut self, id: AccountId) -> Result<()> {
+        with_tx!(self, c => sqlx::query(
+            "WITH RECURSIVE down(id, blocked_from, depth) AS ( \
+                SELECT a.id, CASE WHEN a.blocking_at IS NULL THEN p.blocked_from \
+                    WHEN p.blocked_from IS NULL OR a.blocking_at < p.blocked_from THEN a.blocking_at \
+                    ELSE p.blocked_from END, 0 \
+                FROM accounts a LEFT JOIN accounts p ON p.id = a.parent_id WHERE a.id = $1 \
+                UNION ALL \
+                SELECT a.id, CASE WHEN a.blocking_at IS NULL THEN down.blocked_from \
+                    WHEN down.blocked_from IS NULL OR a.blocking_at < down.blocked_from THEN a.blocking_at \
+                    ELSE down.blocked_from END, down.depth + 1 \
+                FROM accounts a JOIN down ON a.parent_id = down.id WHERE down.depth < 64 \
+             ) UPDATE accounts SET blocked_from = (SELECT blocked_from FROM down WHERE down.id = accounts.id) \
+             WHERE id IN (SELECT id FROM down)",
+        )
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// The accounts right below `parent`, by name.
+    pub async fn child_accounts(&mut self, parent: AccountId) -> Result<Vec<AccountRow>> {
+        Ok(with_tx!(self, c => sqlx::query_as(select!("WHERE parent_id = $1 ORDER BY name"))
+            .bind(parent)
+            .fetch_all(c)
+            .await)?)
     }
 
     /// Takes one message from the account's SMS quota; false when the service is off or
@@ -114,21 +155,6 @@ impl Tx {
         )
         .bind(id)
         .fetch_all(c)
-        .await)?)
-    }
-
-    /// The earliest blocking date of the account or any account above it.
-    pub async fn effective_blocking_at(&mut self, id: AccountId) -> Result<Option<i64>> {
-        Ok(with_tx!(self, c => sqlx::query_scalar(
-            "WITH RECURSIVE up(id, parent_id, blocking_at, depth) AS ( \
-                SELECT id, parent_id, blocking_at, 0 FROM accounts WHERE id = $1 \
-                UNION ALL \
-                SELECT a.id, a.parent_id, a.blocking_at, up.depth + 1 FROM accounts a \
-                JOIN up ON a.id = up.parent_id WHERE up.depth < 64 \
-             ) SELECT MIN(blocking_at) FROM up",
-        )
-        .bind(id)
-        .fetch_one(c)
         .await)?)
     }
 }

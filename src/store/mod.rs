@@ -19,6 +19,8 @@ use sqlx::{
 mod accounts;
 mod audit;
 mod authenticators;
+mod integrations;
+mod notices;
 mod outbox;
 mod resets;
 mod sessions;
@@ -31,6 +33,8 @@ mod verifications;
 pub use accounts::AccountRow;
 pub use audit::{AuditFilter, AuditListRow, AuditRow};
 pub use authenticators::{AuthenticatorRow, DeviceRow};
+pub use integrations::FlespiRow;
+pub use notices::NoticeRecipient;
 pub use outbox::OutboxRow;
 pub use resets::ResetRow;
 pub use sessions::{SessionRow, SessionView};

@@ -34,7 +34,8 @@ pub struct SessionView {
     pub username: String,
     pub account_id: AccountId,
     pub account_name: String,
-    pub blocking_at: Option<i64>,
+    /// The blocking date in force for the account (its own or one above it).
+    pub blocked_from: Option<i64>,
     pub dpa_version: i64,
     pub dpa_accepted_version: i64,
     pub must_change_password: bool,
@@ -43,15 +44,15 @@ pub struct SessionView {
     pub acting_username: Option<String>,
     pub acting_account_id: Option<AccountId>,
     pub acting_account_name: Option<String>,
-    pub acting_blocking_at: Option<i64>,
+    pub acting_blocked_from: Option<i64>,
 }
 
 /// The session check's one query; the column order is what `sqlite_reads` reads.
 pub(super) const SESSION_BY_HASH: &str = "SELECT s.id, s.app, s.ip, s.remember, s.last_seen_at, s.expires_at, \
         u.id AS user_id, u.username, a.id AS account_id, a.name AS account_name, \
-        a.blocking_at, a.dpa_version, u.dpa_accepted_version, u.must_change_password, u.language, \
+        a.blocked_from, a.dpa_version, u.dpa_accepted_version, u.must_change_password, u.language, \
         e.id AS acting_id, e.username AS acting_username, \
-        ea.id AS acting_account_id, ea.name AS acting_account_name, ea.blocking_at AS acting_blocking_at \
+        ea.id AS acting_account_id, ea.name AS acting_account_name, ea.blocked_from AS acting_blocked_from \
      FROM sessions s \
      JOIN users u ON u.id = s.user_id \
      JOIN accounts a ON a.id = u.account_id \

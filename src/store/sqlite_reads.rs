@@ -53,7 +53,7 @@ impl FastReads {
                     username: row.get(7)?,
                     account_id: AccountId(row.get(8)?),
                     account_name: row.get(9)?,
-                    blocking_at: row.get(10)?,
+                    blocked_from: row.get(10)?,
                     dpa_version: row.get(11)?,
                     dpa_accepted_version: row.get(12)?,
                     must_change_password: row.get(13)?,
@@ -62,7 +62,7 @@ impl FastReads {
                     acting_username: row.get(16)?,
                     acting_account_id: row.get::<_, Option<i64>>(17)?.map(AccountId),
                     acting_account_name: row.get(18)?,
-                    acting_blocking_at: row.get(19)?,
+                    acting_blocked_from: row.get(19)?,
                 })
             })
             .optional();

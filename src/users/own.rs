@@ -25,7 +25,13 @@ pub struct SecuritySettings {
     /// Whether the user may receive SMS at all.
     pub can_send_sms: bool,
     pub can_change_password: bool,
+    /// Daily email notices before the account is blocked (sent only while the account's
+    /// `email_notifications` service is on).
     pub notify_account_blocking: bool,
+    /// Whether the account's `email_notifications` service is on.
+    pub email_notifications_service: bool,
+    /// An administrator of the account: has the flespi settings.
+    pub top_user: bool,
     pub language: String,
     /// The second factor on for each app (`null`: off).
     pub two_factor: Settings,
@@ -94,6 +100,7 @@ pub async fn update_own(
 
 /// What the settings show beyond the user's own row.
 struct Facts {
+    email_notifications_service: bool,
     two_factor: Settings,
     code_delivery: CodeDelivery,
     authenticator: bool,
@@ -102,7 +109,9 @@ struct Facts {
 
 impl Facts {
     async fn of(tx: &mut Tx, user: &UserRow) -> Result<Self> {
+        let account = tx.account_by_id(user.account_id).await?;
         Ok(Self {
+            email_notifications_service: account.is_some_and(|a| a.email_notifications),
             two_factor: mfa::settings(tx, user.id).await?,
             code_delivery: policy::of_account(tx, user.account_id).await?.delivery,
             authenticator: mfa::totp::is_on(tx, user.id).await?,
@@ -121,6 +130,8 @@ fn settings(user: UserRow, facts: Facts) -> SecuritySettings {
         can_send_sms: user.can_send_sms,
         can_change_password: user.can_change_password,
         notify_account_blocking: user.notify_account_blocking,
+        email_notifications_service: facts.email_notifications_service,
+        top_user: user.top_user,
         language: user.language,
         two_factor: facts.two_factor,
         code_delivery: facts.code_delivery,

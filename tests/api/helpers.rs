@@ -91,24 +91,25 @@ impl TestApp {
             (SmtpReceiver::start().await, SmsGateway::start().await),
             dir,
             database_url,
-            extra,
+            (extra, START),
         )
         .await
     }
 
     /// Starts another server on the same database and data directory (a second
-    /// instance, or the same one after a restart).
+    /// instance, or the same one after a restart), its clock at this one's time.
     pub async fn another_instance(&self) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let key = std::fs::read_to_string(self.dir.path().join("secret.key")).expect("key");
         let key = key.trim().to_owned();
+        std::fs::write(dir.path().join("secret.key"), &key).expect("key copied");
         let extra = ["--secret-key", &key];
         Self::start(
             self.backend,
             (self.smtp.clone(), self.sms.clone()),
             dir,
             self.database_url.clone(),
-            &extra,
+            (&extra, portcullis::clock::Clock::now(&*self.clock)),
         )
         .await
     }
@@ -118,7 +119,7 @@ impl TestApp {
         (smtp, sms): (Arc<SmtpReceiver>, Arc<SmsGateway>),
         dir: tempfile::TempDir,
         database_url: String,
-        extra: &[&str],
+        (extra, at): (&[&str], OffsetDateTime),
     ) -> Self {
         let data_dir = dir.path().display().to_string();
         let smtp_url = smtp.url();
@@ -138,7 +139,7 @@ impl TestApp {
         args.extend_from_slice(extra);
         args.push("serve");
         let config = Cli::try_parse_from(args).expect("test configuration").config;
-        let clock = Arc::new(ManualClock::new(START));
+        let clock = Arc::new(ManualClock::new(at));
         let app = App::new(config, clock.clone()).await.expect("app starts");
         let server = app.clone().bind().await.expect("binds");
         let addr = server.addr();
@@ -177,7 +178,7 @@ impl TestApp {
     }
 
     /// One column of a query, read straight from the database.
-    async fn column<T>(&self, sql: &'static str) -> Vec<T>
+    pub async fn column<T>(&self, sql: &'static str) -> Vec<T>
     where
         T: Send + Unpin + for<'r> sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
         T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,

@@ -1,3 +1,7 @@
+use portcullis::{
+    lifecycle::{self, TermsChanges},
+    rights::Actor,
+};
 use reqwest::StatusCode;
 use serde_json::json;
 use time::Duration;
@@ -104,9 +108,10 @@ db_test! {
 db_test! {
     async fn sign_in_is_refused_once_the_blocking_date_has_passed(app: TestApp) {
         let company = app.company("acme").await;
-        let mut tx = app.app.store.write().await.unwrap();
-        tx.set_blocking_date(company.account, Some(app.now() + 60)).await.unwrap();
-        tx.commit().await.unwrap();
+        let changes = TermsChanges { blocking_at: Some(Some(app.now() + 60)), ..Default::default() };
+        lifecycle::change_terms(&app.app.store, &Actor::operator(), company.account, &changes, app.now())
+            .await
+            .unwrap();
         app.token("acme-admin", PASSWORD).await;
         app.advance(Duration::minutes(1));
         let body = json_of(app.login("acme-admin", PASSWORD).await, StatusCode::FORBIDDEN).await;

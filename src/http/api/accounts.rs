@@ -7,7 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use super::users::UserBody;
 use crate::{
@@ -15,8 +15,9 @@ use crate::{
     app::App,
     audit,
     clock::{from_unix, to_unix},
-    error::Result,
+    error::{Error, Result},
     http::extract::{ApiJson, Client, Session},
+    lifecycle::{self, TermsChanges},
     passwords::Password,
     policy::{self, TwoFactorPolicy},
     store::AccountRow,
@@ -28,8 +29,12 @@ pub struct AccountBody {
     id: AccountId,
     name: String,
     parent_id: Option<AccountId>,
+    /// The account's own blocking date.
     #[serde(with = "time::serde::rfc3339::option")]
     blocking_date: Option<OffsetDateTime>,
+    /// The date it is blocked from: its own or an earlier one of an account above it.
+    #[serde(with = "time::serde::rfc3339::option")]
+    blocked_from: Option<OffsetDateTime>,
     services: Services,
     dpa_version: i64,
     #[serde(with = "time::serde::rfc3339")]
@@ -56,6 +61,7 @@ impl From<AccountRow> for AccountBody {
             name: a.name,
             parent_id: a.parent_id,
             blocking_date: a.blocking_at.map(from_unix),
+            blocked_from: a.blocked_from.map(from_unix),
             services: Services {
                 sms: a.sms_enabled.then_some(SmsService { quota: a.sms_quota }),
                 email_notifications: a.email_notifications,
@@ -130,6 +136,84 @@ pub async fn create(
     let (account, admin) =
         accounts::create(&app.store, &app.hasher, &actor, &request, to_unix(app.now())).await?;
     Ok((StatusCode::CREATED, Json(CreatedAccount { account: account.into(), admin: admin.into() })))
+}
+
+/// The account: its blocking date and services. Its own top users and administrators of
+/// accounts above may read it.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "administration", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The account")), responses(
+    (status = 200, body = AccountBody),
+    (status = 403, description = "`forbidden`: not an administrator of the account or one above", body = super::ErrorBody),
+))]
+pub async fn get(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    Path(id): Path<i64>,
+) -> Result<Json<AccountBody>> {
+    Ok(Json(lifecycle::terms(&app.store, &session.actor(&client), AccountId(id)).await?.into()))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountPatchBody {
+    /// RFC 3339; from then on the account and every account below it are blocked. Null
+    /// clears it.
+    #[serde(default, deserialize_with = "super::users::present")]
+    #[schema(value_type = Option<String>)]
+    blocking_date: Option<Option<String>>,
+    services: Option<ServicesPatch>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesPatch {
+    /// `{"quota": N}` turns the `sms` service on with N messages left; null turns it off.
+    #[serde(default, deserialize_with = "super::users::present")]
+    #[schema(value_type = Option<SmsPatch>)]
+    sms: Option<Option<SmsPatch>>,
+    email_notifications: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsPatch {
+    quota: i64,
+}
+
+/// Change an account's blocking date and services. Only administrators of an account
+/// above may: an account's own top users cannot extend or unblock it. Fields left out stay
+/// as they are; each change is an `account.updated` audit event.
+#[utoipa::path(patch, path = "/api/v1/accounts/{id}", tag = "administration", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The account")), request_body = AccountPatchBody, responses(
+    (status = 200, body = AccountBody),
+    (status = 403, description = "`forbidden`: not an administrator of an account above", body = super::ErrorBody),
+    (status = 422, description = "`invalid`: `field` says which", body = super::ErrorBody),
+))]
+pub async fn update(
+    State(app): State<App>,
+    session: Session,
+    client: Client,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<AccountPatchBody>,
+) -> Result<Json<AccountBody>> {
+    let blocking_at = match body.blocking_date {
+        Some(Some(text)) => Some(Some(to_unix(OffsetDateTime::parse(&text, &Rfc3339).map_err(|_| {
+            Error::invalid("blocking_date", "use an RFC 3339 time, e.g. 2030-03-06T09:00:00Z")
+        })?))),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let services = body.services;
+    let changes = TermsChanges {
+        blocking_at,
+        sms_quota: services.as_ref().and_then(|s| s.sms.as_ref()).map(|sms| sms.as_ref().map(|s| s.quota)),
+        email_notifications: services.and_then(|s| s.email_notifications),
+    };
+    let actor = session.actor(&client);
+    let account =
+        lifecycle::change_terms(&app.store, &actor, AccountId(id), &changes, to_unix(app.now())).await?;
+    Ok(Json(account.into()))
 }
 
 /// The account's second-factor policy: how codes travel, the contact person shown after

@@ -14,6 +14,7 @@ use crate::app::App;
 
 pub mod accounts;
 pub mod impersonation;
+pub mod integrations;
 pub mod login;
 pub mod me;
 pub mod session;
@@ -38,6 +39,11 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/me/backup-codes", post(me::regenerate_backup_codes))
         .route("/api/v1/me/trusted-devices", get(me::trusted_devices))
         .route("/api/v1/me/trusted-devices/{id}", axum::routing::delete(me::revoke_trusted_device))
+        .route(
+            "/api/v1/me/integrations/flespi",
+            get(integrations::flespi).put(integrations::save_flespi).delete(integrations::remove_flespi),
+        )
+        .route("/api/v1/me/integrations/flespi/check", post(integrations::check_flespi))
         .route("/api/v1/me/email/verification", post(me::send_email_code))
         .route("/api/v1/me/email/verification/confirm", post(me::confirm_email))
         .route("/api/v1/me/phone/verification", post(me::send_phone_code))
@@ -45,6 +51,7 @@ pub fn routes() -> Router<App> {
         .route("/api/v1/sessions", get(session::list).delete(session::end_others))
         .route("/api/v1/sessions/{id}", axum::routing::delete(session::end_one))
         .route("/api/v1/accounts", post(accounts::create))
+        .route("/api/v1/accounts/{id}", get(accounts::get).patch(accounts::update))
         .route("/api/v1/accounts/{id}/two-factor-policy", get(accounts::get_policy).put(accounts::put_policy))
         .route("/api/v1/accounts/{id}/audit", get(accounts::audit_trail))
         .route("/api/v1/users", post(users::create))
@@ -76,7 +83,8 @@ pub struct ErrorBody {
         me::accept_dpa, me::change_password, me::forgot_password, me::login_history, me::send_email_code, me::confirm_email, me::send_phone_code, me::confirm_phone,
         me::security, me::update_security, me::put_two_factor,
         me::enrol_totp, me::confirm_totp, me::disable_totp, me::regenerate_backup_codes, me::trusted_devices, me::revoke_trusted_device,
-        accounts::create, accounts::get_policy, accounts::put_policy, accounts::audit_trail,
+        integrations::flespi, integrations::save_flespi, integrations::remove_flespi, integrations::check_flespi,
+        accounts::create, accounts::get, accounts::update, accounts::get_policy, accounts::put_policy, accounts::audit_trail,
         users::create, users::update, users::put_grants, users::delete_grants, users::reset_two_factor, users::unlock, users::end_sessions,
     ),
     modifiers(&BearerAuth),

@@ -1,5 +1,5 @@
 //! The signed-in user's own pages: security (addresses and their confirmation, the
-//! second factor per app, password, login history) and sessions.
+//! second factor per app, notices, password, login history) and sessions.
 
 use axum::{
     Form,
@@ -20,6 +20,7 @@ use crate::{
     error::Error,
     http::extract::Client,
     i18n::Tr,
+    integrations,
     mfa::{self, Method, devices},
     policy::CodeDelivery,
     sessions::{self, AppKind},
@@ -58,6 +59,12 @@ const OUTCOMES: &[&str] = &[
     "error-sms-unavailable",
     "error-two-factor-unconfirmed",
     "error-password-needed",
+    "notices-saved",
+    "flespi-saved",
+    "flespi-removed",
+    "flespi-checked",
+    "error-flespi-token",
+    "error-flespi-unreachable",
 ];
 
 fn outcome(tr: Tr, key: Option<&str>) -> Option<String> {
@@ -68,6 +75,7 @@ pub async fn security(
     State(app): State<App>,
     visitor: Visitor,
     session: PageSession,
+    client: Client,
     Query(query): Query<SecurityQuery>,
 ) -> Result<Response, PageError> {
     session.require_no_duty()?;
@@ -109,6 +117,12 @@ pub async fn security(
     if query.changed.is_some() {
         page.notice = Some(tr.t("password-changed"));
     }
+    let flespi = if settings.top_user && current.impersonator.is_none() {
+        let stored = integrations::settings(&app.store, &current.actor(client.ip)).await.map_err(failed)?;
+        Some(super::integrations::section(tr, stored))
+    } else {
+        None
+    };
     let can_change_password = settings.can_change_password && current.impersonator.is_none();
     let method = |m: Option<Method>| m.map_or("none", Method::as_str);
     let security = SecurityPage {
@@ -124,6 +138,9 @@ pub async fn security(
         sms_allowed: settings.code_delivery == CodeDelivery::SmsThenEmail,
         authenticator: settings.authenticator,
         backup_codes_left: settings.backup_codes_left,
+        notify_account_blocking: settings.notify_account_blocking,
+        email_notifications_service: settings.email_notifications_service,
+        flespi,
         devices,
         history,
         next,
@@ -258,6 +275,33 @@ pub async fn save_two_factor(
         Err(e) => return Err(PageError::Domain(e, Tr(session.0.language))),
     }
     Ok(back_to_security("done=two-factor-saved"))
+}
+
+#[derive(Deserialize)]
+pub struct NoticesForm {
+    csrf: String,
+    notify_account_blocking: Option<String>,
+}
+
+/// `POST /security/notices`: whether to hear by email that the account will be blocked.
+pub async fn save_notices(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Form(form): Form<NoticesForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    session.require_no_duty()?;
+    let changes = OwnChanges {
+        notify_account_blocking: Some(form.notify_account_blocking.is_some()),
+        ..Default::default()
+    };
+    let actor = session.0.actor(client.ip);
+    users::update_own(&app.store, &app.hasher, &actor, &changes, to_unix(app.now()))
+        .await
+        .map_err(|e| PageError::Domain(e, Tr(session.0.language)))?;
+    Ok(back_to_security("done=notices-saved"))
 }
 
 #[derive(Debug, Deserialize)]

@@ -61,6 +61,9 @@ pub const ACTIONS: &[&str] = &[
     "grant.removed",
     "dpa.accepted",
     "account.created",
+    "account.updated",
+    "integration.flespi_saved",
+    "integration.flespi_removed",
 ];
 
 #[derive(Debug, Default, Deserialize)]

@@ -103,6 +103,8 @@ async fn quick_login(app: &App, visitor: Visitor, client: &Client, sid: &str) ->
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     expired: Option<String>,
+    /// The session ended because the account is blocked.
+    blocked: Option<String>,
 }
 
 /// The sign-in page.
@@ -112,10 +114,16 @@ pub async fn page(State(app): State<App>, visitor: Visitor, Query(query): Query<
     }
     let tr = Tr(visitor.lang);
     let mut page = visitor.layout(tr, None);
+    let mut status = StatusCode::OK;
     if query.expired.is_some() {
         page.error = Some(tr.t("error-session-ended"));
     }
-    (visitor.jar, LoginPage { page, username: String::new(), login_as: String::new() }).into_response()
+    if query.blocked.is_some() {
+        page.error = Some(tr.t("error-account-blocked"));
+        status = StatusCode::FORBIDDEN;
+    }
+    (status, visitor.jar, LoginPage { page, username: String::new(), login_as: String::new() })
+        .into_response()
 }
 
 #[derive(Deserialize)]

@@ -27,11 +27,13 @@ use crate::{
 };
 
 mod account;
+mod accounts;
 mod authenticator;
 mod code;
 mod company;
 mod csrf;
 mod duties;
+mod integrations;
 mod login;
 mod recovery;
 mod switch;
@@ -59,10 +61,16 @@ pub fn routes() -> Router<App> {
         .route("/security/authenticator/disable", post(authenticator::disable))
         .route("/security/backup-codes", post(authenticator::regenerate))
         .route("/security/devices/{id}/revoke", post(authenticator::revoke_device))
+        .route("/security/notices", post(account::save_notices))
+        .route("/security/flespi", post(integrations::save))
+        .route("/security/flespi/check", post(integrations::check))
+        .route("/security/flespi/remove", post(integrations::remove))
         .route("/security/{kind}", post(account::save_address))
         .route("/security/{kind}/send", post(account::send_address_code))
         .route("/security/{kind}/confirm", post(account::confirm_address))
         .route("/sessions", get(account::sessions))
+        .route("/accounts", get(accounts::page))
+        .route("/accounts/{id}", post(accounts::save))
         .route("/company", get(company::page))
         .route("/company/audit.csv", get(company::audit_csv))
         .route("/company/general", post(company::save_general))
@@ -259,6 +267,7 @@ impl FromRequestParts<App> for PageSession {
         match browser_session(app, &CookieJar::from_headers(&parts.headers)).await {
             Ok(Some(current)) => Ok(Self(current)),
             Ok(None) => Err(Redirect::to("/login").into_response()),
+            Err(Error::AccountBlocked) => Err(Redirect::to("/login?blocked=1").into_response()),
             Err(e) => Err(e.into_response()),
         }
     }
@@ -271,7 +280,7 @@ pub async fn browser_session(app: &App, jar: &CookieJar) -> Result<Option<Curren
     };
     match sessions::check(&app.store, &app.lifetimes, token.value(), to_unix(app.now())).await {
         Ok(current) => Ok(Some(current)),
-        Err(Error::Unauthenticated | Error::AccountBlocked) => Ok(None),
+        Err(Error::Unauthenticated) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -303,6 +312,7 @@ impl IntoResponse for PageError {
             Self::Duty(Duty::AcceptDpa) => Redirect::to("/dpa").into_response(),
             Self::Duty(Duty::ChangePassword) => Redirect::to("/password").into_response(),
             Self::Domain(Error::Unauthenticated, _) => Redirect::to("/login").into_response(),
+            Self::Domain(Error::AccountBlocked, _) => Redirect::to("/login?blocked=1").into_response(),
             Self::Domain(Error::PendingDuty { pending }, tr) => match pending.first() {
                 Some(duty) => Self::Duty(*duty).into_response(),
                 None => Self::Domain(Error::Forbidden, tr).into_response(),

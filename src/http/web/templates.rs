@@ -141,6 +141,11 @@ pub struct SecurityPage {
     /// Whether an authenticator app is on, and how many backup codes are left.
     pub authenticator: bool,
     pub backup_codes_left: i64,
+    pub notify_account_blocking: bool,
+    /// Whether the account's `email_notifications` service is on.
+    pub email_notifications_service: bool,
+    /// The flespi settings, for top users only.
+    pub flespi: Option<FlespiSection>,
     pub devices: Vec<DeviceLine>,
     pub history: Vec<HistoryRow>,
     pub next: Option<i64>,
@@ -151,6 +156,15 @@ impl SecurityPage {
     pub fn method_of(&self, app: &str) -> &'static str {
         if app == "manager" { self.manager } else { self.web }
     }
+}
+
+/// The flespi section of the Security tab.
+pub struct FlespiSection {
+    /// The stored token, masked; empty when none is stored.
+    pub token: String,
+    pub region: &'static str,
+    /// The last check: whether the token was active, and what to say about it.
+    pub check: Option<(bool, String)>,
 }
 
 pub struct DeviceLine {
@@ -230,4 +244,27 @@ pub struct ErrorPage {
 pub fn show_time(t: time::OffsetDateTime) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
     t.format(&format).unwrap_or_default()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "accounts.html")]
+pub struct AccountsPage {
+    pub page: Layout,
+    /// The viewer's own account, whose terms only accounts above may change.
+    pub own: AccountTerms,
+    pub children: Vec<AccountTerms>,
+}
+
+/// An account's blocking date and services, as the page shows and edits them.
+pub struct AccountTerms {
+    pub id: i64,
+    pub name: String,
+    /// The account's own blocking date as `YYYY-MM-DDTHH:MM` (UTC); empty when none.
+    pub blocking_date: String,
+    /// The date in force, its own or from above, for people to read; empty when none.
+    pub blocked_from: String,
+    pub blocked: bool,
+    pub sms: bool,
+    pub sms_quota: i64,
+    pub email_notifications: bool,
 }

@@ -26,8 +26,10 @@
       .then(function (response) {
         var wasLost = !banner.hidden;
         lastAnswer = Date.now();
-        if (response.status === 401 || response.status === 403) {
-          window.location.assign("/login");
+        if (response.status === 403) {
+          window.location.assign("/login?blocked=1");
+        } else if (response.status === 401) {
+          window.location.assign("/login?expired=1");
         } else if (wasLost) {
           window.location.reload();
         }

@@ -1,0 +1,132 @@
+//! The accounts page, for top users: their own account's blocking date and services (set
+//! from above, shown here), and those of the accounts right below, which they set.
+
+use axum::{
+    Form,
+    extract::{Path, Query, State},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+use time::{PrimitiveDateTime, macros::format_description};
+
+use super::{
+    PageError, PageSession, Visitor,
+    templates::{AccountTerms, AccountsPage, show_time},
+};
+use crate::{
+    accounts::AccountId,
+    app::App,
+    clock::{from_unix, to_unix},
+    error::Error,
+    http::extract::Client,
+    i18n::Tr,
+    lifecycle::{self, TermsChanges},
+    store::AccountRow,
+};
+
+/// How a `datetime-local` field writes a time.
+const FIELD_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]");
+
+fn terms(a: AccountRow, now: i64) -> AccountTerms {
+    AccountTerms {
+        id: a.id.0,
+        name: a.name,
+        blocking_date: a
+            .blocking_at
+            .and_then(|at| from_unix(at).format(FIELD_FORMAT).ok())
+            .unwrap_or_default(),
+        blocked_from: a.blocked_from.map(|at| show_time(from_unix(at))).unwrap_or_default(),
+        blocked: a.blocked_from.is_some_and(|at| at <= now),
+        sms: a.sms_enabled,
+        sms_quota: a.sms_quota,
+        email_notifications: a.email_notifications,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AccountsQuery {
+    done: Option<String>,
+    error: Option<String>,
+}
+
+/// `GET /accounts`.
+pub async fn page(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Query(query): Query<AccountsQuery>,
+) -> Result<Response, PageError> {
+    session.require_no_duty()?;
+    let current = &session.0;
+    let tr = Tr(current.language);
+    let failed = |e| PageError::Domain(e, tr);
+    if current.impersonator.is_some() {
+        return Err(failed(Error::Forbidden));
+    }
+    let actor = current.actor(client.ip);
+    let now = to_unix(app.now());
+    let own = lifecycle::terms(&app.store, &actor, current.account.id).await.map_err(failed)?;
+    let children = lifecycle::children(&app.store, &actor, current.account.id).await.map_err(failed)?;
+    let mut page = visitor.layout(tr, Some(current));
+    page.notice = query.done.filter(|d| d == "saved").map(|_| tr.t("accounts-saved"));
+    page.error = query.error.filter(|e| e == "invalid").map(|_| tr.t("accounts-invalid"));
+    let accounts = AccountsPage {
+        page,
+        own: terms(own, now),
+        children: children.into_iter().map(|a| terms(a, now)).collect(),
+    };
+    Ok((visitor.jar, accounts).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct TermsForm {
+    csrf: String,
+    /// `YYYY-MM-DDTHH:MM` in UTC; empty clears it.
+    blocking_date: String,
+    sms: Option<String>,
+    sms_quota: String,
+    email_notifications: Option<String>,
+}
+
+impl TermsForm {
+    fn changes(&self) -> Option<TermsChanges> {
+        let date = self.blocking_date.trim();
+        let blocking_at = match date {
+            "" => None,
+            date => Some(to_unix(PrimitiveDateTime::parse(date, FIELD_FORMAT).ok()?.assume_utc())),
+        };
+        let quota = match self.sms_quota.trim() {
+            "" => 0,
+            quota => quota.parse().ok()?,
+        };
+        Some(TermsChanges {
+            blocking_at: Some(blocking_at),
+            sms_quota: Some(self.sms.is_some().then_some(quota)),
+            email_notifications: Some(self.email_notifications.is_some()),
+        })
+    }
+}
+
+/// `POST /accounts/{id}`: the blocking date and services of an account below.
+pub async fn save(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    Path(id): Path<i64>,
+    Form(form): Form<TermsForm>,
+) -> Result<Response, PageError> {
+    visitor.check_csrf(&app, &form.csrf)?;
+    session.require_no_duty()?;
+    let Some(changes) = form.changes() else {
+        return Ok(Redirect::to("/accounts?error=invalid").into_response());
+    };
+    let actor = session.0.actor(client.ip);
+    match lifecycle::change_terms(&app.store, &actor, AccountId(id), &changes, to_unix(app.now())).await {
+        Ok(_) => Ok(Redirect::to("/accounts?done=saved").into_response()),
+        Err(Error::Invalid { .. }) => Ok(Redirect::to("/accounts?error=invalid").into_response()),
+        Err(e) => Err(PageError::Domain(e, Tr(session.0.language))),
+    }
+}

@@ -1,0 +1,58 @@
+//! Queries for the notices sent before an account is blocked.
+
+use sqlx::FromRow;
+
+use super::{Tx, with_tx};
+use crate::{error::Result, users::UserId};
+
+/// A user who asked to hear that their account's blocking date is near.
+#[derive(Debug, Clone, FromRow)]
+pub struct NoticeRecipient {
+    pub user_id: UserId,
+    pub username: String,
+    pub email: String,
+    pub language: String,
+    pub account_name: String,
+    pub blocked_from: i64,
+}
+
+impl Tx {
+    /// The users who opted in, with an email address, in an account with the
+    /// `email_notifications` service on that is blocked from within `(after, until]`.
+    pub async fn notice_recipients(&mut self, after: i64, until: i64) -> Result<Vec<NoticeRecipient>> {
+        Ok(with_tx!(self, c => sqlx::query_as(
+            "SELECT u.id AS user_id, u.username, u.email, u.language, a.name AS account_name, a.blocked_from \
+             FROM accounts a JOIN users u ON u.account_id = a.id \
+             WHERE a.blocked_from > $1 AND a.blocked_from <= $2 AND a.email_notifications \
+               AND u.notify_account_blocking AND u.email IS NOT NULL \
+             ORDER BY u.id",
+        )
+        .bind(after)
+        .bind(until)
+        .fetch_all(c)
+        .await)?)
+    }
+
+    /// Claims the user's notice of `day`; false when it was claimed already (by this or
+    /// another instance).
+    pub async fn claim_notice(
+        &mut self,
+        user: UserId,
+        day: i64,
+        blocked_from: i64,
+        now: i64,
+    ) -> Result<bool> {
+        let claimed = with_tx!(self, c => sqlx::query(
+            "INSERT INTO blocking_notices (user_id, day, blocked_from, sent_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, day) DO NOTHING",
+        )
+        .bind(user)
+        .bind(day)
+        .bind(blocked_from)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(claimed == 1)
+    }
+}
