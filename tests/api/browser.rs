@@ -76,10 +76,23 @@ impl Browser {
         field.send_keys(value).await.unwrap();
     }
 
+    /// Sets a field's value as a script would, for fields whose typing depends on the
+    /// browser's locale (dates and times).
+    pub async fn set_value(&self, css: &str, value: &str) {
+        let script = "document.querySelector(arguments[0]).value = arguments[1];";
+        self.client.execute(script, vec![css.into(), value.into()]).await.expect("the script runs");
+    }
+
     /// Chooses the option with `value` in a drop-down list.
     pub async fn select(&self, css: &str, value: &str) {
         let list = self.client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} on the page"));
         list.select_by_value(value).await.unwrap();
+    }
+
+    /// Ticks or unticks a checkbox.
+    pub async fn toggle(&self, css: &str) {
+        let field = self.client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} on the page"));
+        field.click().await.unwrap();
     }
 
     /// Clicks a link or button and waits until the page it leads to has replaced this one.

@@ -47,6 +47,34 @@ db_test! {
 }
 
 db_test! {
+    async fn the_operator_blocks_an_account_and_changes_its_services(app: TestApp) {
+        app.company("acme").await;
+        let blocked = json_stdout(&portcullis(&app, &[
+            "account", "update", "--name", "acme", "--blocking-date", "2030-03-01T08:00:00Z",
+            "--sms-quota", "40", "--email-notifications", "on", "--json",
+        ]));
+        assert_eq!(blocked["blocking_date"], "2030-03-01T08:00:00Z");
+        assert_eq!(blocked["services"]["sms"]["quota"], 40);
+        assert_eq!(blocked["services"]["email_notifications"], true);
+        assert_eq!(app.login("acme-admin", PASSWORD).await.status(), StatusCode::FORBIDDEN);
+
+        let output = portcullis(&app, &["account", "update", "--name", "acme", "--no-blocking-date", "--no-sms"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            "account \"acme\" (id 1): blocking date none, blocked from none; sms off; email notifications on"
+        );
+        assert_eq!(app.login("acme-admin", PASSWORD).await.status(), StatusCode::OK);
+        let shown = json_stdout(&portcullis(&app, &["account", "show", "--name", "acme", "--json"]));
+        assert_eq!(shown["services"]["sms"], Value::Null);
+        let actions: Vec<_> = app.audit_trail(portcullis::accounts::AccountId(1)).await;
+        assert_eq!(actions.iter().filter(|(a, _)| a == "account.updated").count(), 2);
+        let clash = portcullis(&app, &["account", "update", "--name", "acme", "--sms-quota", "1", "--no-sms"]);
+        assert!(!clash.status.success());
+    }
+}
+
+db_test! {
     async fn a_failing_command_exits_non_zero_with_a_one_line_reason(app: TestApp) {
         app.company("acme").await;
         let output = portcullis(&app, &[
@@ -128,6 +156,7 @@ fn every_command_has_help() {
         &["--help"][..],
         &["serve", "--help"],
         &["account", "create", "--help"],
+        &["account", "update", "--help"],
         &["user", "grant", "--help"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_portcullis")).args(args).output().unwrap();
@@ -185,7 +214,7 @@ db_test! {
         let smtp_url = app.smtp.url();
         let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
             .args(["--database-url", &app.database_url, "--data-dir", &data_dir, "--listen", "127.0.0.1:0"])
-            .args(["--smtp-url", &smtp_url, "serve"])
+            .args(["--smtp-url", &smtp_url, "--flespi-url-eu", "http://127.0.0.1:9/", "serve"])
             .env("RUST_LOG", "trace")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -242,12 +271,26 @@ db_test! {
         assert_eq!(status, reqwest::StatusCode::OK);
         let new_password = new_password(&page);
         let reset_token = reset_link.trim_start_matches("/reset/").to_owned();
+        let boss = serde_json::json!({ "username": "boss", "password": PASSWORD });
+        let body: Value = http.post(format!("{base}/api/v1/login")).json(&boss).send().await.unwrap().json().await.unwrap();
+        let boss = format!("Bearer {}", body["token"].as_str().unwrap());
+        let accept = http.post(format!("{base}/api/v1/session/accept-dpa")).header("authorization", &boss);
+        assert!(accept.send().await.unwrap().status().is_success());
+        let flespi_token = "Fl3spiTokenThatMustNeverBeLoggedFl3spiTokenThatMustNeverBeLogged";
+        let flespi = format!("{base}/api/v1/me/integrations/flespi");
+        let saved = http.put(&flespi).header("authorization", &boss);
+        let saved = saved.json(&serde_json::json!({ "token": flespi_token, "region": "eu" })).send().await.unwrap();
+        assert!(saved.status().is_success());
+        let checked = http.post(format!("{flespi}/check")).header("authorization", &boss).send().await.unwrap();
+        assert_eq!(checked.status(), reqwest::StatusCode::BAD_GATEWAY);
         // SIGTERM, and read everything the server wrote.
         std::process::Command::new("kill").arg(server.id().unwrap().to_string()).status().unwrap();
         server.wait().await.unwrap();
         let logs = logs.await.unwrap();
         assert!(logs.contains("sign_in") || logs.contains("/api/v1/login"), "the logs are too quiet to judge: {logs}");
-        for secret in [PASSWORD, &token, &code, &challenge, &sign_in_code, &second_token, &reset_token, &new_password] {
+        assert!(logs.contains("flespi could not be asked"), "the failed check is logged");
+        let secrets = [PASSWORD, &token, &code, &challenge, &sign_in_code, &second_token, &reset_token, &new_password];
+        for secret in secrets.into_iter().chain([flespi_token]) {
             assert!(!logs.contains(secret), "{secret:?} appears in the logs");
         }
     }

@@ -11,7 +11,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use time::{Duration, format_description::well_known::Rfc3339};
 
-use crate::{db_test, helpers::*};
+use crate::{browser::Browser, db_test, helpers::*};
 
 /// An account below `parent`, made by the operator, with its top user `<name>-admin`.
 async fn child_company(app: &TestApp, parent: &Company, name: &str) -> Company {
@@ -282,4 +282,45 @@ db_test! {
         assert_eq!(run_notices(&again).await, 0);
         assert_eq!(app.outbox_attempts().await.len(), 1);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_blocked_from_the_accounts_page_sends_its_users_to_a_clear_page() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let reseller = app.company("reseller").await;
+    let fleet = child_company(&app, &reseller, "fleet").await;
+    app.signed_in("reseller-admin").await;
+    app.signed_in("fleet-admin").await;
+    let browser = Browser::open(&app).await;
+    browser.sign_in("reseller-admin", PASSWORD).await;
+    browser.click("#accounts-link").await;
+    let form = format!("#account-{}", fleet.account.0);
+    browser.set_value(&format!("{form} .blocking-date"), "2030-03-01T09:02").await;
+    browser.toggle(&format!("{form} .sms")).await;
+    browser.fill(&format!("{form} .sms-quota"), "5").await;
+    browser.click(&format!("{form} .save-account")).await;
+    assert_eq!(browser.text("#notice").await, "Account saved.");
+    assert_eq!(browser.attr(&format!("{form} .blocking-date"), "value").await.as_deref(), Some("2030-03-01T09:02"));
+    browser.close().await;
+
+    let browser = Browser::open(&app).await;
+    browser.sign_in("fleet-admin", PASSWORD).await;
+    browser.goto("/accounts").await;
+    assert_eq!(browser.text("#own-blocking-date").await, "2030-03-01 09:02:00 UTC");
+    assert_eq!(browser.text("#own-sms").await, "On, 5 messages left");
+    assert_eq!(browser.count("#children form").await, 0);
+    browser.goto("/security").await;
+    assert_eq!(browser.count("#notices-service-off").await, 1);
+    browser.toggle("#notify-account-blocking").await;
+    browser.click("#save-notices").await;
+    assert_eq!(browser.text("#notice").await, "Notice settings saved.");
+    assert!(browser.attr("#notify-account-blocking", "checked").await.is_some());
+
+    app.advance(Duration::minutes(2));
+    browser.goto("/security").await;
+    assert_eq!(browser.path().await, "/login");
+    assert!(browser.text("#error").await.contains("Your account is blocked"));
+    browser.sign_in("fleet-admin", PASSWORD).await;
+    assert!(browser.text("#error").await.contains("Your account is blocked"));
+    browser.close().await;
 }
