@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     audit::{self, Event},
     error::{Error, Result},
+    lifecycle,
     passwords::Hasher,
     rights::{Actor, ManagesAccount},
     store::{AccountRow, Store, UserRow},
@@ -59,8 +60,8 @@ impl AccountRequest {
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(Error::invalid("name", "use 1 to 100 characters"));
         }
-        if self.sms_quota.is_some_and(|q| q < 0) {
-            return Err(Error::invalid("sms_quota", "cannot be negative"));
+        if self.sms_quota.is_some_and(|q| !(0..=lifecycle::MAX_SMS_QUOTA).contains(&q)) {
+            return Err(Error::invalid("sms_quota", format!("use 0 to {}", lifecycle::MAX_SMS_QUOTA)));
         }
         Ok(NewAccount {
             name: name.to_owned(),

@@ -12,6 +12,8 @@ pub enum Error {
     Locked { retry_after: Duration },
     #[error("the account is blocked")]
     AccountBlocked,
+    #[error("the account of the user to act as is blocked")]
+    TargetBlocked,
     #[error("sign in first")]
     Unauthenticated,
     #[error("finish the pending steps first")]

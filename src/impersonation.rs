@@ -89,7 +89,7 @@ pub(crate) async fn allowed_target(tx: &mut Tx, holder: UserId, target: UserId, 
     }
     let target = tx.user_by_id(target).await?.ok_or(Error::Forbidden)?;
     if lifecycle::is_blocked(tx, target.account_id, now).await? {
-        return Err(Error::AccountBlocked);
+        return Err(Error::TargetBlocked);
     }
     Ok(target)
 }

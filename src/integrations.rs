@@ -143,12 +143,12 @@ fn enabled_by_default() -> bool {
 }
 
 impl TokenInfo {
+    /// A token is valid while either its `expire` time or its `ttl` since the last use
+    /// has not run out.
     fn expires_at(&self) -> Option<i64> {
-        match (self.expire, self.ttl) {
-            (0, 0) => None,
-            (0, ttl) => Some(self.created.max(self.accessed) + ttl),
-            (expire, _) => Some(expire),
-        }
+        let by_ttl = (self.ttl > 0).then(|| self.created.max(self.accessed) + self.ttl);
+        let by_date = (self.expire > 0).then_some(self.expire);
+        by_date.max(by_ttl)
     }
 }
 
@@ -275,11 +275,12 @@ pub async fn check(
         let row = tx.flespi_token(user.id).await?.ok_or(Error::NotFound)?;
         (user, row)
     };
-    let token = keys
-        .open(&seal_purpose(user.id), &row.token)
-        .and_then(|plain| String::from_utf8(plain).ok())
-        .context("the stored flespi token cannot be opened with this server's key")?;
-    let region = Region::parse(&row.region)?;
+    let token = keys.open(&seal_purpose(user.id), &row.token).and_then(|plain| String::from_utf8(plain).ok());
+    let token = token.ok_or_else(|| {
+        Error::invalid("token", "the stored token cannot be read with this server's key; enter it again")
+    })?;
+    let region =
+        Region::parse(&row.region).map_err(|_| anyhow::anyhow!("unknown stored region {:?}", row.region))?;
     let (status, expires_at) = flespi.ask(region, &token, now).await?;
     let mut tx = store.write().await?;
     tx.record_flespi_check(user.id, &row.token, status == Status::Active, expires_at, now).await?;
@@ -298,6 +299,7 @@ mod tests {
     #[test]
     fn a_token_expires_at_its_date_or_a_ttl_after_its_last_use() {
         assert_eq!(info(90_000, 600).expires_at(), Some(90_000));
+        assert_eq!(info(3_000, 600).expires_at(), Some(5_600));
         assert_eq!(info(0, 600).expires_at(), Some(5_600));
         assert_eq!(info(0, 0).expires_at(), None);
     }

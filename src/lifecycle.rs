@@ -10,12 +10,13 @@
 //! administrators of the accounts above (or the operator): the account's own top users
 //! see them but cannot change them.
 //!
-//! Notices: a user who asked for them gets one email a day while the blocking date is
-//! at most 5 days away, from the configured hour (UTC) on, in their language, while the
-//! account's `email_notifications` service is on. Every instance runs the job every
-//! minute; each user's notice of a day is claimed by a row written in the transaction
-//! that queues the email, so it goes out once however many instances run, and an
-//! instance that starts after the hour catches up with the day's notices at once.
+//! Notices: a user who asked for them (and whose email address is confirmed) gets one
+//! email on each of the 5 days (UTC) before the blocking date, from the configured hour
+//! on, in their language, while the account's `email_notifications` service is on. Every
+//! instance runs the job every minute; each user's notice of a day is claimed by a row
+//! written in the transaction that queues the email, so it goes out once however many
+//! instances run, and an instance that starts after the hour catches up with the day's
+//! notices at once.
 
 use std::{future::Future, time::Duration};
 
@@ -41,7 +42,7 @@ use crate::{
 pub const NOTICE_DAYS: i64 = 5;
 const DAY: i64 = 86_400;
 /// The most messages an SMS quota may hold.
-const MAX_SMS_QUOTA: i64 = 1_000_000_000;
+pub const MAX_SMS_QUOTA: i64 = 1_000_000_000;
 
 /// Changes to an account's terms; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -85,26 +86,22 @@ pub async fn change_terms(
         return Err(Error::invalid("sms_quota", format!("use 0 to {MAX_SMS_QUOTA}")));
     }
     let mut tx = store.write().await?;
-    let proof = ManagesAccount::check(&mut tx, actor, account).await?.from_above()?;
-    let before = proof.account().clone();
-    let mut after = before.clone();
-    after.blocking_at = changes.blocking_at.unwrap_or(before.blocking_at);
-    if let Some(quota) = changes.sms_quota {
-        after.sms_enabled = quota.is_some();
-        after.sms_quota = quota.unwrap_or(0);
-    }
-    after.email_notifications = changes.email_notifications.unwrap_or(before.email_notifications);
-    tx.update_account_terms(&after).await?;
-    if after.blocking_at != before.blocking_at {
+    ManagesAccount::check(&mut tx, actor, account).await?.from_above()?;
+    // Hold the row, so the terms read are the terms changed (an SMS may be taking one
+    // from the quota meanwhile).
+    tx.lock_account(account).await?;
+    let before = tx.account_by_id(account).await?.ok_or(Error::NotFound)?;
+    tx.update_account_terms(account, changes).await?;
+    if changes.blocking_at.is_some_and(|at| at != before.blocking_at) {
         tx.refresh_blocked_from(account).await?;
     }
+    let after = tx.account_by_id(account).await?.ok_or(Error::NotFound)?;
     let details = audit::changes(&describe(&before), &describe(&after), false);
     if details["after"].as_object().is_some_and(|changed| !changed.is_empty()) {
         audit::record(&mut tx, Event::new(account, actor, "account.updated").details(details), now).await?;
     }
-    let fresh = tx.account_by_id(account).await?.ok_or(Error::NotFound)?;
     tx.commit().await?;
-    Ok(fresh)
+    Ok(after)
 }
 
 /// The terms as the audit trail shows them.
@@ -116,22 +113,35 @@ fn describe(a: &AccountRow) -> Value {
     })
 }
 
+/// The day (days since 1970-01-01, UTC) of a time.
+fn day_of(at: i64) -> i64 {
+    at.div_euclid(DAY)
+}
+
+/// Whether a notice of a blocking from `blocked_from` is due on `now`'s day, once `now`
+/// is past `from_hour`: on each of the 5 calendar days (UTC) before the blocking date.
+fn notices_due(blocked_from: i64, now: i64, from_hour: u8) -> bool {
+    let days_left = day_of(blocked_from) - day_of(now);
+    now.rem_euclid(DAY) >= i64::from(from_hour) * 3600 && (1..=NOTICE_DAYS).contains(&days_left)
+}
+
 /// Queues the notices of the day not sent yet, once `now` is past `from_hour` (UTC);
 /// returns how many.
 pub async fn send_notices(store: &Store, keys: &SecretKey, from_hour: u8, now: i64) -> Result<usize> {
-    if now.rem_euclid(DAY) < i64::from(from_hour) * 3600 {
+    let today = day_of(now);
+    // Blocked on one of the next 5 days, and not told so today.
+    let window = ((today + 1) * DAY, (today + NOTICE_DAYS + 1) * DAY);
+    let due = |recipients: Vec<NoticeRecipient>| {
+        recipients.into_iter().filter(|r| notices_due(r.blocked_from, now, from_hour)).collect::<Vec<_>>()
+    };
+    if due(store.read().await?.notice_recipients(window, today).await?).is_empty() {
         return Ok(0);
     }
-    let window = (now, now + NOTICE_DAYS * DAY);
-    if store.read().await?.notice_recipients(window.0, window.1).await?.is_empty() {
-        return Ok(0);
-    }
-    let day = now.div_euclid(DAY);
     let mut tx = store.write().await?;
     let mut sent = 0;
-    for recipient in tx.notice_recipients(window.0, window.1).await? {
-        if tx.claim_notice(recipient.user_id, day, recipient.blocked_from, now).await? {
-            delivery::enqueue(&mut tx, keys, &notice(&recipient, now), now).await?;
+    for recipient in due(tx.notice_recipients(window, today).await?) {
+        if tx.claim_notice(recipient.user_id, today, recipient.blocked_from, now).await? {
+            delivery::enqueue(&mut tx, keys, &notice(&recipient, today), now).await?;
             sent += 1;
         }
     }
@@ -140,10 +150,10 @@ pub async fn send_notices(store: &Store, keys: &SecretKey, from_hour: u8, now: i
 }
 
 /// The email announcing the blocking date, in the user's language.
-fn notice(r: &NoticeRecipient, now: i64) -> Message {
+fn notice(r: &NoticeRecipient, today: i64) -> Message {
     let tr = Tr(Language::parse(&r.language).unwrap_or_default());
     let date = show_date(r.blocked_from);
-    let days = (r.blocked_from - now + DAY - 1) / DAY;
+    let days = day_of(r.blocked_from) - today;
     let text = tr.with(
         "email-blocking-text",
         [("account", r.account_name.clone().into()), ("date", date.clone().into()), ("days", days.into())],
@@ -192,8 +202,33 @@ pub async fn run_notices(app: App, stop: impl Future<Output = ()>) {
 mod tests {
     use super::*;
 
+    /// 2030-03-06 00:00 UTC.
+    const MARCH_6: i64 = 1_898_985_600;
+    const HOUR: i64 = 3600;
+
+    /// The days (from 2030-03-06 on) a notice is due at 10:00 for a blocking at `at`.
+    fn notice_days(at: i64) -> Vec<i64> {
+        (0..12).filter(|d| notices_due(at, MARCH_6 + d * DAY + 10 * HOUR, 9)).collect()
+    }
+
     #[test]
     fn notices_name_the_date_to_the_minute_in_utc() {
-        assert_eq!(show_date(1_899_018_000), "2030-03-06 09:00 UTC");
+        assert_eq!(show_date(MARCH_6 + 9 * HOUR), "2030-03-06 09:00 UTC");
+    }
+
+    #[test]
+    fn notices_come_on_the_five_days_before_the_blocking_date_whatever_its_hour() {
+        let midnight = MARCH_6 + 8 * DAY;
+        assert_eq!(notice_days(midnight), [3, 4, 5, 6, 7]);
+        assert_eq!(notice_days(midnight + 15 * HOUR), [3, 4, 5, 6, 7]);
+        assert_eq!(notice_days(midnight + 23 * HOUR + 59 * 60), [3, 4, 5, 6, 7]);
+    }
+
+    #[test]
+    fn notices_wait_for_the_hour_of_the_day() {
+        let blocked = MARCH_6 + 3 * DAY;
+        assert!(!notices_due(blocked, MARCH_6 + 9 * HOUR - 1, 9));
+        assert!(notices_due(blocked, MARCH_6 + 9 * HOUR, 9));
+        assert!(notices_due(blocked, MARCH_6 + 23 * HOUR, 0));
     }
 }

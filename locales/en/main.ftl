@@ -274,3 +274,4 @@ accounts-blocked-from-above = Blocked from { $date } by an account above.
 accounts-sms-quota = SMS messages left
 accounts-saved = Account saved.
 accounts-invalid = Check the date and the number of messages.
+error-target-blocked = The account of the user to act as is blocked.

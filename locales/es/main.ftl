@@ -274,3 +274,4 @@ accounts-blocked-from-above = Bloqueada desde el { $date } por una cuenta superi
 accounts-sms-quota = SMS restantes
 accounts-saved = Cuenta guardada.
 accounts-invalid = Revise la fecha y el número de mensajes.
+error-target-blocked = La cuenta del usuario en cuyo nombre quiere actuar está bloqueada.

@@ -274,3 +274,4 @@ accounts-blocked-from-above = Заблокирована с { $date } вышес
 accounts-sms-quota = Осталось SMS
 accounts-saved = Учётная запись сохранена.
 accounts-invalid = Проверьте дату и число сообщений.
+error-target-blocked = Учётная запись пользователя, от имени которого вы хотите работать, заблокирована.

@@ -21,6 +21,7 @@ impl IntoResponse for Error {
                 (StatusCode::LOCKED, "locked", json!({ "retry_after": retry_after.whole_seconds() }))
             }
             Error::AccountBlocked => (StatusCode::FORBIDDEN, "account_blocked", json!({})),
+            Error::TargetBlocked => (StatusCode::FORBIDDEN, "target_account_blocked", json!({})),
             Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", json!({})),
             Error::PendingDuty { pending } => {
                 (StatusCode::FORBIDDEN, "pending_duty", json!({ "pending": pending }))

@@ -6,7 +6,11 @@ use super::{Tx, is_unique_violation, with_tx};
 use crate::{
     accounts::{AccountId, NewAccount},
     error::{Error, Result},
+    lifecycle::TermsChanges,
 };
+
+/// The PostgreSQL advisory lock that makes refreshes of `blocked_from` take turns.
+const BLOCKING_DATES_LOCK: i64 = 0x706f_7274_626c_6b64;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct AccountRow {
@@ -67,17 +71,33 @@ impl Tx {
         )
     }
 
-    /// Writes the account's blocking date and services.
-    pub async fn update_account_terms(&mut self, a: &AccountRow) -> Result<()> {
+    /// Takes the account's row for the rest of the transaction (PostgreSQL locks it;
+    /// SQLite's write transactions hold the whole database already).
+    pub async fn lock_account(&mut self, id: AccountId) -> Result<()> {
+        with_tx!(self, c => sqlx::query("UPDATE accounts SET name = name WHERE id = $1")
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Writes the changed terms, leaving the others as they are.
+    pub async fn update_account_terms(&mut self, id: AccountId, changes: &TermsChanges) -> Result<()> {
+        let sms = changes.sms_quota.map(|quota| (quota.is_some(), quota.unwrap_or(0)));
         with_tx!(self, c => sqlx::query(
-            "UPDATE accounts SET blocking_at = $2, sms_enabled = $3, sms_quota = $4, \
-             email_notifications = $5 WHERE id = $1",
+            "UPDATE accounts SET \
+               blocking_at = CASE WHEN $2 THEN $3 ELSE blocking_at END, \
+               sms_enabled = COALESCE($4, sms_enabled), sms_quota = COALESCE($5, sms_quota), \
+               email_notifications = COALESCE($6, email_notifications) \
+             WHERE id = $1",
         )
-        .bind(a.id)
-        .bind(a.blocking_at)
-        .bind(a.sms_enabled)
-        .bind(a.sms_quota)
-        .bind(a.email_notifications)
+        .bind(id)
+        .bind(changes.blocking_at.is_some())
+        .bind(changes.blocking_at.flatten())
+        .bind(sms.map(|s| s.0))
+        .bind(sms.map(|s| s.1))
+        .bind(changes.email_notifications)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
@@ -85,8 +105,16 @@ impl Tx {
     }
 
     /// Recomputes the blocking date in force for the account and every account below it,
-    /// after its own date changed or it was created.
+    /// after its own date changed or it was created. Refreshes take turns (on PostgreSQL
+    /// an advisory lock held to the end of the transaction), so each one reads the
+    /// dates every earlier one committed and none leaves a branch stale.
     pub async fn refresh_blocked_from(&mut self, id: AccountId) -> Result<()> {
+        if let Tx::Postgres(tx) = self {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(BLOCKING_DATES_LOCK)
+                .execute(&mut **tx)
+                .await?;
+        }
         with_tx!(self, c => sqlx::query(
             "WITH RECURSIVE down(id, blocked_from, depth) AS ( \
                 SELECT a.id, CASE WHEN a.blocking_at IS NULL THEN p.blocked_from \

@@ -17,18 +17,25 @@ pub struct NoticeRecipient {
 }
 
 impl Tx {
-    /// The users who opted in, with an email address, in an account with the
-    /// `email_notifications` service on that is blocked from within `(after, until]`.
-    pub async fn notice_recipients(&mut self, after: i64, until: i64) -> Result<Vec<NoticeRecipient>> {
+    /// The users who opted in, with a confirmed email address, in an account with the
+    /// `email_notifications` service on that is blocked from within `[from, until)`, and
+    /// who got no notice on `day` yet.
+    pub async fn notice_recipients(
+        &mut self,
+        (from, until): (i64, i64),
+        day: i64,
+    ) -> Result<Vec<NoticeRecipient>> {
         Ok(with_tx!(self, c => sqlx::query_as(
             "SELECT u.id AS user_id, u.username, u.email, u.language, a.name AS account_name, a.blocked_from \
              FROM accounts a JOIN users u ON u.account_id = a.id \
-             WHERE a.blocked_from > $1 AND a.blocked_from <= $2 AND a.email_notifications \
-               AND u.notify_account_blocking AND u.email IS NOT NULL \
+             WHERE a.blocked_from >= $1 AND a.blocked_from < $2 AND a.email_notifications \
+               AND u.notify_account_blocking AND u.email IS NOT NULL AND u.email_verified \
+               AND NOT EXISTS (SELECT 1 FROM blocking_notices n WHERE n.user_id = u.id AND n.day = $3) \
              ORDER BY u.id",
         )
-        .bind(after)
+        .bind(from)
         .bind(until)
+        .bind(day)
         .fetch_all(c)
         .await)?)
     }

@@ -118,6 +118,25 @@ db_test! {
 }
 
 db_test! {
+    async fn nobody_acts_as_a_user_whose_account_is_blocked(app: TestApp) {
+        let reseller = app.company("reseller").await;
+        let fleet = child_company(&app, &reseller, "fleet").await;
+        let admin = app.signed_in("reseller-admin").await;
+        let grant = json!({ "rights": ["act_as"] });
+        let path = format!("/api/v1/users/{}/grants/{}", reseller.admin.0, fleet.admin.0);
+        assert_eq!(app.send(Method::PUT, &path, Some(&admin), Some(grant)).await.status(), StatusCode::OK);
+        let now = rfc3339(&app, Duration::ZERO);
+        assert_eq!(patch_account(&app, &admin, &fleet, json!({ "blocking_date": now })).await.status(), StatusCode::OK);
+        let login_as = json!({ "username": "reseller-admin", "password": PASSWORD, "login_as": "fleet-admin" });
+        let refused = json_of(app.post("/api/v1/login", None, login_as).await, StatusCode::FORBIDDEN).await;
+        assert_eq!(refused["error"], "target_account_blocked");
+        let switch = json!({ "user_id": fleet.admin.0 });
+        let refused = json_of(app.post("/api/v1/impersonation", Some(&admin), switch).await, StatusCode::FORBIDDEN).await;
+        assert_eq!(refused["error"], "target_account_blocked");
+    }
+}
+
+db_test! {
     async fn an_accounts_own_top_users_see_its_terms_but_only_accounts_above_change_them(app: TestApp) {
         let reseller = app.company("reseller").await;
         let fleet = child_company(&app, &reseller, "fleet").await;
@@ -175,6 +194,7 @@ async fn watched_company(app: &TestApp, service: bool, opted_in: bool) -> (Compa
     let watcher = UserRequest {
         username: "watcher".into(),
         email: Some("watcher@fleet.example".into()),
+        email_verified: true,
         ..Default::default()
     };
     let watcher = app.user_from(company.account, company.admin, watcher).await;
@@ -227,13 +247,26 @@ db_test! {
 db_test! {
     async fn no_notice_goes_out_without_the_service_or_the_opt_in(app: TestApp) {
         let (company, _) = watched_company(&app, false, true).await;
-        let other = UserRequest { username: "bystander".into(), email: Some("b@fleet.example".into()), ..Default::default() };
+        let other = UserRequest {
+            username: "bystander".into(),
+            email: Some("b@fleet.example".into()),
+            email_verified: true,
+            ..Default::default()
+        };
         app.user_from(company.account, company.admin, other).await;
+        let unconfirmed =
+            UserRequest { username: "unconfirmed".into(), email: Some("u@fleet.example".into()), ..Default::default() };
+        app.user_from(company.account, company.admin, unconfirmed).await;
+        let token = app.signed_in("unconfirmed").await;
+        let opt_in = json!({ "notify_account_blocking": true });
+        let answer = app.send(Method::PATCH, "/api/v1/me/security", Some(&token), Some(opt_in)).await;
+        assert_eq!(answer.status(), StatusCode::OK);
         app.advance(Duration::days(3));
         assert_eq!(run_notices(&app).await, 0);
         set_terms(&app, &company, TermsChanges { email_notifications: Some(true), ..Default::default() }).await;
         run_notices(&app).await;
-        assert_eq!(app.outbox_attempts().await.len(), 1, "only the user who opted in, once the service is on");
+        let only = "only the user who opted in with a confirmed address, once the service is on";
+        assert_eq!(app.outbox_attempts().await.len(), 1, "{only}");
         assert_eq!(app.smtp.wait_for(1).await.to, ["watcher@fleet.example"]);
     }
 }
@@ -300,7 +333,10 @@ async fn an_account_blocked_from_the_accounts_page_sends_its_users_to_a_clear_pa
     browser.fill(&format!("{form} .sms-quota"), "5").await;
     browser.click(&format!("{form} .save-account")).await;
     assert_eq!(browser.text("#notice").await, "Account saved.");
-    assert_eq!(browser.attr(&format!("{form} .blocking-date"), "value").await.as_deref(), Some("2030-03-01T09:02"));
+    assert_eq!(
+        browser.attr(&format!("{form} .blocking-date"), "value").await.as_deref(),
+        Some("2030-03-01T09:02")
+    );
     browser.close().await;
 
     let browser = Browser::open(&app).await;

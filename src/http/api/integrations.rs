@@ -28,7 +28,8 @@ pub async fn flespi(
     Ok(Json(settings.ok_or(Error::NotFound)?))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// Not `Debug`: it holds the token.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlespiBody {
     /// The token as flespi shows it (a leading `FlespiToken ` is dropped).

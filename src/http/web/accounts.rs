@@ -62,9 +62,6 @@ pub async fn page(
     let current = &session.0;
     let tr = Tr(current.language);
     let failed = |e| PageError::Domain(e, tr);
-    if current.impersonator.is_some() {
-        return Err(failed(Error::Forbidden));
-    }
     let actor = current.actor(client.ip);
     let now = to_unix(app.now());
     let own = lifecycle::terms(&app.store, &actor, current.account.id).await.map_err(failed)?;
@@ -80,31 +77,41 @@ pub async fn page(
     Ok((visitor.jar, accounts).into_response())
 }
 
+/// The terms form: each field with the value the page showed (`*_was`), so that only
+/// what the administrator changed is written, not what the page showed a while ago.
 #[derive(Deserialize)]
 pub struct TermsForm {
     csrf: String,
     /// `YYYY-MM-DDTHH:MM` in UTC; empty clears it.
     blocking_date: String,
+    blocking_date_was: String,
     sms: Option<String>,
+    sms_was: Option<String>,
     sms_quota: String,
+    sms_quota_was: String,
     email_notifications: Option<String>,
+    email_notifications_was: Option<String>,
 }
 
 impl TermsForm {
     fn changes(&self) -> Option<TermsChanges> {
-        let date = self.blocking_date.trim();
-        let blocking_at = match date {
-            "" => None,
-            date => Some(to_unix(PrimitiveDateTime::parse(date, FIELD_FORMAT).ok()?.assume_utc())),
+        let blocking_at = match self.blocking_date.trim() {
+            date if date == self.blocking_date_was => None,
+            "" => Some(None),
+            date => Some(Some(to_unix(PrimitiveDateTime::parse(date, FIELD_FORMAT).ok()?.assume_utc()))),
         };
         let quota = match self.sms_quota.trim() {
             "" => 0,
             quota => quota.parse().ok()?,
         };
+        let sms_changed =
+            self.sms.is_some() != self.sms_was.is_some() || self.sms_quota.trim() != self.sms_quota_was;
+        let email_notifications = self.email_notifications.is_some();
         Some(TermsChanges {
-            blocking_at: Some(blocking_at),
-            sms_quota: Some(self.sms.is_some().then_some(quota)),
-            email_notifications: Some(self.email_notifications.is_some()),
+            blocking_at,
+            sms_quota: sms_changed.then_some(self.sms.is_some().then_some(quota)),
+            email_notifications: (email_notifications != self.email_notifications_was.is_some())
+                .then_some(email_notifications),
         })
     }
 }

@@ -54,7 +54,7 @@ pub async fn save(
     visitor.check_csrf(&app, &form.csrf)?;
     session.require_no_duty()?;
     let actor = session.0.actor(client.ip);
-    let region = Region::parse(&form.region).unwrap_or(Region::Eu);
+    let region = Region::parse(&form.region).map_err(|e| PageError::Domain(e, Tr(session.0.language)))?;
     let token = (form.token.as_str(), region, Source::Manual);
     match integrations::save(&app.store, &app.keys, &actor, token, to_unix(app.now())).await {
         Ok(_) => Ok(back_to_security("done=flespi-saved#flespi")),

@@ -172,6 +172,7 @@ pub async fn submit(
         Err(Error::Locked { retry_after }) => (StatusCode::LOCKED, super::locked_message(tr, retry_after)),
         Err(Error::AccountBlocked) => (StatusCode::FORBIDDEN, tr.t("error-account-blocked")),
         Err(Error::Forbidden) => (StatusCode::FORBIDDEN, tr.t("error-login-as")),
+        Err(Error::TargetBlocked) => (StatusCode::FORBIDDEN, tr.t("error-target-blocked")),
         Err(e) => return Err(PageError::Domain(e, tr)),
     };
     let mut page = visitor.layout(tr, None);

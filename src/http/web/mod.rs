@@ -320,6 +320,7 @@ impl IntoResponse for PageError {
             Self::Domain(error, tr) => {
                 let (status, key) = match &error {
                     Error::Forbidden => (StatusCode::FORBIDDEN, "error-forbidden"),
+                    Error::TargetBlocked => (StatusCode::FORBIDDEN, "error-target-blocked"),
                     Error::NotFound => (StatusCode::NOT_FOUND, "error-generic"),
                     Error::Unexpected(e) => {
                         tracing::error!(error = format!("{e:#}"), "unexpected error on a page");
