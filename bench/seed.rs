@@ -1,0 +1,187 @@
+//! Seeds a benchmark population into the database the configuration names (the same
+//! `PORTCULLIS_*` variables as the server), for `bench/run`:
+//!
+//! - `users N`: users `bench-0`.. `bench-<N-1>` in the account of `bench-admin`, with its
+//!   password hash (one Argon2id hash for all) and confirmed email addresses;
+//! - `sessions N`: open sessions of `bench-admin` that nobody presents, until the table
+//!   holds N sessions, to see whether the session check slows down as it grows;
+//! - `codes FIRST N FILE`: a sign-in waiting for an emailed code for users FIRST..FIRST+N,
+//!   written to FILE as `challenge code` lines (the code read back from the outbox);
+//! - `totp FIRST N FILE`: the same with an authenticator app: each user gets one, and
+//!   FILE holds codes of the next 30-second step, good for the next minute or so.
+
+use std::{io::Write, sync::Arc};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use portcullis::{
+    app::App,
+    clock::{Clock, SystemClock, to_unix},
+    config::Config,
+    delivery::Message,
+    mfa::{
+        Method,
+        challenge::{self, Signing},
+        totp,
+    },
+    rights::Actor,
+    sessions::AppKind,
+};
+use sqlx::{AssertSqlSafe, Connection};
+
+#[derive(Parser)]
+struct Seed {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    Users { count: i64 },
+    Sessions { count: i64 },
+    Codes { first: i64, count: i64, file: std::path::PathBuf },
+    Totp { first: i64, count: i64, file: std::path::PathBuf },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let seed = Seed::parse();
+    let url = seed.config.database_url();
+    let app = App::new(seed.config, Arc::new(SystemClock)).await?;
+    let now = to_unix(SystemClock.now());
+    match seed.what {
+        What::Users { count } => {
+            let sql = "WITH RECURSIVE n(i) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1) \
+                INSERT INTO users (account_id, username, creator_id, email, email_verified, password_hash, \
+                    can_change_password, dpa_accepted_version, created_at) \
+                SELECT a.account_id, 'bench-' || i, a.id, 'bench-' || i || '@bench.example', TRUE, a.password_hash, \
+                    TRUE, 1, $2 FROM n, (SELECT id, account_id, password_hash FROM users WHERE username = 'bench-admin') a";
+            execute(&url, sql, &[count, now]).await?;
+        }
+        What::Sessions { count } => {
+            let count = count - scalar(&url, "SELECT COUNT(*) FROM sessions").await?;
+            let token = if url.starts_with("sqlite") {
+                "randomblob(32)"
+            } else {
+                "sha256(convert_to(gen_random_uuid()::text, 'UTF8'))"
+            };
+            let sql = format!(
+                "WITH RECURSIVE n(i) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1) \
+                 INSERT INTO sessions (token_hash, user_id, app, ip, remember, created_at, last_seen_at, expires_at) \
+                 SELECT {token}, u.id, 'web', '127.0.0.1', TRUE, $2, $2, $2 + 2592000 \
+                 FROM n, (SELECT id FROM users WHERE username = 'bench-admin') u"
+            );
+            if count > 0 {
+                execute(&url, &sql, &[count, now]).await?;
+            }
+        }
+        What::Codes { first, count, file } => {
+            challenges(&app, Method::Email, (first, count), &file, now).await?
+        }
+        What::Totp { first, count, file } => {
+            challenges(&app, Method::Totp, (first, count), &file, now).await?
+        }
+    }
+    app.store.close().await;
+    Ok(())
+}
+
+/// One integer from the database `url` names.
+async fn scalar(url: &str, sql: &'static str) -> anyhow::Result<i64> {
+    if url.starts_with("sqlite") {
+        Ok(sqlx::query_scalar(sql).fetch_one(&mut sqlx::SqliteConnection::connect(url).await?).await?)
+    } else {
+        Ok(sqlx::query_scalar(sql).fetch_one(&mut sqlx::PgConnection::connect(url).await?).await?)
+    }
+}
+
+/// Runs one statement with integer parameters on whichever database `url` names.
+async fn execute(url: &str, sql: &str, params: &[i64]) -> anyhow::Result<()> {
+    let sql = AssertSqlSafe(sql.to_owned());
+    if url.starts_with("sqlite") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await?;
+        let query = params.iter().fold(sqlx::query(sql), |q, p| q.bind(*p));
+        query.execute(&mut conn).await?;
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await?;
+        let query = params.iter().fold(sqlx::query(sql), |q, p| q.bind(*p));
+        query.execute(&mut conn).await?;
+    }
+    Ok(())
+}
+
+/// Opens a sign-in challenge for each user and writes `challenge code` lines.
+async fn challenges(
+    app: &App,
+    method: Method,
+    (first, count): (i64, i64),
+    file: &std::path::Path,
+    now: i64,
+) -> anyhow::Result<()> {
+    let mut lines = Vec::new();
+    for i in first..first + count {
+        let username = format!("bench-{i}");
+        let user = app.store.read().await?.user_by_username(&username).await?;
+        let user = user.with_context(|| format!("no user {username}"))?;
+        let totp_code = match method {
+            Method::Totp => Some(authenticator(app, Actor::user(user.id, None, None), now).await?),
+            _ => None,
+        };
+        let signing = Signing {
+            user: &user,
+            method,
+            app: AppKind::Web,
+            remember: false,
+            acting_as: None,
+            ip: "127.0.0.1",
+            user_agent: "bench",
+        };
+        let opened = challenge::open(app, app.store.write().await?, signing, now).await?;
+        lines.push((opened.handle, user.email.unwrap_or_default(), totp_code));
+    }
+    let sent = sent_codes(app).await?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(file)?);
+    for (handle, email, totp_code) in lines {
+        let code = totp_code
+            .or_else(|| sent.get(&email).cloned())
+            .with_context(|| format!("no code for {email}"))?;
+        writeln!(out, "{} {code}", handle.expose())?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Gives the user an authenticator app and returns its code for the next 30-second
+/// step: accepted from now on (one step of drift), and never before, since the step that
+/// confirmed the app is spent.
+async fn authenticator(app: &App, actor: Actor, now: i64) -> anyhow::Result<String> {
+    let enrolment = totp::enrol(&app.store, &app.keys, &app.hasher, &actor, None, now).await?;
+    let generator = totp_rs::Totp::from_url(&enrolment.otpauth_uri).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let code_at = |at: i64| generator.generate(u64::try_from(at).unwrap_or_default()).to_string();
+    totp::confirm(&app.store, &app.keys, &actor, &code_at(now), now).await?;
+    Ok(code_at(now + 30))
+}
+
+/// The code in the newest email to each address, read back from the outbox.
+async fn sent_codes(app: &App) -> anyhow::Result<std::collections::HashMap<String, String>> {
+    let url = app.config.database_url();
+    let sql = "SELECT recipient, payload FROM outbox WHERE channel = 'email' ORDER BY id";
+    let rows: Vec<(String, Vec<u8>)> = if url.starts_with("sqlite") {
+        let mut conn = sqlx::SqliteConnection::connect(&url).await?;
+        sqlx::query_as(sql).fetch_all(&mut conn).await?
+    } else {
+        let mut conn = sqlx::PgConnection::connect(&url).await?;
+        sqlx::query_as(sql).fetch_all(&mut conn).await?
+    };
+    let mut codes = std::collections::HashMap::new();
+    for (to, payload) in rows {
+        let plain = app.keys.open("outbox", &payload).context("the outbox is sealed with another key")?;
+        let Message::Email { text, .. } = serde_json::from_slice(&plain)? else { bail!("not an email") };
+        if let Some(at) = text.find("code is ") {
+            codes.insert(to, text[at + 8..at + 14].to_owned());
+        }
+    }
+    Ok(codes)
+}

@@ -1,0 +1,29 @@
+-- wrk script: POST /api/v1/login/verify once for each "challenge code" line of
+-- $BENCH_PAIRS; each thread takes every other pair and stops when its share is used.
+local all = {}
+for line in io.lines(os.getenv("BENCH_PAIRS")) do
+  local challenge, code = line:match("^(%S+) (%S+)$")
+  all[#all + 1] = string.format('{"challenge":"%s","code":"%s"}', challenge, code)
+end
+local threads = 0
+setup = function(thread)
+  thread:set("first", threads + 1)
+  threads = threads + 1
+end
+local next_pair, step
+init = function()
+  next_pair, step = first, 2
+end
+request = function()
+  local body = all[next_pair]
+  if body == nil then
+    wrk.thread:stop()
+    return wrk.format("GET", "/healthz")
+  end
+  next_pair = next_pair + step
+  return wrk.format("POST", "/api/v1/login/verify", { ["Content-Type"] = "application/json" }, body)
+end
+done = function(summary, latency, requests)
+  local failed = summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  io.write(string.format("non-2xx-or-errors=%d\n", failed))
+end
