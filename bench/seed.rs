@@ -8,7 +8,8 @@
 //! - `codes FIRST N FILE`: a sign-in waiting for an emailed code for users FIRST..FIRST+N,
 //!   written to FILE as `challenge code` lines (the code read back from the outbox);
 //! - `totp FIRST N FILE`: the same with an authenticator app: each user gets one, and
-//!   FILE holds codes of the next 30-second step, good for the next minute or so.
+//!   FILE holds codes of the next 30-second step, good for a minute or more from the end
+//!   of seeding.
 
 use std::{io::Write, sync::Arc};
 
@@ -77,12 +78,8 @@ async fn main() -> anyhow::Result<()> {
                 execute(&url, &sql, &[count, now]).await?;
             }
         }
-        What::Codes { first, count, file } => {
-            challenges(&app, Method::Email, (first, count), &file, now).await?
-        }
-        What::Totp { first, count, file } => {
-            challenges(&app, Method::Totp, (first, count), &file, now).await?
-        }
+        What::Codes { first, count, file } => challenges(&app, Method::Email, (first, count), &file).await?,
+        What::Totp { first, count, file } => challenges(&app, Method::Totp, (first, count), &file).await?,
     }
     app.store.close().await;
     Ok(())
@@ -118,14 +115,14 @@ async fn challenges(
     method: Method,
     (first, count): (i64, i64),
     file: &std::path::Path,
-    now: i64,
 ) -> anyhow::Result<()> {
-    let mut lines = Vec::new();
+    let mut opened = Vec::new();
     for i in first..first + count {
+        let now = to_unix(SystemClock.now());
         let username = format!("bench-{i}");
         let user = app.store.read().await?.user_by_username(&username).await?;
         let user = user.with_context(|| format!("no user {username}"))?;
-        let totp_code = match method {
+        let authenticator = match method {
             Method::Totp => Some(authenticator(app, Actor::user(user.id, None, None), now).await?),
             _ => None,
         };
@@ -138,30 +135,32 @@ async fn challenges(
             ip: "127.0.0.1",
             user_agent: "bench",
         };
-        let opened = challenge::open(app, app.store.write().await?, signing, now).await?;
-        lines.push((opened.handle, user.email.unwrap_or_default(), totp_code));
+        let challenge = challenge::open(app, app.store.write().await?, signing, now).await?;
+        opened.push((challenge.handle, user.email.unwrap_or_default(), authenticator));
     }
+    // Codes of the step after this one: accepted from now on (one step of drift) for a
+    // minute or more, and never before, since each app's confirming step is spent.
+    let next_step = u64::try_from(to_unix(SystemClock.now()) + 30)?;
     let sent = sent_codes(app).await?;
     let mut out = std::io::BufWriter::new(std::fs::File::create(file)?);
-    for (handle, email, totp_code) in lines {
-        let code = totp_code
-            .or_else(|| sent.get(&email).cloned())
-            .with_context(|| format!("no code for {email}"))?;
+    for (handle, email, authenticator) in opened {
+        let code = match authenticator {
+            Some(totp) => totp.generate(next_step).to_string(),
+            None => sent.get(&email).cloned().with_context(|| format!("no code for {email}"))?,
+        };
         writeln!(out, "{} {code}", handle.expose())?;
     }
     out.flush()?;
     Ok(())
 }
 
-/// Gives the user an authenticator app and returns its code for the next 30-second
-/// step: accepted from now on (one step of drift), and never before, since the step that
-/// confirmed the app is spent.
-async fn authenticator(app: &App, actor: Actor, now: i64) -> anyhow::Result<String> {
+/// Gives the user an authenticator app, confirmed with its code of `now`.
+async fn authenticator(app: &App, actor: Actor, now: i64) -> anyhow::Result<totp_rs::Totp> {
     let enrolment = totp::enrol(&app.store, &app.keys, &app.hasher, &actor, None, now).await?;
     let generator = totp_rs::Totp::from_url(&enrolment.otpauth_uri).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let code_at = |at: i64| generator.generate(u64::try_from(at).unwrap_or_default()).to_string();
-    totp::confirm(&app.store, &app.keys, &actor, &code_at(now), now).await?;
-    Ok(code_at(now + 30))
+    let code = generator.generate(u64::try_from(now)?).to_string();
+    totp::confirm(&app.store, &app.keys, &actor, &code, now).await?;
+    Ok(generator)
 }
 
 /// The code in the newest email to each address, read back from the outbox.

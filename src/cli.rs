@@ -269,7 +269,8 @@ fn demo_text(app: &App, seeded: bool) -> String {
     };
     format!(
         "Demo company \"{}\" ({state}). Sign in at {} as\n  {} / {}  (top user)\n  {} / {}  (subordinate)\n  \
-         {} / {}  ({sms})",
+         {} / {}  ({sms})\n  {} / {}  (top user of \"{}\", an account below, blocked in {} days; its terms are \
+         set on the top user's Accounts page)",
         demo::ACCOUNT,
         app.config.public_url(),
         demo::ADMIN,
@@ -278,6 +279,10 @@ fn demo_text(app: &App, seeded: bool) -> String {
         demo::DRIVER_PASSWORD,
         demo::DISPATCHER,
         demo::DISPATCHER_PASSWORD,
+        demo::BRANCH_ADMIN,
+        demo::BRANCH_ADMIN_PASSWORD,
+        demo::BRANCH,
+        demo::BRANCH_DAYS,
     )
 }
 

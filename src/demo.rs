@@ -1,7 +1,8 @@
 //! The demo company: something to sign in to on a fresh server. A top user, a
-//! subordinate, and a dispatcher who confirms
-//! sign-in with an SMS code (the top user may act as both), and the services on, with a single SMS left so that the
-//! fallback to email shows on the second sign-in.
+//! subordinate, and a dispatcher who confirms sign-in with an SMS code (the top user may
+//! act as both), the services on with a single SMS left so that the fallback to email
+//! shows on the second sign-in, and an account below, blocked in 30 days, whose terms the
+//! top user sets on the accounts page.
 
 use serde::Serialize;
 
@@ -24,6 +25,11 @@ pub const DRIVER: &str = "driver";
 pub const DRIVER_PASSWORD: &str = "Portcullis-Driver-Road-7";
 pub const DISPATCHER: &str = "dispatcher";
 pub const DISPATCHER_PASSWORD: &str = "Portcullis-Dispatch-Desk-7";
+pub const BRANCH: &str = "Demo Fleet East";
+pub const BRANCH_ADMIN: &str = "east";
+pub const BRANCH_ADMIN_PASSWORD: &str = "Portcullis-East-Depot-7";
+/// Days until the branch account is blocked.
+pub const BRANCH_DAYS: i64 = 30;
 /// SMS messages the demo company starts with.
 pub const SMS_QUOTA: i64 = 1;
 
@@ -35,6 +41,8 @@ pub struct Seeded {
     pub subordinate: (String, String),
     /// Signs in with a code by SMS (by email once the SMS quota is used up).
     pub with_sms_code: (String, String),
+    /// The top user of an account below, whose blocking date the demo top user sets.
+    pub branch_admin: (String, String),
 }
 
 /// Seeds the demo company; `Conflict` if it exists already.
@@ -100,11 +108,29 @@ pub async fn seed(app: &App) -> Result<Seeded> {
     let sms = [(AppKind::Web, Some(Method::Sms)), (AppKind::Manager, Some(Method::Sms))];
     mfa::set(&app.store, &as_dispatcher, &sms, now).await?;
     users::set_grants(&app.store, &as_admin, admin.id, dispatcher.id, &[Right::ActAs], now).await?;
+    let branch = AccountRequest {
+        name: BRANCH.into(),
+        parent: Some(account.id),
+        blocking_at: Some(now + BRANCH_DAYS * 86_400),
+        email_notifications: true,
+        admin: UserRequest {
+            username: BRANCH_ADMIN.into(),
+            password: Some(BRANCH_ADMIN_PASSWORD.to_owned().into()),
+            email: Some("east@portcullis.example".into()),
+            email_verified: true,
+            can_change_password: true,
+            must_change_password: Some(false),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    accounts::create(&app.store, &app.hasher, &as_admin, &branch, now).await?;
     Ok(Seeded {
         account: ACCOUNT.into(),
         admin: (ADMIN.into(), ADMIN_PASSWORD.into()),
         subordinate: (DRIVER.into(), DRIVER_PASSWORD.into()),
         with_sms_code: (DISPATCHER.into(), DISPATCHER_PASSWORD.into()),
+        branch_admin: (BRANCH_ADMIN.into(), BRANCH_ADMIN_PASSWORD.into()),
     })
 }
 

@@ -118,6 +118,11 @@ db_test! {
         assert_eq!(app.login("demo", password).await.status(), StatusCode::OK);
         let driver_password = first["seeded"]["subordinate"][1].as_str().unwrap();
         assert_eq!(app.login("driver", driver_password).await.status(), StatusCode::OK);
+        // The branch is blocked 30 days after the command ran, by the wall clock.
+        app.clock.set(time::OffsetDateTime::now_utc());
+        let east_password = first["seeded"]["branch_admin"][1].as_str().unwrap();
+        let east = json_of(app.login("east", east_password).await, StatusCode::OK).await;
+        assert_eq!(east["session"]["account"]["name"], "Demo Fleet East");
     }
 }
 
