@@ -47,7 +47,7 @@ pub use verifications::VerificationRow;
 macro_rules! with_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
-            $crate::store::Tx::Sqlite(tx) => {
+            $crate::store::Tx::Sqlite(tx, _) => {
                 let $conn = &mut **tx;
                 $body
             }
@@ -89,11 +89,16 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// `None` for an in-memory database, which other connections cannot see.
     reads: Option<std::sync::Arc<sqlite_reads::FastReads>>,
+    /// Write transactions of this process queue here, first come first served. SQLite
+    /// has one writer at a time; without the queue they would poll its lock with growing
+    /// sleeps, and an unlucky one would wait far longer than its turn.
+    writers: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
-/// An open transaction. Dropping it without [`Tx::commit`] rolls it back.
+/// An open transaction. Dropping it without [`Tx::commit`] rolls it back. A SQLite
+/// write transaction holds its place at the head of the writers' queue.
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(Transaction<'static, Sqlite>, Option<tokio::sync::OwnedMutexGuard<()>>),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -121,7 +126,7 @@ impl Store {
                 .connect_with(options)
                 .await
                 .context("cannot open the SQLite database")?;
-            Ok(Self::Sqlite(SqliteStore { pool, reads }))
+            Ok(Self::Sqlite(SqliteStore { pool, reads, writers: Default::default() }))
         } else {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
@@ -146,7 +151,10 @@ impl Store {
     /// writers queue instead of one failing when it upgrades a read lock.
     pub async fn write(&self) -> sqlx::Result<Tx> {
         Ok(match self {
-            Self::Sqlite(sqlite) => Tx::Sqlite(sqlite.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Sqlite(sqlite) => {
+                let turn = sqlite.writers.clone().lock_owned().await;
+                Tx::Sqlite(sqlite.pool.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+            }
             Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -154,7 +162,7 @@ impl Store {
     /// A transaction that only reads: a consistent view without taking a write lock.
     pub async fn read(&self) -> sqlx::Result<Tx> {
         Ok(match self {
-            Self::Sqlite(sqlite) => Tx::Sqlite(sqlite.pool.begin().await?),
+            Self::Sqlite(sqlite) => Tx::Sqlite(sqlite.pool.begin().await?, None),
             Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -172,7 +180,7 @@ impl Store {
 impl Tx {
     pub async fn commit(self) -> sqlx::Result<()> {
         match self {
-            Self::Sqlite(tx) => tx.commit().await,
+            Self::Sqlite(tx, _turn) => tx.commit().await,
             Self::Postgres(tx) => tx.commit().await,
         }
     }
