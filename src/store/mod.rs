@@ -71,7 +71,21 @@ macro_rules! with_pool {
         }
     };
 }
-pub(crate) use {with_pool, with_tx};
+/// Runs one writing statement on the live pool; on SQLite, in its turn in the writers'
+/// queue.
+macro_rules! with_writer {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match $store {
+            $crate::store::Store::Sqlite(sqlite) => {
+                let _turn = sqlite.writers.lock().await;
+                let $pool = &sqlite.pool;
+                $body
+            }
+            $crate::store::Store::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use {with_pool, with_tx, with_writer};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");

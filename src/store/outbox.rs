@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{Store, Tx, with_pool, with_tx};
+use super::{Store, Tx, with_tx, with_writer};
 use crate::error::Result;
 
 /// A message claimed for delivery.
@@ -42,7 +42,7 @@ impl Store {
     /// `until`. The claim is one statement, so two workers never get the same message:
     /// on PostgreSQL the second waits for the first's row lock and then finds the claim.
     pub async fn claim_outbox(&self, now: i64, until: i64) -> Result<Option<OutboxRow>> {
-        Ok(with_pool!(self, pool => sqlx::query_as(
+        Ok(with_writer!(self, pool => sqlx::query_as(
             "UPDATE outbox SET claimed_until = $2, attempts = attempts + 1 \
              WHERE id = (SELECT id FROM outbox WHERE sent_at IS NULL AND gave_up_at IS NULL \
                          AND next_attempt_at <= $1 AND claimed_until <= $1 ORDER BY id LIMIT 1) \
@@ -56,7 +56,7 @@ impl Store {
     }
 
     pub async fn outbox_sent(&self, id: i64, now: i64) -> Result<()> {
-        with_pool!(self, pool => sqlx::query("UPDATE outbox SET sent_at = $2, last_error = NULL WHERE id = $1")
+        with_writer!(self, pool => sqlx::query("UPDATE outbox SET sent_at = $2, last_error = NULL WHERE id = $1")
             .bind(id)
             .bind(now)
             .execute(pool)
@@ -67,7 +67,7 @@ impl Store {
 
     /// Records a failed attempt: try again at `retry_at`, or give up when it is `None`.
     pub async fn outbox_failed(&self, id: i64, error: &str, retry_at: Option<i64>, now: i64) -> Result<()> {
-        with_pool!(self, pool => sqlx::query(
+        with_writer!(self, pool => sqlx::query(
             "UPDATE outbox SET last_error = $2, claimed_until = 0, \
              next_attempt_at = COALESCE($3, next_attempt_at), \
              gave_up_at = CASE WHEN $3 IS NULL THEN $4 ELSE NULL END WHERE id = $1",

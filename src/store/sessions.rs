@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::{SqliteStore, Store, Tx, with_pool, with_tx};
+use super::{SqliteStore, Store, Tx, with_pool, with_tx, with_writer};
 use crate::{accounts::AccountId, error::Result, sessions::NewSession, tokens::TokenHash, users::UserId};
 
 /// A session as its owner lists it.
@@ -72,7 +72,7 @@ impl Store {
 
     /// Records activity; skipped by the caller unless the last record is a few seconds old.
     pub async fn touch_session(&self, id: i64, now: i64) -> Result<()> {
-        with_pool!(self, pool => sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
+        with_writer!(self, pool => sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
             .bind(id)
             .bind(now)
             .execute(pool)
@@ -82,7 +82,7 @@ impl Store {
     }
 
     pub async fn end_session(&self, id: i64, now: i64) -> Result<()> {
-        with_pool!(self, pool => sqlx::query("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL")
+        with_writer!(self, pool => sqlx::query("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL")
             .bind(id)
             .bind(now)
             .execute(pool)
