@@ -71,14 +71,26 @@ impl Store {
     }
 
     /// Records activity; skipped by the caller unless the last record is a few seconds old.
-    pub async fn touch_session(&self, id: i64, now: i64) -> Result<()> {
-        with_writer!(self, pool => sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(now)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
+    /// Unless `must`, a SQLite writer busy with something else (or with this very visit,
+    /// sent by a parallel request) makes it skip the record rather than wait: the session
+    /// check never queues behind sign-ins for a timestamp that a later request can write.
+    /// Returns whether the visit was recorded.
+    pub async fn touch_session(&self, id: i64, now: i64, must: bool) -> Result<bool> {
+        const TOUCH: &str = "UPDATE sessions SET last_seen_at = $2 WHERE id = $1";
+        match self {
+            Store::Sqlite(sqlite) => {
+                let _turn = match sqlite.writers.try_lock() {
+                    Ok(turn) => turn,
+                    Err(_) if must => sqlite.writers.lock().await,
+                    Err(_) => return Ok(false),
+                };
+                sqlx::query(TOUCH).bind(id).bind(now).execute(&sqlite.pool).await?;
+            }
+            Store::Postgres(pool) => {
+                sqlx::query(TOUCH).bind(id).bind(now).execute(pool).await?;
+            }
+        }
+        Ok(true)
     }
 
     pub async fn end_session(&self, id: i64, now: i64) -> Result<()> {
