@@ -9,7 +9,9 @@
 //!   written to FILE as `challenge code` lines (the code read back from the outbox);
 //! - `totp FIRST N FILE`: the same with an authenticator app: each user gets one, and
 //!   FILE holds codes of the next 30-second step, good for a minute or more from the end
-//!   of seeding.
+//!   of seeding;
+//! - `outbox-drained`: waits (up to 5 minutes) until the server has sent every queued
+//!   message.
 
 use std::{io::Write, sync::Arc};
 
@@ -44,6 +46,7 @@ enum What {
     Sessions { count: i64 },
     Codes { first: i64, count: i64, file: std::path::PathBuf },
     Totp { first: i64, count: i64, file: std::path::PathBuf },
+    OutboxDrained,
 }
 
 #[tokio::main]
@@ -53,6 +56,7 @@ async fn main() -> anyhow::Result<()> {
     let app = App::new(seed.config, Arc::new(SystemClock)).await?;
     let now = to_unix(SystemClock.now());
     match seed.what {
+        What::Users { count } if count <= 0 => {}
         What::Users { count } => {
             let sql = "WITH RECURSIVE n(i) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1) \
                 INSERT INTO users (account_id, username, creator_id, email, email_verified, password_hash, \
@@ -80,6 +84,15 @@ async fn main() -> anyhow::Result<()> {
         }
         What::Codes { first, count, file } => challenges(&app, Method::Email, (first, count), &file).await?,
         What::Totp { first, count, file } => challenges(&app, Method::Totp, (first, count), &file).await?,
+        What::OutboxDrained => {
+            let unsent = "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND gave_up_at IS NULL";
+            for _ in 0..3000 {
+                if scalar(&url, unsent).await? == 0 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
     }
     app.store.close().await;
     Ok(())

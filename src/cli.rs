@@ -269,8 +269,8 @@ fn demo_text(app: &App, seeded: bool) -> String {
     };
     format!(
         "Demo company \"{}\" ({state}). Sign in at {} as\n  {} / {}  (top user)\n  {} / {}  (subordinate)\n  \
-         {} / {}  ({sms})\n  {} / {}  (top user of \"{}\", an account below, blocked in {} days; its terms are \
-         set on the top user's Accounts page)",
+         {} / {}  ({sms})\n  {} / {}  (top user of \"{}\", an account below with a blocking date, which the \
+         top user moves on the Accounts page)",
         demo::ACCOUNT,
         app.config.public_url(),
         demo::ADMIN,
@@ -282,7 +282,6 @@ fn demo_text(app: &App, seeded: bool) -> String {
         demo::BRANCH_ADMIN,
         demo::BRANCH_ADMIN_PASSWORD,
         demo::BRANCH,
-        demo::BRANCH_DAYS,
     )
 }
 

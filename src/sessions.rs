@@ -182,16 +182,11 @@ async fn lookup(store: &Store, lifetimes: &Lifetimes, presented: &str, now: i64)
     Ok(view)
 }
 
-/// Records the visit (at most once every few seconds) and answers with the session. A
-/// record that would wait for a busy database is left to a later request, until half the
-/// idle time has passed without one.
+/// Records the visit (at most once every few seconds) and answers with the session.
 async fn touch(store: &Store, lifetimes: &Lifetimes, mut view: SessionView, now: i64) -> Result<Current> {
-    let unrecorded = now - view.last_seen_at;
-    if unrecorded >= lifetimes.touch_every {
-        let must = unrecorded >= lifetimes.idle / 2;
-        if store.touch_session(view.id, now, must).await? {
-            view.last_seen_at = now;
-        }
+    if now - view.last_seen_at >= lifetimes.touch_every {
+        store.touch_session(view.id, now).await?;
+        view.last_seen_at = now;
     }
     Ok(current_of(view, lifetimes))
 }

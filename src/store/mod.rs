@@ -107,6 +107,8 @@ pub struct SqliteStore {
     /// has one writer at a time; without the queue they would poll its lock with growing
     /// sleeps, and an unlucky one would wait far longer than its turn.
     writers: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Sessions whose visit a request is recording right now.
+    touching: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
 }
 
 /// An open transaction. Dropping it without [`Tx::commit`] rolls it back. A SQLite
@@ -140,7 +142,8 @@ impl Store {
                 .connect_with(options)
                 .await
                 .context("cannot open the SQLite database")?;
-            Ok(Self::Sqlite(SqliteStore { pool, reads, writers: Default::default() }))
+            let (writers, touching) = Default::default();
+            Ok(Self::Sqlite(SqliteStore { pool, reads, writers, touching }))
         } else {
             let pool = PgPoolOptions::new()
                 .max_connections(16)

@@ -70,27 +70,25 @@ impl Store {
         )
     }
 
-    /// Records activity; skipped by the caller unless the last record is a few seconds old.
-    /// Unless `must`, a SQLite writer busy with something else (or with this very visit,
-    /// sent by a parallel request) makes it skip the record rather than wait: the session
-    /// check never queues behind sign-ins for a timestamp that a later request can write.
-    /// Returns whether the visit was recorded.
-    pub async fn touch_session(&self, id: i64, now: i64, must: bool) -> Result<bool> {
+    /// Records activity; skipped by the caller unless the last record is a few seconds
+    /// old. On SQLite, a request that finds another one recording this session's visit
+    /// leaves it to that one (which writes the same moment) instead of queueing behind
+    /// it.
+    pub async fn touch_session(&self, id: i64, now: i64) -> Result<()> {
         const TOUCH: &str = "UPDATE sessions SET last_seen_at = $2 WHERE id = $1";
         match self {
             Store::Sqlite(sqlite) => {
-                let _turn = match sqlite.writers.try_lock() {
-                    Ok(turn) => turn,
-                    Err(_) if must => sqlite.writers.lock().await,
-                    Err(_) => return Ok(false),
+                let Some(_recording) = Recording::start(&sqlite.touching, id) else {
+                    return Ok(());
                 };
+                let _turn = sqlite.writers.lock().await;
                 sqlx::query(TOUCH).bind(id).bind(now).execute(&sqlite.pool).await?;
             }
             Store::Postgres(pool) => {
                 sqlx::query(TOUCH).bind(id).bind(now).execute(pool).await?;
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     pub async fn end_session(&self, id: i64, now: i64) -> Result<()> {
@@ -168,5 +166,41 @@ impl Tx {
         .await
         .map(|r| r.rows_affected()))?;
         Ok(done)
+    }
+}
+
+/// A visit being recorded: the session's id stays in the set until the record is done
+/// (or the request is cancelled).
+struct Recording<'a> {
+    set: &'a std::sync::Mutex<std::collections::HashSet<i64>>,
+    id: i64,
+}
+
+impl<'a> Recording<'a> {
+    /// `None` when another request is recording this session's visit.
+    fn start(set: &'a std::sync::Mutex<std::collections::HashSet<i64>>, id: i64) -> Option<Self> {
+        let first = set.lock().expect("visits being recorded").insert(id);
+        first.then(|| Self { set, id })
+    }
+}
+
+impl Drop for Recording<'_> {
+    fn drop(&mut self) {
+        self.set.lock().expect("visits being recorded").remove(&self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_request_at_a_time_records_a_sessions_visit() {
+        let set = std::sync::Mutex::new(std::collections::HashSet::new());
+        let first = Recording::start(&set, 7).expect("the first records");
+        assert!(Recording::start(&set, 7).is_none(), "a parallel request leaves it to the first");
+        assert!(Recording::start(&set, 8).is_some(), "another session is recorded apart");
+        drop(first);
+        assert!(Recording::start(&set, 7).is_some(), "once done, the next visit is recorded");
     }
 }
