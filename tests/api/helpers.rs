@@ -271,8 +271,18 @@ impl TestApp {
 
     /// A company whose `sms` service is on with `quota` messages when `Some`.
     pub async fn company_with_sms(&self, name: &str, quota: Option<i64>) -> Company {
+        self.new_company(name, None, quota).await
+    }
+
+    /// A company below `parent`, made by the operator, with its top user `<name>-admin`.
+    pub async fn company_below(&self, parent: &Company, name: &str) -> Company {
+        self.new_company(name, Some(parent.account), None).await
+    }
+
+    async fn new_company(&self, name: &str, parent: Option<AccountId>, quota: Option<i64>) -> Company {
         let request = AccountRequest {
             name: name.to_owned(),
+            parent,
             sms_quota: quota,
             admin: UserRequest {
                 username: format!("{name}-admin"),

@@ -2,7 +2,6 @@
 //! set from above, and the daily notices before the blocking date, under a moved clock.
 
 use portcullis::{
-    accounts::{self, AccountRequest},
     lifecycle::{self, TermsChanges},
     rights::Actor,
     users::{UserId, UserRequest},
@@ -12,27 +11,6 @@ use serde_json::json;
 use time::{Duration, format_description::well_known::Rfc3339};
 
 use crate::{browser::Browser, db_test, helpers::*};
-
-/// An account below `parent`, made by the operator, with its top user `<name>-admin`.
-async fn child_company(app: &TestApp, parent: &Company, name: &str) -> Company {
-    let request = AccountRequest {
-        name: name.to_owned(),
-        parent: Some(parent.account),
-        admin: UserRequest {
-            username: format!("{name}-admin"),
-            password: Some(PASSWORD.to_owned().into()),
-            can_change_password: true,
-            must_change_password: Some(false),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let (account, admin) =
-        accounts::create(&app.app.store, &app.app.hasher, &Actor::operator(), &request, app.now())
-            .await
-            .expect("child company created");
-    Company { account: account.id, admin: admin.id }
-}
 
 /// Sets an account's terms as the operator would at the command line.
 async fn set_terms(app: &TestApp, company: &Company, changes: TermsChanges) {
@@ -59,7 +37,7 @@ async fn patch_account(
 db_test! {
     async fn sign_in_is_refused_from_the_blocking_date_on_and_open_sessions_end(app: TestApp) {
         let reseller = app.company("reseller").await;
-        let fleet = child_company(&app, &reseller, "fleet").await;
+        let fleet = app.company_below(&reseller, "fleet").await;
         app.user(fleet.account, fleet.admin, "driver").await;
         let driver = app.signed_in("driver").await;
         let admin = app.signed_in("reseller-admin").await;
@@ -92,8 +70,8 @@ db_test! {
 db_test! {
     async fn accounts_below_a_blocked_account_are_blocked_until_its_date_is_cleared(app: TestApp) {
         let top = app.company("top").await;
-        let reseller = child_company(&app, &top, "reseller").await;
-        let fleet = child_company(&app, &reseller, "fleet").await;
+        let reseller = app.company_below(&top, "reseller").await;
+        let fleet = app.company_below(&reseller, "fleet").await;
         let fleet_admin = app.signed_in("fleet-admin").await;
         let admin = app.signed_in("top-admin").await;
         let own = rfc3339(&app, Duration::days(10));
@@ -120,7 +98,7 @@ db_test! {
 db_test! {
     async fn nobody_acts_as_a_user_whose_account_is_blocked(app: TestApp) {
         let reseller = app.company("reseller").await;
-        let fleet = child_company(&app, &reseller, "fleet").await;
+        let fleet = app.company_below(&reseller, "fleet").await;
         let admin = app.signed_in("reseller-admin").await;
         let grant = json!({ "rights": ["act_as"] });
         let path = format!("/api/v1/users/{}/grants/{}", reseller.admin.0, fleet.admin.0);
@@ -139,7 +117,7 @@ db_test! {
 db_test! {
     async fn an_accounts_own_top_users_see_its_terms_but_only_accounts_above_change_them(app: TestApp) {
         let reseller = app.company("reseller").await;
-        let fleet = child_company(&app, &reseller, "fleet").await;
+        let fleet = app.company_below(&reseller, "fleet").await;
         app.user(fleet.account, fleet.admin, "driver").await;
         let fleet_admin = app.signed_in("fleet-admin").await;
         let driver = app.signed_in("driver").await;
@@ -321,7 +299,7 @@ db_test! {
 async fn an_account_blocked_from_the_accounts_page_sends_its_users_to_a_clear_page() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let reseller = app.company("reseller").await;
-    let fleet = child_company(&app, &reseller, "fleet").await;
+    let fleet = app.company_below(&reseller, "fleet").await;
     app.signed_in("reseller-admin").await;
     app.signed_in("fleet-admin").await;
     let browser = Browser::open(&app).await;
