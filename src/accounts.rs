@@ -31,6 +31,11 @@ impl fmt::Display for AccountId {
     }
 }
 
+/// How deep accounts nest: a top-level account and at most this many levels below it.
+/// Every walk up or down the tree (blocking dates, who administers what) reaches further
+/// than this (64 levels, in `store::accounts`), so no account escapes either.
+pub const MAX_NESTING: usize = 16;
+
 /// An account about to be created, every field checked.
 #[derive(Debug, Clone)]
 pub struct NewAccount {
@@ -92,6 +97,14 @@ pub async fn create(
     let mut tx = store.write().await?;
     if let Some(parent) = new.parent_id {
         ManagesAccount::check(&mut tx, actor, parent).await?;
+        // The parent's lineage is its own depth plus one: the new account's depth.
+        if tx.account_lineage(parent).await?.len() > MAX_NESTING {
+            let reason = format!("accounts nest at most {MAX_NESTING} levels below a top-level account");
+            return Err(Error::invalid("parent_id", reason));
+        }
+    }
+    if let Some(quota) = new.sms_quota {
+        lifecycle::check_quota_grant(&mut tx, actor, quota).await?;
     }
     let id = tx.insert_account(&new, now).await?;
     tx.refresh_blocked_from(id).await?;

@@ -129,8 +129,11 @@ impl Server {
             tokio::spawn(crate::delivery::run_worker(self.app.clone(), stopped())),
             tokio::spawn(crate::lifecycle::run_notices(self.app.clone(), stopped())),
         ];
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        let limits = crate::http::serve::Limits {
+            header_timeout: std::time::Duration::from_secs(self.app.config.header_timeout_seconds),
+            max_connections: self.app.config.max_connections,
+        };
+        let served = crate::http::serve::serve(self.listener, router, limits, shutdown).await;
         let _ = stop_jobs.send(());
         for job in jobs {
             let _ = job.await;

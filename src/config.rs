@@ -66,6 +66,23 @@ pub struct Config {
     #[arg(long, env = "PORTCULLIS_MAX_BODY_BYTES", global = true, default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Seconds a client has to send a request's whole head (method, path, headers). A
+    /// kept-alive connection that starts no new request within this time is closed too:
+    /// it is also the idle limit of a connection.
+    #[arg(long, env = "PORTCULLIS_HEADER_TIMEOUT_SECONDS", global = true, default_value_t = 10)]
+    pub header_timeout_seconds: u64,
+
+    /// Seconds a request may take from its head to the answer (reading the body
+    /// included); past it the client gets `503 timeout`. A change already under way still
+    /// finishes.
+    #[arg(long, env = "PORTCULLIS_REQUEST_TIMEOUT_SECONDS", global = true, default_value_t = 30)]
+    pub request_timeout_seconds: u64,
+
+    /// Connections served at once; further clients wait in the listen queue until one
+    /// closes.
+    #[arg(long, env = "PORTCULLIS_MAX_CONNECTIONS", global = true, default_value_t = 4096)]
+    pub max_connections: usize,
+
     /// How often a signed-in page asks whether its session still stands, in seconds.
     #[arg(long, env = "PORTCULLIS_PAGE_POLL_SECONDS", global = true, default_value_t = 15)]
     pub page_poll_seconds: u64,

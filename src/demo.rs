@@ -12,7 +12,7 @@ use crate::{
     clock::to_unix,
     error::{Error, Result},
     mfa::{self, Method},
-    policy::{self, CodeDelivery, Contact, TwoFactorPolicy},
+    policy::{self, CodeDelivery, Contact, PolicyChange},
     rights::Actor,
     sessions::AppKind,
     users::{self, Right, UserRequest},
@@ -79,13 +79,13 @@ pub async fn seed(app: &App) -> Result<Seeded> {
     let driver =
         users::create(&app.store, &app.hasher, &as_admin, account.id, Some(admin.id), &driver, now).await?;
     users::set_grants(&app.store, &as_admin, admin.id, driver.id, &[Right::ActAs], now).await?;
-    let policy = TwoFactorPolicy {
-        delivery: CodeDelivery::SmsThenEmail,
-        contact: Contact {
+    let policy = PolicyChange {
+        delivery: Some(CodeDelivery::SmsThenEmail),
+        contact: Some(Contact {
             name: "Demo Fleet dispatch desk".into(),
             phone: "+35315550100".into(),
             email: "help@portcullis.example".into(),
-        },
+        }),
         ..Default::default()
     };
     policy::put(&app.store, &as_admin, account.id, &policy, now).await?;
@@ -106,7 +106,7 @@ pub async fn seed(app: &App) -> Result<Seeded> {
             .await?;
     let as_dispatcher = Actor::user(dispatcher.id, None, None);
     let sms = [(AppKind::Web, Some(Method::Sms)), (AppKind::Manager, Some(Method::Sms))];
-    mfa::set(&app.store, &as_dispatcher, &sms, now).await?;
+    mfa::set(&app.store, &app.hasher, &as_dispatcher, &sms, None, now).await?;
     users::set_grants(&app.store, &as_admin, admin.id, dispatcher.id, &[Right::ActAs], now).await?;
     let branch = AccountRequest {
         name: BRANCH.into(),

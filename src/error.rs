@@ -20,6 +20,8 @@ pub enum Error {
     PendingDuty { pending: Vec<crate::sessions::Duty> },
     #[error("you do not have the right to do this")]
     Forbidden,
+    #[error("a change made with the session cookie must come from this server's own pages")]
+    CrossOrigin,
     #[error("not found")]
     NotFound,
     #[error("{field} is already taken")]
@@ -28,8 +30,8 @@ pub enum Error {
     Invalid { field: &'static str, message: String },
     #[error("the code is wrong")]
     InvalidCode { attempts_left: i64, contact: Option<Box<crate::policy::Contact>> },
-    #[error("no confirmed address can receive a code; ask your company's administrator")]
-    NoCodeDestination,
+    #[error("no confirmed address can receive a code; ask your company's contact person")]
+    NoCodeDestination { contact: Option<Box<crate::policy::Contact>> },
     #[error("the code has expired; ask for a new one")]
     CodeExpired,
     #[error("no SMS can be sent: {reason}")]

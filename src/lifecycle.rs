@@ -91,6 +91,11 @@ pub async fn change_terms(
     // from the quota meanwhile).
     tx.lock_account(account).await?;
     let before = tx.account_by_id(account).await?.ok_or(Error::NotFound)?;
+    if let Some(quota) = changes.sms_quota.flatten()
+        && !(before.sms_enabled && quota <= before.sms_quota)
+    {
+        check_quota_grant(&mut tx, actor, quota).await?;
+    }
     tx.update_account_terms(account, changes).await?;
     if changes.blocking_at.is_some_and(|at| at != before.blocking_at) {
         tx.refresh_blocked_from(account).await?;
@@ -102,6 +107,23 @@ pub async fn change_terms(
     }
     tx.commit().await?;
     Ok(after)
+}
+
+/// Whether the actor may give an account `quota` SMS messages: the operator any number,
+/// an administrator no more than their own account holds, so a tenant never mints
+/// messages it does not have (lowering a quota is always allowed, and not checked here).
+pub(crate) async fn check_quota_grant(tx: &mut Tx, actor: &Actor, quota: i64) -> Result<()> {
+    let Some(user) = actor.user else {
+        return Ok(());
+    };
+    let own = tx.user_by_id(user).await?.ok_or(Error::Unauthenticated)?.account_id;
+    let own = tx.account_by_id(own).await?.ok_or(Error::NotFound)?;
+    let most = if own.sms_enabled { own.sms_quota } else { 0 };
+    if quota > most {
+        let reason = format!("use at most {most}, the messages your own account holds");
+        return Err(Error::invalid("sms_quota", reason));
+    }
+    Ok(())
 }
 
 /// The terms as the audit trail shows them.

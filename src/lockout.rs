@@ -6,6 +6,11 @@
 //! a ceiling. A success clears the username's counter; an operator can clear one too.
 //! Password and code failures are separate scopes, so guessing one never locks the other.
 //!
+//! A password attempt is counted as a failure *before* its slow hash is checked
+//! ([`reserve`]), in one transaction that also checks the lock, and given back when the
+//! password proves right ([`release`]). So a burst of parallel guesses is cut off at the
+//! limit: no more guesses are ever evaluated than the rule allows.
+//!
 //! ```text
 //!   failures < max ──fail──▶ failures + 1 ──(== max)──▶ locked for lock·2^(lockouts)
 //!        ▲                                                      │
@@ -76,6 +81,19 @@ impl Counter {
         (self.locked_until > now).then(|| self.locked_until - now)
     }
 
+    /// The counter with one failure given back: an attempt counted in advance by
+    /// [`reserve`] that turned out right. A lock that attempt set is lifted again.
+    pub fn after_release(mut self, rule: &Rule, now: i64) -> Self {
+        if self.failures > 0 {
+            self.failures -= 1;
+        } else if self.locked_until > now && self.lockouts > 0 {
+            self.failures = rule.max_failures - 1;
+            self.locked_until = 0;
+            self.lockouts -= 1;
+        }
+        self
+    }
+
     /// The counter after one more failure at `now`.
     pub fn after_failure(mut self, rule: &Rule, now: i64) -> Self {
         if now - self.window_start >= rule.window || self.failures == 0 {
@@ -91,6 +109,36 @@ impl Counter {
         }
         self
     }
+}
+
+/// Counts an attempt against each subject before it is checked, if none of them is
+/// locked; fails with `Locked` (the longest wait) otherwise, counting nothing. The rows
+/// are held to the end of the transaction, so parallel attempts take turns. Returns the
+/// counters as they now stand, in the order given.
+pub async fn reserve(
+    tx: &mut Tx,
+    scope: Scope,
+    subjects: &[(&str, &Rule)],
+    now: i64,
+) -> Result<Vec<Counter>> {
+    let mut counters = Vec::with_capacity(subjects.len());
+    for (subject, _) in subjects {
+        counters.push(tx.throttle_for_update(scope.as_str(), subject, now).await?);
+    }
+    if let Some(wait) = counters.iter().filter_map(|c| c.locked_for(now)).max() {
+        return Err(Error::Locked { retry_after: Duration::seconds(wait) });
+    }
+    for ((subject, rule), counter) in subjects.iter().zip(counters.iter_mut()) {
+        *counter = counter.after_failure(rule, now);
+        tx.save_throttle(scope.as_str(), subject, counter).await?;
+    }
+    Ok(counters)
+}
+
+/// Gives back an attempt [`reserve`] counted, once it proved right.
+pub async fn release(tx: &mut Tx, scope: Scope, subject: &str, rule: &Rule, now: i64) -> Result<()> {
+    let counter = tx.throttle_for_update(scope.as_str(), subject, now).await?.after_release(rule, now);
+    tx.save_throttle(scope.as_str(), subject, &counter).await
 }
 
 /// Fails with `Locked` (the longest wait) if any of the subjects is locked.
@@ -164,6 +212,19 @@ mod tests {
         let c = c.after_failure(&RULE, 1000 + 900);
         assert_eq!(c.failures, 1);
         assert_eq!(c.locked_for(1900), None);
+    }
+
+    #[test]
+    fn releasing_a_reserved_attempt_undoes_its_failure_and_any_lock_it_set() {
+        let three = fail_times(Counter::default(), 3, 1000);
+        assert_eq!(three.after_failure(&RULE, 1000).after_release(&RULE, 1000), three);
+        let four = fail_times(Counter::default(), 4, 1000);
+        let locked = four.after_failure(&RULE, 1000);
+        assert_eq!(locked.locked_for(1000), Some(900));
+        let released = locked.after_release(&RULE, 1000);
+        assert_eq!(released.locked_for(1000), None);
+        assert_eq!((released.failures, released.lockouts), (4, 0));
+        assert_eq!(released.after_failure(&RULE, 1000).locked_for(1000), Some(900), "the next failure locks");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! The order matters for what an attacker can learn: a locked username or address is
 //! refused before the password is checked, so a lock-out never tells whether a guess was
 //! right; an unknown username costs the same hash as a known one and gets the same
-//! answer; only a right password learns that the account is blocked.
+//! answer; only a right password learns that the account is blocked. Each attempt is
+//! counted against the lock before its hash is checked and given back when right, so a
+//! burst of parallel guesses never gets more tries than the limit.
 //!
 //! A user with a second factor on for the app gets a challenge instead of a session
 //! (see `mfa::challenge`); the session starts when the code is right.
@@ -25,7 +27,7 @@ use crate::{
     sessions::{self, AppKind, Current, NewSession},
     store::{Tx, UserRow},
     tokens::Token,
-    users::Language,
+    users::{Language, MAX_USERNAME_CHARS},
 };
 
 /// A sign-in attempt as the client made it.
@@ -96,13 +98,22 @@ pub async fn sign_in(app: &App, attempt: Attempt, now: i64) -> Result<Outcome> {
 }
 
 async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcome> {
+    // No user has a longer name: refuse before a counter row is written for it.
+    for (field, name) in [("username", Some(&attempt.username)), ("login_as", attempt.login_as.as_ref())] {
+        if name.is_some_and(|n| n.chars().count() > MAX_USERNAME_CHARS) {
+            return Err(Error::invalid(field, format!("use at most {MAX_USERNAME_CHARS} characters")));
+        }
+    }
     let store = &app.store;
     let by_user = lockout::username_subject(&attempt.username);
     let by_address = format!("ip:{}", attempt.ip);
-    let user = {
-        let mut tx = store.read().await?;
-        lockout::ensure_unlocked(&mut tx, Scope::Password, &[&by_user, &by_address], now).await?;
-        tx.user_by_username(&attempt.username).await?
+    let (user, counted) = {
+        let mut tx = store.write().await?;
+        let limits = [(by_user.as_str(), &PASSWORD_PER_USER), (by_address.as_str(), &PASSWORD_PER_ADDRESS)];
+        let counted = lockout::reserve(&mut tx, Scope::Password, &limits, now).await?;
+        let user = tx.user_by_username(&attempt.username).await?;
+        tx.commit().await?;
+        (user, counted[0])
     };
     let stored = user.as_ref().map(|u| u.password_hash.0.clone());
     let right = app.hasher.verify(attempt.password.clone(), stored).await?;
@@ -111,13 +122,9 @@ async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcom
     let user = match (user, right) {
         (Some(user), true) => user,
         (user, _) => {
-            let counter =
-                lockout::record_failure(&mut tx, Scope::Password, &by_user, &PASSWORD_PER_USER, now).await?;
-            lockout::record_failure(&mut tx, Scope::Password, &by_address, &PASSWORD_PER_ADDRESS, now)
-                .await?;
             if let Some(user) = user {
                 record(&mut tx, &user, attempt.origin(), "sign_in.failed", "wrong_password", now).await?;
-                if let Some(wait) = counter.locked_for(now) {
+                if let Some(wait) = counted.locked_for(now) {
                     let actor = Actor::anonymous(&attempt.ip);
                     let details = serde_json::json!({ "scope": "password", "minutes": wait / 60 });
                     let event = Event::new(user.account_id, &actor, "user.locked").subject(user.id);
@@ -128,12 +135,13 @@ async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcom
             return Err(Error::InvalidCredentials);
         }
     };
+    lockout::clear(&mut tx, Scope::Password, &by_user).await?;
+    lockout::release(&mut tx, Scope::Password, &by_address, &PASSWORD_PER_ADDRESS, now).await?;
     if lifecycle::is_blocked(&mut tx, user.account_id, now).await? {
         record(&mut tx, &user, attempt.origin(), "sign_in.failed", "account_blocked", now).await?;
         tx.commit().await?;
         return Err(Error::AccountBlocked);
     }
-    lockout::clear(&mut tx, Scope::Password, &by_user).await?;
     if let Some(language) = attempt.language.filter(|l| l.code() != user.language) {
         let mut user = user.clone();
         user.language = language.code().to_owned();

@@ -33,7 +33,7 @@ pub fn render() -> String {
     handle().render()
 }
 
-pub fn request_done(route: &str, method: &str, status: u16, took: Duration) {
+pub fn request_done(route: &str, method: &'static str, status: u16, took: Duration) {
     let labels = [("route", route.to_owned()), ("method", method.to_owned()), ("status", status.to_string())];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(took.as_secs_f64());

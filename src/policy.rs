@@ -154,6 +154,31 @@ impl TwoFactorPolicy {
     }
 }
 
+/// A change to a policy: the fields given replace the stored ones, the others stay (a
+/// client that does not know a newer field cannot reset it by leaving it out).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyChange {
+    pub delivery: Option<CodeDelivery>,
+    pub contact: Option<Contact>,
+    pub defaults: Option<Defaults>,
+    pub allow_trusted_devices: Option<bool>,
+}
+
+impl PolicyChange {
+    fn apply(&self, to: &TwoFactorPolicy) -> Result<TwoFactorPolicy> {
+        Ok(TwoFactorPolicy {
+            delivery: self.delivery.unwrap_or(to.delivery),
+            contact: match &self.contact {
+                Some(contact) => contact.parse()?,
+                None => to.contact.clone(),
+            },
+            defaults: self.defaults.unwrap_or(to.defaults),
+            allow_trusted_devices: self.allow_trusted_devices.unwrap_or(to.allow_trusted_devices),
+        })
+    }
+}
+
 /// The account's policy, or the default one if it never set its own.
 pub async fn of_account(tx: &mut Tx, account: AccountId) -> Result<TwoFactorPolicy> {
     Ok(tx.two_factor_policy(account).await?.map(TwoFactorPolicy::from_row).unwrap_or_default())
@@ -166,18 +191,22 @@ pub async fn get(store: &Store, actor: &Actor, account: AccountId) -> Result<Two
     of_account(&mut tx, account).await
 }
 
-/// Replaces the policy of the actor's own account.
+/// Changes the policy of the actor's own account, in the transaction that reads it. A
+/// session acting as someone never changes a company's policy.
 pub async fn put(
     store: &Store,
     actor: &Actor,
     account: AccountId,
-    policy: &TwoFactorPolicy,
+    change: &PolicyChange,
     now: i64,
 ) -> Result<TwoFactorPolicy> {
-    let policy = TwoFactorPolicy { contact: policy.contact.parse()?, ..policy.clone() };
+    if actor.impersonator.is_some() {
+        return Err(Error::Forbidden);
+    }
     let mut tx = store.write().await?;
     ManagesAccount::check(&mut tx, actor, account).await?.from_within()?;
     let before = of_account(&mut tx, account).await?;
+    let policy = change.apply(&before)?;
     tx.put_two_factor_policy(account, &policy.to_row(), now).await?;
     let json = |p: &TwoFactorPolicy| serde_json::to_value(p).unwrap_or_default();
     let details = audit::changes(&flatten(json(&before)), &flatten(json(&policy)), false);

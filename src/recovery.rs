@@ -22,11 +22,15 @@ use crate::{
     rights::Actor,
     store::{ResetRow, Store},
     tokens::{Token, TokenHash},
-    users::{Language, StoredHash},
+    users::{Language, MAX_EMAIL_LEN, StoredHash, Username},
 };
 
 /// One request per username per minute.
 const REQUESTS_PER_USERNAME: Rule = Rule { max_failures: 1, window: 60, lock: 60, max_lock: 60 };
+
+/// Requests from one address: enough for an office whose people share it, few enough
+/// that nobody fills the counters with made-up names (each costs a row until purged).
+const REQUESTS_PER_ADDRESS: Rule = Rule { max_failures: 30, window: 15 * 60, lock: 15 * 60, max_lock: 3600 };
 
 /// A request for a reset link, as made.
 #[derive(Debug, Clone)]
@@ -66,25 +70,32 @@ pub async fn request(
     request: &Request<'_>,
     now: i64,
 ) -> Result<()> {
-    let subject = lockout::username_subject(request.username);
-    let mut tx = store.write().await?;
-    if let Err(Error::Locked { retry_after }) =
-        lockout::ensure_unlocked(&mut tx, Scope::Reset, &[&subject], now).await
-    {
-        return Err(Error::TooSoon { retry_after });
+    // No stored name is longer than a username may be: check before any row is written.
+    let username = Username::parse(request.username)?;
+    let email = request.email.trim();
+    if email.len() > MAX_EMAIL_LEN {
+        return Err(Error::invalid("email", "not an email address"));
     }
-    lockout::record_failure(&mut tx, Scope::Reset, &subject, &REQUESTS_PER_USERNAME, now).await?;
+    let subject = lockout::username_subject(username.as_str());
+    let by_address = format!("ip:{}", request.ip);
+    let limits = [(subject.as_str(), &REQUESTS_PER_USERNAME), (by_address.as_str(), &REQUESTS_PER_ADDRESS)];
+    let mut tx = store.write().await?;
+    match lockout::reserve(&mut tx, Scope::Reset, &limits, now).await {
+        Err(Error::Locked { retry_after }) => return Err(Error::TooSoon { retry_after }),
+        other => other?,
+    };
     let Some(user) = tx.user_by_username(request.username).await? else {
         tx.commit().await?;
         return Ok(());
     };
-    let matches = user.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(request.email.trim()));
+    let matches = user.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email));
     let actor = Actor::anonymous(request.ip);
-    let details = serde_json::json!({ "matched": matches });
+    // A link goes only to an address its owner confirmed.
+    let details = serde_json::json!({ "matched": matches, "confirmed": user.email_verified });
     let event =
         Event::new(user.account_id, &actor, "password.reset_requested").subject(user.id).details(details);
     audit::record(&mut tx, event, now).await?;
-    if let (true, Some(address)) = (matches, &user.email) {
+    if let (true, true, Some(address)) = (matches, user.email_verified, &user.email) {
         let token = Token::generate();
         tx.put_password_reset(user.id, &token.hash().0, now, now + valid_for).await?;
         let link = public_url.join(&format!("reset/{}", token.expose())).map_err(anyhow::Error::from)?;

@@ -4,7 +4,11 @@
 //! only the checks here can build, so a function that forgot to check does not compile.
 //! The rules: the operator (the command line) manages everything; an account's top
 //! users manage it, every account below it and all their users; a user manages the users
-//! it created and their descendants, and those it holds the `manage` right on.
+//! it created and their descendants, and those it holds the `manage` right on, but an
+//! administrator (a top user) only from a current position above it: who created an
+//! administrator, or was given `manage` on one, loses that power with their own rank.
+//! Nobody manages themselves: one's own credentials change only through the paths that
+//! ask for the current password.
 
 use crate::{
     accounts::AccountId,
@@ -120,10 +124,14 @@ impl ManagesUser {
         let Some(user) = actor.user else {
             return Ok(Self { target: row });
         };
+        if user == target {
+            return Err(Error::Forbidden);
+        }
         let actor_row = tx.user_by_id(user).await?.ok_or(Error::Unauthenticated)?;
         let allowed = is_top_user_above(tx, &actor_row, row.account_id).await?
-            || tx.is_creator_ancestor(user, target).await?
-            || tx.has_grant(user, target, Right::Manage).await?;
+            || (!row.top_user
+                && (tx.is_creator_ancestor(user, target).await?
+                    || tx.has_grant(user, target, Right::Manage).await?));
         if allowed { Ok(Self { target: row }) } else { Err(Error::Forbidden) }
     }
 

@@ -141,6 +141,12 @@ pub async fn check(store: &Store, lifetimes: &Lifetimes, presented: &str, now: i
     touch(store, lifetimes, view, now).await
 }
 
+/// Checks a presented token without recording a visit: for a page's background poll,
+/// which must not keep an idle session alive.
+pub async fn peek(store: &Store, lifetimes: &Lifetimes, presented: &str, now: i64) -> Result<Current> {
+    Ok(current_of(lookup(store, lifetimes, presented, now).await?, lifetimes))
+}
+
 /// Quick login by link (`/?sid=`): the session, but only for a client at the address the
 /// session was created from. From anywhere else it is refused, logged and audited, and
 /// the session is left as it was.
@@ -246,9 +252,13 @@ pub struct Listed {
     pub last_seen_at: OffsetDateTime,
     /// Whether this is the session making the request.
     pub current: bool,
+    /// Who signed in to this session to act as the user (support staff, an
+    /// administrator); the user may end it like their own.
+    pub impersonator: Option<String>,
 }
 
-/// The open sessions of the person signed in to `current`.
+/// The open sessions of the person signed in to `current`, and those of others acting as
+/// them.
 pub async fn list(store: &Store, lifetimes: &Lifetimes, current: &Current, now: i64) -> Result<Vec<Listed>> {
     let mut tx = store.read().await?;
     let rows = tx.open_sessions_of_user(current.signed_in_user(), now).await?;
@@ -257,6 +267,7 @@ pub async fn list(store: &Store, lifetimes: &Lifetimes, current: &Current, now: 
         .filter(|r| r.remember || now < r.last_seen_at + lifetimes.idle)
         .map(|r: SessionRow| Listed {
             current: r.id == current.id,
+            impersonator: r.impersonator,
             id: r.id,
             app: AppKind::parse(&r.app),
             ip: r.ip,

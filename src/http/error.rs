@@ -4,7 +4,7 @@
 
 use axum::{
     Json,
-    extract::rejection::JsonRejection,
+    extract::rejection::{JsonRejection, PathRejection, QueryRejection},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -27,6 +27,7 @@ impl IntoResponse for Error {
                 (StatusCode::FORBIDDEN, "pending_duty", json!({ "pending": pending }))
             }
             Error::Forbidden => (StatusCode::FORBIDDEN, "forbidden", json!({})),
+            Error::CrossOrigin => (StatusCode::FORBIDDEN, "cross_origin", json!({})),
             Error::NotFound => (StatusCode::NOT_FOUND, "not_found", json!({})),
             Error::Conflict { field } => (StatusCode::CONFLICT, "conflict", json!({ "field": field })),
             Error::Invalid { field, .. } => {
@@ -40,7 +41,9 @@ impl IntoResponse for Error {
                 "invalid_code",
                 json!({ "attempts_left": attempts_left, "contact": contact }),
             ),
-            Error::NoCodeDestination => (StatusCode::FORBIDDEN, "second_factor_unavailable", json!({})),
+            Error::NoCodeDestination { contact } => {
+                (StatusCode::FORBIDDEN, "second_factor_unavailable", json!({ "contact": contact }))
+            }
             Error::SmsUnavailable { reason } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "sms_unavailable", json!({ "reason": reason }))
             }
@@ -73,19 +76,18 @@ impl IntoResponse for Error {
     }
 }
 
-/// A request the server could not even read: bad JSON, wrong type, too large.
+/// A request the server could not even read: bad JSON, wrong type, too large, a path or
+/// query string that does not parse. Answered in the same JSON shape as every other error.
 #[derive(Debug)]
-pub struct BadRequest(JsonRejection);
+pub struct BadRequest {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
 
 impl From<JsonRejection> for BadRequest {
     fn from(r: JsonRejection) -> Self {
-        Self(r)
-    }
-}
-
-impl IntoResponse for BadRequest {
-    fn into_response(self) -> Response {
-        let (status, code) = match &self.0 {
+        let (status, code) = match &r {
             JsonRejection::JsonDataError(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             JsonRejection::JsonSyntaxError(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
             JsonRejection::MissingJsonContentType(_) => {
@@ -96,7 +98,26 @@ impl IntoResponse for BadRequest {
             }
             other => (other.status(), "bad_request"),
         };
-        error_response(status, code, &self.0.body_text(), json!({}))
+        Self { status, code, message: r.body_text() }
+    }
+}
+
+impl From<PathRejection> for BadRequest {
+    fn from(r: PathRejection) -> Self {
+        // A path that names no resource (`/users/abc`) is simply not there.
+        Self { status: StatusCode::NOT_FOUND, code: "not_found", message: r.body_text() }
+    }
+}
+
+impl From<QueryRejection> for BadRequest {
+    fn from(r: QueryRejection) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, code: "invalid_query", message: r.body_text() }
+    }
+}
+
+impl IntoResponse for BadRequest {
+    fn into_response(self) -> Response {
+        error_response(self.status, self.code, &self.message, json!({}))
     }
 }
 
@@ -111,4 +132,18 @@ fn error_response(status: StatusCode, code: &str, message: &str, extra: Value) -
 /// The answer for a path that does not exist.
 pub async fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint", json!({}))
+}
+
+/// The answer for a request that took longer than the server allows.
+pub fn timeout() -> Response {
+    let message = "the request took too long; try again";
+    let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, "timeout", message, json!({}));
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
+    response
+}
+
+/// The answer for a method a path does not take.
+pub async fn method_not_allowed() -> Response {
+    let message = "this endpoint does not take that method";
+    error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", message, json!({}))
 }

@@ -25,6 +25,16 @@ pub const SESSION_COOKIE: &str = "portcullis_session";
 #[from_request(via(axum::Json), rejection(BadRequest))]
 pub struct ApiJson<T>(pub T);
 
+/// Path parameters; ones that do not parse are answered with a JSON `not_found`.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(BadRequest))]
+pub struct ApiPath<T>(pub T);
+
+/// A query string; an unreadable one is answered with a JSON `invalid_query`.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(BadRequest))]
+pub struct ApiQuery<T>(pub T);
+
 /// Who is calling, as far as the network tells.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -71,8 +81,20 @@ fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
 
 /// The token the client presented: a bearer token, or else the session cookie.
 pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    presented(headers).map(|(token, _)| token)
+}
+
+/// How a token came: a cookie is sent by the browser whoever asked it to, a bearer
+/// token only by a client that holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carrier {
+    Bearer,
+    Cookie,
+}
+
+fn presented(headers: &HeaderMap) -> Option<(&str, Carrier)> {
     if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        return value.strip_prefix("Bearer ").map(str::trim);
+        return value.strip_prefix("Bearer ").map(|t| (t.trim(), Carrier::Bearer));
     }
     headers
         .get_all(header::COOKIE)
@@ -80,6 +102,24 @@ pub fn presented_token(headers: &HeaderMap) -> Option<&str> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .find_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+        .map(|t| (t, Carrier::Cookie))
+}
+
+/// Whether a request was made by a page of this server: its `Origin` is the public URL's
+/// or the host it was sent to; without `Origin`, the browser's `Sec-Fetch-Site` says
+/// `same-origin`. (Every browser sends one of them on a request that may change
+/// something; a client that sends neither should use a bearer token.)
+fn same_origin(headers: &HeaderMap, public_url: &url::Url) -> bool {
+    let header = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
+    match header(header::ORIGIN.as_str()) {
+        Some(origin) => {
+            origin == public_url.origin().ascii_serialization()
+                || header(header::HOST.as_str()).is_some_and(|host| {
+                    origin.split_once("://").is_some_and(|(_, origin_host)| origin_host == host)
+                })
+        }
+        None => header("sec-fetch-site") == Some("same-origin"),
+    }
 }
 
 /// A signed-in session with no duty pending: what most endpoints require.
@@ -95,7 +135,15 @@ impl FromRequestParts<App> for AnySession {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Error> {
-        let token = presented_token(&parts.headers).ok_or(Error::Unauthenticated)?;
+        let (token, carrier) = presented(&parts.headers).ok_or(Error::Unauthenticated)?;
+        // A cookie rides along on requests other sites make: a change it authorizes must
+        // come from our own pages (bearer clients are not at risk).
+        if carrier == Carrier::Cookie
+            && !parts.method.is_safe()
+            && !same_origin(&parts.headers, &app.config.public_url())
+        {
+            return Err(Error::CrossOrigin);
+        }
         let current = sessions::check(&app.store, &app.lifetimes, token, to_unix(app.now())).await?;
         Ok(Self(current))
     }
@@ -137,6 +185,25 @@ mod tests {
         headers.insert("x-forwarded-for", "203.0.113.9, 198.51.100.7".parse().unwrap());
         assert_eq!(client_ip(proxy, &headers, &[proxy]), "198.51.100.7".parse::<IpAddr>().unwrap());
         assert_eq!(client_ip(proxy, &headers, &[]), proxy);
+    }
+
+    #[test]
+    fn a_cookie_request_is_same_origin_only_with_a_matching_origin_or_fetch_site() {
+        let public: url::Url = "https://id.fleet.example".parse().unwrap();
+        let with = |pairs: &[(&'static str, &'static str)]| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                headers.insert(*name, value.parse().unwrap());
+            }
+            same_origin(&headers, &public)
+        };
+        assert!(with(&[("origin", "https://id.fleet.example")]));
+        assert!(with(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")]));
+        assert!(!with(&[("origin", "https://evil.example"), ("host", "id.fleet.example")]));
+        assert!(!with(&[("origin", "null")]));
+        assert!(with(&[("sec-fetch-site", "same-origin")]));
+        assert!(!with(&[("sec-fetch-site", "cross-site")]));
+        assert!(!with(&[]));
     }
 
     #[test]

@@ -20,10 +20,12 @@ pub mod api;
 pub mod error;
 pub mod extract;
 mod ops;
+pub mod serve;
 mod web;
 
 pub fn router(app: App) -> Router {
     let max_body = app.config.max_body_bytes;
+    let deadline = std::time::Duration::from_secs(app.config.request_timeout_seconds);
     // Browsers that reached us over https are told to keep to it.
     let hsts = (app.config.public_url().scheme() == "https").then_some("max-age=31536000; includeSubDomains");
     Router::new()
@@ -33,8 +35,10 @@ pub fn router(app: App) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn(finish_changes))
+        .layer(middleware::from_fn_with_state(deadline, answer_in_time))
         .layer(middleware::from_fn(record_metrics))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             // The route, not the path: a path may hold a token (`/reset/<token>`), and so
@@ -75,17 +79,47 @@ async fn finish_changes(request: Request, next: Next) -> Response {
     }
 }
 
-/// Counts requests by route and status and times them.
+/// Answers `503 timeout` to a request still unanswered at its deadline (a slow body, a
+/// stalled database). A change under way still finishes (see [`finish_changes`]).
+async fn answer_in_time(
+    axum::extract::State(deadline): axum::extract::State<std::time::Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error::timeout(),
+    }
+}
+
+/// Counts requests by route and status and times them. Every label comes from a bounded
+/// set, whatever clients send: routes are the router's patterns (unmatched paths are one
+/// value), and methods outside the standard ones are `other`.
 async fn record_metrics(request: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned());
-    let method = request.method().clone();
+    let method = known_method(request.method());
     let response = next.run(request).await;
     crate::metrics::request_done(
         route.as_deref().unwrap_or("unmatched"),
-        method.as_str(),
+        method,
         response.status().as_u16(),
         start.elapsed(),
     );
     response
+}
+
+fn known_method(method: &Method) -> &'static str {
+    static KNOWN: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    KNOWN.iter().find(|(m, _)| m == method).map_or("other", |(_, name)| name)
 }

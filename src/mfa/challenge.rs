@@ -163,6 +163,18 @@ pub async fn open(app: &App, mut tx: Tx, s: Signing<'_>, now: i64) -> Result<Ope
         tx.commit().await?;
         return Ok(Opened { handle, method: s.method, sent: sent_before(&last), channels });
     }
+    // Another app's (or method's) code went out moments ago: the 30-second rule is the
+    // user's, whatever the app, so alternating apps cannot flood a phone either.
+    if let Some(last) = tx.challenge_of_user(s.user.id).await?
+        && s.method != Method::Totp
+        && sent_before(&last).is_some()
+        && last.sent_at + RESEND_AFTER > now
+    {
+        tx.commit().await?;
+        return Err(Error::TooSoon {
+            retry_after: time::Duration::seconds(last.sent_at + RESEND_AFTER - now),
+        });
+    }
     if s.method == Method::Totp {
         let nothing_sent = ChallengeCode {
             channel: "totp",
@@ -178,6 +190,10 @@ pub async fn open(app: &App, mut tx: Tx, s: Signing<'_>, now: i64) -> Result<Ope
     let route = match route(&mut tx, app, s.user, s.method, policy.delivery, None).await {
         Ok(route) => route,
         Err(e) => {
+            let e = match e {
+                Error::NoCodeDestination { .. } => no_destination(&mut tx, s.user).await,
+                e => e,
+            };
             // What the right password cleared stays cleared.
             tx.commit().await?;
             return Err(e);
@@ -209,7 +225,10 @@ pub async fn resend(app: &App, handle: &str, requested: Option<Channel>, now: i6
     if requested.is_some_and(|c| !channels(method, delivery).contains(&c)) {
         return Err(Error::invalid("channel", "codes cannot be sent this way"));
     }
-    let route = route(&mut tx, app, &user, method, delivery, requested).await?;
+    let route = match route(&mut tx, app, &user, method, delivery, requested).await {
+        Err(Error::NoCodeDestination { .. }) => return Err(no_destination(&mut tx, &user).await),
+        route => route?,
+    };
     let code = OneTimeCode::generate();
     let code_hash = code.hash(&app.keys);
     tx.set_challenge_code(challenge.id, &route.record(&code_hash, now)).await?;
@@ -350,6 +369,20 @@ impl Route {
 
 /// Chooses where a code goes: by SMS when the user's method is SMS, nobody asked for
 /// email and an SMS can be sent (taking one from the account's quota); else by email.
+/// The user's email address, if they confirmed it: codes go nowhere else, since an
+/// address an administrator typed may not be theirs.
+fn confirmed_email(user: &UserRow) -> Option<&String> {
+    user.email.as_ref().filter(|_| user.email_verified)
+}
+
+/// The answer for a user no code can reach: whom in the company to call.
+async fn no_destination(tx: &mut Tx, user: &UserRow) -> Error {
+    match policy::of_account(tx, user.account_id).await {
+        Ok(policy) => Error::NoCodeDestination { contact: policy.contact().cloned().map(Box::new) },
+        Err(e) => e,
+    }
+}
+
 async fn route(
     tx: &mut Tx,
     app: &App,
@@ -358,9 +391,9 @@ async fn route(
     delivery: CodeDelivery,
     requested: Option<Channel>,
 ) -> Result<Route> {
-    let by_email = |fallback| match &user.email {
+    let by_email = |fallback| match confirmed_email(user) {
         Some(address) => Ok(Route::Email { address: address.clone(), fallback }),
-        None => Err(Error::NoCodeDestination),
+        None => Err(Error::NoCodeDestination { contact: None }),
     };
     if method != Method::Sms || requested == Some(Channel::Email) {
         return by_email(None);
@@ -423,9 +456,10 @@ async fn deliver(
             tracing::warn!(error = format!("{e:#}"), "an SMS code could not be sent; sending it by email");
             let mut tx = app.store.write().await?;
             tx.give_back_sms(user.account_id).await?;
-            let Some(address) = &user.email else {
+            let Some(address) = confirmed_email(user) else {
+                let error = no_destination(&mut tx, user).await;
                 tx.commit().await?;
-                return Err(Error::NoCodeDestination);
+                return Err(error);
             };
             let email = Route::Email { address: address.clone(), fallback: Some(Fallback::GatewayFailed) };
             let sent = sent(&email, Some(Fallback::GatewayFailed));

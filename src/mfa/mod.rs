@@ -12,10 +12,12 @@ use serde::{Deserialize, Serialize};
 use crate::{
     audit::{self, Event},
     error::{Error, Result},
+    passwords::{Hasher, Password},
     policy::{self, CodeDelivery},
     rights::Actor,
     sessions::AppKind,
     store::{Store, Tx, UserRow},
+    users,
 };
 
 /// How a user proves the second factor.
@@ -91,16 +93,30 @@ pub fn default_method(delivery: CodeDelivery) -> Method {
 
 /// Sets the user's own second factor per app (`None`: off), all or nothing. Email
 /// needs a confirmed address, SMS a confirmed phone and a company that allows SMS codes,
-/// TOTP an authenticator app. Each app that changes is an audit event.
+/// TOTP an authenticator app. Turning a factor off or replacing it needs the current
+/// password (a stolen session must not be able to lower the account's protection);
+/// turning one on where there was none does not. Each app that changes is an audit
+/// event.
 pub async fn set(
     store: &Store,
+    hasher: &Hasher,
     actor: &Actor,
     changes: &[(AppKind, Option<Method>)],
+    password: Option<Password>,
     now: i64,
 ) -> Result<Settings> {
     let id = actor.own_user()?;
+    let (user, before) = {
+        let mut tx = store.read().await?;
+        (tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?, settings(&mut tx, id).await?)
+    };
+    let lowers = changes.iter().any(|&(app, method)| before.get(app).is_some_and(|b| Some(b) != method));
+    if lowers {
+        let password =
+            password.ok_or_else(|| Error::invalid("current_password", "enter your current password"))?;
+        users::check_current(store, hasher, &user, password, "current_password", now).await?;
+    }
     let mut tx = store.write().await?;
-    let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     let delivery = policy::of_account(&mut tx, user.account_id).await?.delivery;
     let authenticator = totp::is_on(&mut tx, id).await?;
     for method in changes.iter().filter_map(|(_, m)| *m) {

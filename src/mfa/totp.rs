@@ -61,7 +61,8 @@ fn matching_step(totp: &Totp, typed: &str, now: i64) -> Option<i64> {
     totp.check(&digits, u64::try_from(now).ok()?).and_then(|s| i64::try_from(s).ok())
 }
 
-/// Starts enrolling an authenticator. Replacing one already on needs the password.
+/// Starts enrolling an authenticator, with the current password: whoever adds an
+/// authenticator (the first or a replacement) holds the account's second factor.
 pub async fn enrol(
     store: &Store,
     keys: &SecretKey,
@@ -72,10 +73,8 @@ pub async fn enrol(
 ) -> Result<Enrolment> {
     let id = actor.own_user()?;
     let user = store.read().await?.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
-    if is_on(&mut store.read().await?, id).await? {
-        let password = password.ok_or_else(|| Error::invalid("password", "enter your current password"))?;
-        users::check_current(store, hasher, &user, password, "password", now).await?;
-    }
+    let password = password.ok_or_else(|| Error::invalid("password", "enter your current password"))?;
+    users::check_current(store, hasher, &user, password, "password", now).await?;
     let secret: [u8; SECRET_BYTES] = rand::random();
     let mut tx = store.write().await?;
     tx.put_pending_secret(id, &keys.seal(SEAL, &secret), now).await?;

@@ -6,10 +6,14 @@ use sqlx::FromRow;
 use super::{SqliteStore, Store, Tx, with_pool, with_tx, with_writer};
 use crate::{accounts::AccountId, error::Result, sessions::NewSession, tokens::TokenHash, users::UserId};
 
-/// A session as its owner lists it.
+/// A session as its owner lists it: one they signed in to, or one someone else opened
+/// to act as them.
 #[derive(Debug, Clone, FromRow)]
 pub struct SessionRow {
     pub id: i64,
+    pub user_id: UserId,
+    /// Who signed in to it, when that is someone acting as the owner.
+    pub impersonator: Option<String>,
     pub acting_as_id: Option<UserId>,
     pub app: String,
     pub ip: String,
@@ -127,12 +131,16 @@ impl Tx {
         .await)?)
     }
 
-    /// The user's sessions that have not ended or expired, newest first. (Idle ones are
-    /// filtered by the caller, which knows the idle rule.)
+    /// The user's sessions that have not ended or expired, and those of others acting as
+    /// the user, newest first. (Idle ones are filtered by the caller, which knows the idle
+    /// rule.)
     pub async fn open_sessions_of_user(&mut self, user: UserId, now: i64) -> Result<Vec<SessionRow>> {
         Ok(with_tx!(self, c => sqlx::query_as(
-            "SELECT id, acting_as_id, app, ip, user_agent, remember, created_at, last_seen_at, expires_at \
-             FROM sessions WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 ORDER BY id DESC",
+            "SELECT s.id, s.user_id, CASE WHEN s.user_id <> $1 THEN u.username END AS impersonator, \
+               s.acting_as_id, s.app, s.ip, s.user_agent, s.remember, s.created_at, s.last_seen_at, s.expires_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE (s.user_id = $1 OR s.acting_as_id = $1) AND s.ended_at IS NULL AND s.expires_at > $2 \
+             ORDER BY s.id DESC",
         )
         .bind(user)
         .bind(now)
@@ -140,10 +148,12 @@ impl Tx {
         .await)?)
     }
 
-    /// Ends one of the user's sessions; false when there was no such open session.
+    /// Ends one of the user's sessions (or one acting as the user); false when there was
+    /// no such open session.
     pub async fn end_session_of_user(&mut self, user: UserId, id: i64, now: i64) -> Result<bool> {
         let done = with_tx!(self, c => sqlx::query(
-            "UPDATE sessions SET ended_at = $3 WHERE id = $2 AND user_id = $1 AND ended_at IS NULL",
+            "UPDATE sessions SET ended_at = $3 \
+             WHERE id = $2 AND (user_id = $1 OR acting_as_id = $1) AND ended_at IS NULL",
         )
         .bind(user)
         .bind(id)
@@ -154,13 +164,38 @@ impl Tx {
         Ok(done == 1)
     }
 
-    /// Ends every open session of the user but `except`.
+    /// Ends every open session of the user, and every session acting as the user, but
+    /// `except`.
     pub async fn end_sessions_of_user(&mut self, user: UserId, except: Option<i64>, now: i64) -> Result<u64> {
         let done = with_tx!(self, c => sqlx::query(
-            "UPDATE sessions SET ended_at = $3 WHERE user_id = $1 AND id <> $2 AND ended_at IS NULL",
+            "UPDATE sessions SET ended_at = $3 \
+             WHERE (user_id = $1 OR acting_as_id = $1) AND id <> $2 AND ended_at IS NULL",
         )
         .bind(user)
         .bind(except.unwrap_or(0))
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done)
+    }
+}
+
+impl Tx {
+    /// Ends the sessions acting as `target`: all of them, or only those `holder` signed in
+    /// to (when `holder`'s grant on `target` is taken away).
+    pub async fn end_sessions_acting_as(
+        &mut self,
+        target: UserId,
+        holder: Option<UserId>,
+        now: i64,
+    ) -> Result<u64> {
+        let done = with_tx!(self, c => sqlx::query(
+            "UPDATE sessions SET ended_at = $3 \
+             WHERE acting_as_id = $1 AND ($2 IS NULL OR user_id = $2) AND ended_at IS NULL",
+        )
+        .bind(target)
+        .bind(holder)
         .bind(now)
         .execute(c)
         .await

@@ -18,6 +18,9 @@ impl fmt::Display for UserId {
     }
 }
 
+/// The longest username, in characters.
+pub const MAX_USERNAME_CHARS: usize = 64;
+
 /// A username: 1 to 64 characters, no control characters, no surrounding spaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
@@ -25,7 +28,7 @@ pub struct Username(String);
 impl Username {
     pub fn parse(s: &str) -> Result<Self> {
         let chars = s.chars().count();
-        if chars == 0 || chars > 64 {
+        if chars == 0 || chars > MAX_USERNAME_CHARS {
             return Err(Error::invalid("username", "use 1 to 64 characters"));
         }
         if s.trim() != s || s.chars().any(char::is_control) {
@@ -39,6 +42,9 @@ impl Username {
     }
 }
 
+/// The longest email address (RFC 5321's limit on a path).
+pub const MAX_EMAIL_LEN: usize = 254;
+
 /// An email address, checked for shape only; confirming it is a separate step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
@@ -46,7 +52,7 @@ pub struct Email(String);
 impl Email {
     pub fn parse(s: &str) -> Result<Self> {
         let s = s.trim();
-        let valid = s.len() <= 254
+        let valid = s.len() <= MAX_EMAIL_LEN
             && !s.chars().any(|c| c.is_whitespace() || c.is_control())
             && s.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()

@@ -10,7 +10,10 @@ use crate::{
 };
 
 /// Gives `holder` exactly the `rights` on `target` (an empty list takes all away). The
-/// caller must manage the target, and be the holder or manage the holder too.
+/// caller must manage the target, and be the holder or manage the holder too; a session
+/// acting as someone never changes the rights held by or on that person. Taking `act_as`
+/// away ends, in the same transaction, every session the holder opened acting as the
+/// target.
 pub async fn set_grants(
     store: &Store,
     actor: &Actor,
@@ -21,6 +24,9 @@ pub async fn set_grants(
 ) -> Result<Vec<Right>> {
     if holder == target {
         return Err(Error::invalid("target_id", "a user cannot hold rights on itself"));
+    }
+    if actor.impersonator.is_some() && (actor.user == Some(holder) || actor.user == Some(target)) {
+        return Err(Error::Forbidden);
     }
     let mut tx = store.write().await?;
     let on_target = ManagesUser::check(&mut tx, actor, target).await?;
@@ -41,6 +47,9 @@ pub async fn set_grants(
             "grant.added"
         } else {
             tx.delete_grant(holder, target, right).await?;
+            if right == Right::ActAs {
+                tx.end_sessions_acting_as(target, Some(holder), now).await?;
+            }
             "grant.removed"
         };
         let details = serde_json::json!({ "holder": holder, "right": right });

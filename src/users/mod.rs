@@ -12,7 +12,9 @@ mod own;
 mod password;
 
 pub use actions::{end_sessions, unlock};
-pub use fields::{Email, Language, Phone, Right, StoredHash, UserId, Username};
+pub use fields::{
+    Email, Language, MAX_EMAIL_LEN, MAX_USERNAME_CHARS, Phone, Right, StoredHash, UserId, Username,
+};
 pub use grants::set_grants;
 pub use own::{OwnChanges, SecuritySettings, security, update_own};
 pub(crate) use password::check_current;
@@ -133,6 +135,8 @@ pub(crate) async fn insert(
         "top_user": user.top_user,
         "can_change_password": user.can_change_password,
         "can_send_sms": user.can_send_sms,
+        "email_verified": user.email_verified,
+        "phone_verified": user.phone_verified,
         "two_factor": two_factor,
     });
     audit::record(
@@ -149,6 +153,10 @@ pub(crate) async fn insert(
 pub struct UserChanges {
     pub email: Option<Option<String>>,
     pub phone: Option<Option<String>>,
+    /// The administrator vouches that the (new or present) address is the user's:
+    /// codes and links go only to confirmed addresses.
+    pub email_verified: Option<bool>,
+    pub phone_verified: Option<bool>,
     pub password: Option<Password>,
     pub can_change_password: Option<bool>,
     pub can_send_sms: Option<bool>,
@@ -158,8 +166,9 @@ pub struct UserChanges {
 }
 
 /// Applies `changes` to a user the caller manages. A new email or phone is unconfirmed
-/// again; a password set by an administrator must be changed at the next sign-in when
-/// the user may change it.
+/// again unless the administrator says it is confirmed (the audit event shows it); a
+/// password set by an administrator must be changed at the next sign-in when the user
+/// may change it.
 pub async fn update(
     store: &Store,
     hasher: &Hasher,
@@ -192,6 +201,12 @@ pub async fn update(
         None => None,
     };
     set_addresses(&mut user, email, phone);
+    if let Some(verified) = changes.email_verified {
+        user.email_verified = verified && user.email.is_some();
+    }
+    if let Some(verified) = changes.phone_verified {
+        user.phone_verified = verified && user.phone.is_some();
+    }
     if let Some(language) = language {
         user.language = language.code().to_owned();
     }

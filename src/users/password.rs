@@ -12,7 +12,8 @@ use crate::{
 
 /// Checks the password a signed-in user typed to confirm a sensitive change. A wrong one
 /// counts as a failed password attempt (and a locked username is refused), so a session
-/// cannot be used to guess the password.
+/// cannot be used to guess the password; like a sign-in, the attempt is counted before
+/// the hash is checked (see `lockout`), so parallel guesses stop at the limit too.
 pub(crate) async fn check_current(
     store: &Store,
     hasher: &Hasher,
@@ -22,17 +23,17 @@ pub(crate) async fn check_current(
     now: i64,
 ) -> Result<()> {
     let subject = lockout::username_subject(&user.username);
-    {
-        let mut tx = store.read().await?;
-        lockout::ensure_unlocked(&mut tx, Scope::Password, &[&subject], now).await?;
-    }
-    if hasher.verify(password, Some(user.password_hash.0.clone())).await? {
-        return Ok(());
+    let rule = &lockout::PASSWORD_PER_USER;
+    let mut tx = store.write().await?;
+    lockout::reserve(&mut tx, Scope::Password, &[(&subject, rule)], now).await?;
+    tx.commit().await?;
+    if !hasher.verify(password, Some(user.password_hash.0.clone())).await? {
+        return Err(Error::invalid(field, "the current password is wrong"));
     }
     let mut tx = store.write().await?;
-    lockout::record_failure(&mut tx, Scope::Password, &subject, &lockout::PASSWORD_PER_USER, now).await?;
+    lockout::release(&mut tx, Scope::Password, &subject, rule, now).await?;
     tx.commit().await?;
-    Err(Error::invalid(field, "the current password is wrong"))
+    Ok(())
 }
 
 /// What the user gives to change their own password.

@@ -187,7 +187,7 @@ db_test! {
 
 db_test! {
     async fn a_top_user_creates_a_child_account_and_manages_its_users(app: TestApp) {
-        let company = app.company("acme").await;
+        let company = app.company_with_sms("acme", Some(100)).await;
         let token = app.signed_in("acme-admin").await;
         let body = json!({
             "name": "acme-north",

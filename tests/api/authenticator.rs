@@ -59,8 +59,11 @@ async fn enrolled(app: &TestApp) -> (Company, String, Vec<u8>, Vec<String>) {
     let company = app.company("acme").await;
     app.user(company.account, company.admin, "driver").await;
     let token = app.signed_in("driver").await;
-    let enrolment =
-        json_of(app.post("/api/v1/me/totp", Some(&token), json!({})).await, StatusCode::CREATED).await;
+    let enrolment = json_of(
+        app.post("/api/v1/me/totp", Some(&token), json!({ "password": PASSWORD })).await,
+        StatusCode::CREATED,
+    )
+    .await;
     let secret = secret_of(enrolment["otpauth_uri"].as_str().unwrap());
     let code = totp_code(&secret, app.now(), 6);
     let confirmed = app.post("/api/v1/me/totp/confirm", Some(&token), json!({ "code": code })).await;
@@ -90,7 +93,7 @@ db_test! {
         let company = app.company("acme").await;
         app.user(company.account, company.admin, "driver").await;
         let token = app.signed_in("driver").await;
-        let enrolment = json_of(app.post("/api/v1/me/totp", Some(&token), json!({})).await, StatusCode::CREATED).await;
+        let enrolment = json_of(app.post("/api/v1/me/totp", Some(&token), json!({ "password": PASSWORD })).await, StatusCode::CREATED).await;
         let uri = enrolment["otpauth_uri"].as_str().unwrap();
         assert!(uri.starts_with("otpauth://totp/Portcullis:driver?"), "{uri}");
         assert!(uri.contains("issuer=Portcullis"), "{uri}");
@@ -299,7 +302,7 @@ db_test! {
         app.post("/api/v1/me/email/verification", Some(&token), json!({})).await;
         let code = app.smtp.wait_for(1).await.code_after("code is ");
         app.post("/api/v1/me/email/verification/confirm", Some(&token), json!({ "code": code })).await;
-        let web = json!({ "method": "email", "apps": ["web"] });
+        let web = json!({ "method": "email", "apps": ["web"], "current_password": PASSWORD });
         json_of(app.send(Method::PUT, "/api/v1/me/two-factor", Some(&token), Some(web)).await, StatusCode::OK).await;
         let by_email = challenged(&app, driver()).await;
         assert_eq!(by_email["method"], "email");

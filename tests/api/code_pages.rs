@@ -130,6 +130,7 @@ async fn an_authenticator_added_on_the_security_tab_signs_in_then_a_backup_code_
     let browser = Browser::open(&app).await;
     browser.sign_in("driver", PASSWORD).await;
     browser.goto("/security").await;
+    browser.fill("#new-authenticator-password", PASSWORD).await;
     browser.click("#add-authenticator").await;
     assert_eq!(browser.count("#qr svg").await, 1);
     let secret = base32_decode(&browser.text("#totp-secret").await);
@@ -230,6 +231,7 @@ async fn a_forgotten_password_is_reset_through_the_emailed_link_in_english_and_i
         let user = UserRequest {
             username: username.into(),
             email: Some(format!("{username}@fleet.example")),
+            email_verified: true,
             can_change_password: true,
             language: Some(language.into()),
             ..Default::default()

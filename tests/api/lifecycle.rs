@@ -116,7 +116,7 @@ db_test! {
 
 db_test! {
     async fn an_accounts_own_top_users_see_its_terms_but_only_accounts_above_change_them(app: TestApp) {
-        let reseller = app.company("reseller").await;
+        let reseller = app.company_with_sms("reseller", Some(100)).await;
         let fleet = app.company_below(&reseller, "fleet").await;
         app.user(fleet.account, fleet.admin, "driver").await;
         let fleet_admin = app.signed_in("fleet-admin").await;
@@ -298,7 +298,7 @@ db_test! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_blocked_from_the_accounts_page_sends_its_users_to_a_clear_page() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let reseller = app.company("reseller").await;
+    let reseller = app.company_with_sms("reseller", Some(100)).await;
     let fleet = app.company_below(&reseller, "fleet").await;
     app.signed_in("reseller-admin").await;
     app.signed_in("fleet-admin").await;

@@ -5,6 +5,7 @@ mod browser;
 mod helpers;
 
 mod administration;
+mod attacks;
 mod audit_log;
 pub mod authenticator;
 mod cli;

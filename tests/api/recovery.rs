@@ -13,6 +13,7 @@ async fn driver_with_email(app: &TestApp) -> Company {
     let driver = UserRequest {
         username: "driver".into(),
         email: Some("driver@fleet.example".into()),
+        email_verified: true,
         can_change_password: true,
         ..Default::default()
     };

@@ -265,7 +265,7 @@ db_test! {
         assert_eq!(security["two_factor"], json!({ "web": "email", "manager": null }));
         assert_eq!(security["email_verified"], true);
         assert_eq!(security["code_delivery"], "sms_then_email");
-        let off = put(json!({ "method": "none" })).await;
+        let off = put(json!({ "method": "none", "current_password": PASSWORD })).await;
         assert_eq!(json_of(off, StatusCode::OK).await, json!({ "web": null, "manager": null }));
         let changes: Vec<_> = app
             .audit_trail(company.account)
@@ -354,7 +354,7 @@ db_test! {
         let path = format!("/api/v1/accounts/{}/two-factor-policy", company.account.0);
         let policy = json!({ "delivery": "email_only", "defaults": { "web": true, "manager": false } });
         json_of(app.send(Method::PUT, &path, Some(&admin), Some(policy)).await, StatusCode::OK).await;
-        let new = json!({ "username": "driver", "password": PASSWORD, "email": "driver@fleet.example", "must_change_password": false });
+        let new = json!({ "username": "driver", "password": PASSWORD, "email": "driver@fleet.example", "email_verified": true, "must_change_password": false });
         json_of(app.post("/api/v1/users", Some(&admin), new).await, StatusCode::CREATED).await;
         let answer = challenged(&app, "driver").await;
         assert_eq!((answer["method"].as_str(), answer["channel"].as_str()), (Some("email"), Some("email")));

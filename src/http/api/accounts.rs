@@ -2,7 +2,7 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::State,
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -16,10 +16,10 @@ use crate::{
     audit,
     clock::{from_unix, to_unix},
     error::{Error, Result},
-    http::extract::{ApiJson, Client, Session},
+    http::extract::{ApiJson, ApiPath, ApiQuery, Client, Session},
     lifecycle::{self, TermsChanges},
     passwords::Password,
-    policy::{self, TwoFactorPolicy},
+    policy::{self, PolicyChange, TwoFactorPolicy},
     store::AccountRow,
     users::{UserId, UserRequest},
 };
@@ -149,7 +149,7 @@ pub async fn get(
     State(app): State<App>,
     session: Session,
     client: Client,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<AccountBody>> {
     Ok(Json(lifecycle::terms(&app.store, &session.actor(&client), AccountId(id)).await?.into()))
 }
@@ -194,7 +194,7 @@ pub async fn update(
     State(app): State<App>,
     session: Session,
     client: Client,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<AccountPatchBody>,
 ) -> Result<Json<AccountBody>> {
     let blocking_at = match body.blocking_date {
@@ -227,25 +227,26 @@ pub async fn get_policy(
     State(app): State<App>,
     session: Session,
     client: Client,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<TwoFactorPolicy>> {
     Ok(Json(policy::get(&app.store, &session.actor(&client), AccountId(id)).await?))
 }
 
-/// Replace the account's second-factor policy: only its own top users may.
+/// Change the account's second-factor policy: only its own top users may, never from a
+/// session acting as someone. Fields left out keep their stored values.
 #[utoipa::path(put, path = "/api/v1/accounts/{id}/two-factor-policy", tag = "administration",
     security(("bearer" = [])), params(("id" = i64, Path, description = "The account")),
-    request_body = TwoFactorPolicy, responses(
+    request_body = PolicyChange, responses(
     (status = 200, body = TwoFactorPolicy),
-    (status = 403, description = "`forbidden`: not a top user of this account", body = super::ErrorBody),
+    (status = 403, description = "`forbidden`: not a top user of this account, or acting as someone", body = super::ErrorBody),
     (status = 422, description = "`invalid`: `field` says which contact field", body = super::ErrorBody),
 ))]
 pub async fn put_policy(
     State(app): State<App>,
     session: Session,
     client: Client,
-    Path(id): Path<i64>,
-    ApiJson(body): ApiJson<TwoFactorPolicy>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(body): ApiJson<PolicyChange>,
 ) -> Result<Json<TwoFactorPolicy>> {
     let actor = session.actor(&client);
     Ok(Json(policy::put(&app.store, &actor, AccountId(id), &body, to_unix(app.now())).await?))
@@ -290,8 +291,8 @@ pub async fn audit_trail(
     State(app): State<App>,
     session: Session,
     client: Client,
-    Path(id): Path<i64>,
-    Query(query): Query<AuditQuery>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<Response> {
     let filter = audit::Filter {
         before: query.before,

@@ -1,16 +1,13 @@
 //! Acting as another user after sign-in: whom one may act as, switching, switching back.
 
-use axum::{
-    Json,
-    extract::{Query, State},
-};
+use axum::{Json, extract::State};
 use serde::{Deserialize, Serialize};
 
 use crate::{
     app::App,
     clock::to_unix,
     error::Result,
-    http::extract::{ApiJson, Client, Session},
+    http::extract::{ApiJson, ApiQuery, Client, Session},
     impersonation::{self, Kind, Switched, Target},
     sessions::Current,
     users::UserId,
@@ -38,7 +35,7 @@ pub struct Targets {
 pub async fn targets(
     State(app): State<App>,
     Session(current): Session,
-    Query(query): Query<TargetsQuery>,
+    ApiQuery(query): ApiQuery<TargetsQuery>,
 ) -> Result<Json<Targets>> {
     let targets = impersonation::targets(&app.store, &current, &query.q, query.kind).await?;
     Ok(Json(Targets { targets }))

@@ -1,10 +1,6 @@
 //! The signed-in user's own duties and settings.
 
-use axum::{
-    Json,
-    extract::{Query, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -13,7 +9,7 @@ use crate::{
     clock::to_unix,
     dpa,
     error::{Error, Result},
-    http::extract::{AnySession, ApiJson, Client, Session},
+    http::extract::{AnySession, ApiJson, ApiPath, ApiQuery, Client, Session},
     mfa::{
         self, Method, Settings, backup,
         devices::{self, TrustedDevice},
@@ -100,7 +96,7 @@ pub struct LoginHistory {
 pub async fn login_history(
     State(app): State<App>,
     Session(current): Session,
-    Query(query): Query<HistoryQuery>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<LoginHistory>> {
     let user = current.signed_in_user();
     let (entries, next) =
@@ -266,6 +262,9 @@ pub struct TwoFactorBody {
     method: TwoFactorMethod,
     /// The apps to change; both when left out.
     apps: Option<Vec<AppKind>>,
+    /// Needed to turn a factor off or replace it with another.
+    #[schema(value_type = Option<String>, format = Password)]
+    current_password: Option<Password>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
@@ -300,24 +299,25 @@ pub async fn put_two_factor(
     let apps = body.apps.unwrap_or_else(|| vec![AppKind::Web, AppKind::Manager]);
     let changes: Vec<_> = apps.into_iter().map(|a| (a, method)).collect();
     let actor = session.actor(&client);
-    Ok(Json(mfa::set(&app.store, &actor, &changes, to_unix(app.now())).await?))
+    let now = to_unix(app.now());
+    Ok(Json(mfa::set(&app.store, &app.hasher, &actor, &changes, body.current_password, now).await?))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrolBody {
-    /// Needed to replace an authenticator already on.
+    /// The current password.
     #[schema(value_type = Option<String>, format = Password)]
     password: Option<Password>,
 }
 
-/// Start adding an authenticator app: a new secret, shown only in this answer. The
-/// current one (if any) keeps working until a code from the new one confirms it. The
-/// body may be left out when no authenticator is on yet.
+/// Start adding an authenticator app, with the current password: a new secret, shown
+/// only in this answer. The current one (if any) keeps working until a code from the new
+/// one confirms it.
 #[utoipa::path(post, path = "/api/v1/me/totp", tag = "security", security(("bearer" = [])),
     request_body = EnrolBody, responses(
     (status = 201, body = Enrolment),
-    (status = 422, description = "`invalid`: the password is missing or wrong (replacing one)", body = super::ErrorBody),
+    (status = 422, description = "`invalid`: the password is missing or wrong", body = super::ErrorBody),
 ))]
 pub async fn enrol_totp(
     State(app): State<App>,
@@ -426,7 +426,7 @@ pub async fn revoke_trusted_device(
     State(app): State<App>,
     session: Session,
     client: Client,
-    axum::extract::Path(id): axum::extract::Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode> {
     devices::revoke(&app.store, &session.actor(&client), id, to_unix(app.now())).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -2,27 +2,47 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
-    http::StatusCode,
+    extract::State,
+    http::{HeaderMap, StatusCode},
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     app::App,
     clock::to_unix,
-    error::Result,
-    http::extract::{AnySession, Session},
+    error::{Error, Result},
+    http::extract::{AnySession, ApiPath, ApiQuery, Session, presented_token},
     sessions::{self, Current, Listed},
 };
 
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct CheckQuery {
+    /// `true` for a check nobody asked for (an open page's poll): it does not count as
+    /// activity, so an idle session still ends.
+    #[serde(default)]
+    background: bool,
+}
+
 /// Who holds this token. Backend services call this on every request.
-#[utoipa::path(get, path = "/api/v1/session", tag = "session", security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/api/v1/session", tag = "session", security(("bearer" = [])), params(CheckQuery),
+    responses(
     (status = 200, body = Current),
     (status = 401, description = "`unauthenticated`: ended, idle or expired", body = super::ErrorBody),
     (status = 403, description = "`account_blocked`", body = super::ErrorBody),
 ))]
-pub async fn get(AnySession(current): AnySession) -> Json<Current> {
-    Json(current)
+pub async fn get(
+    State(app): State<App>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<CheckQuery>,
+) -> Result<Json<Current>> {
+    let token = presented_token(&headers).ok_or(Error::Unauthenticated)?;
+    let now = to_unix(app.now());
+    let current = if query.background {
+        sessions::peek(&app.store, &app.lifetimes, token, now).await?
+    } else {
+        sessions::check(&app.store, &app.lifetimes, token, now).await?
+    };
+    Ok(Json(current))
 }
 
 /// Sign out: end this session.
@@ -56,7 +76,7 @@ pub async fn list(State(app): State<App>, Session(current): Session) -> Result<J
 pub async fn end_one(
     State(app): State<App>,
     Session(current): Session,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<StatusCode> {
     sessions::end_own(&app.store, &current, id, to_unix(app.now())).await?;
     Ok(StatusCode::NO_CONTENT)

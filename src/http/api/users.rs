@@ -1,10 +1,6 @@
 //! Administration of users: create, change, and the rights they hold on each other.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
@@ -13,7 +9,7 @@ use crate::{
     app::App,
     clock::{from_unix, to_unix},
     error::Result,
-    http::extract::{ApiJson, Client, Session},
+    http::extract::{ApiJson, ApiPath, Client, Session},
     passwords::Password,
     store::UserRow,
     users::{self, Right, UserChanges, UserId, UserRequest},
@@ -69,7 +65,13 @@ pub struct NewUserBody {
     /// Default: the caller's own account.
     account_id: Option<AccountId>,
     email: Option<String>,
+    /// The administrator vouches the address is the user's (audited); otherwise the
+    /// user confirms it before codes or reset links go there.
+    #[serde(default)]
+    email_verified: bool,
     phone: Option<String>,
+    #[serde(default)]
+    phone_verified: bool,
     #[serde(default)]
     can_change_password: bool,
     #[serde(default)]
@@ -86,7 +88,9 @@ impl From<NewUserBody> for UserRequest {
             username: b.username,
             password: Some(b.password),
             email: b.email,
+            email_verified: b.email_verified,
             phone: b.phone,
+            phone_verified: b.phone_verified,
             can_change_password: b.can_change_password,
             can_send_sms: b.can_send_sms,
             must_change_password: b.must_change_password,
@@ -135,6 +139,10 @@ pub struct UserPatchBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     phone: Option<Option<String>>,
+    /// `true`: the administrator vouches the email address is the user's (audited).
+    email_verified: Option<bool>,
+    /// `true`: the administrator vouches the phone number is the user's (audited).
+    phone_verified: Option<bool>,
     /// A password set here must be changed at the next sign-in when the user may.
     #[schema(value_type = Option<String>, format = Password)]
     password: Option<Password>,
@@ -156,12 +164,14 @@ pub async fn update(
     State(app): State<App>,
     session: Session,
     client: Client,
-    Path(id): Path<UserId>,
+    ApiPath(id): ApiPath<UserId>,
     ApiJson(body): ApiJson<UserPatchBody>,
 ) -> Result<Json<UserBody>> {
     let changes = UserChanges {
         email: body.email,
         phone: body.phone,
+        email_verified: body.email_verified,
+        phone_verified: body.phone_verified,
         password: body.password,
         can_change_password: body.can_change_password,
         can_send_sms: body.can_send_sms,
@@ -191,7 +201,7 @@ pub async fn put_grants(
     State(app): State<App>,
     session: Session,
     client: Client,
-    Path((id, target)): Path<(UserId, UserId)>,
+    ApiPath((id, target)): ApiPath<(UserId, UserId)>,
     ApiJson(body): ApiJson<GrantsBody>,
 ) -> Result<Json<GrantsBody>> {
     let actor = session.actor(&client);
@@ -206,7 +216,7 @@ pub async fn delete_grants(
     State(app): State<App>,
     session: Session,
     client: Client,
-    Path((id, target)): Path<(UserId, UserId)>,
+    ApiPath((id, target)): ApiPath<(UserId, UserId)>,
 ) -> Result<StatusCode> {
     let actor = session.actor(&client);
     users::set_grants(&app.store, &actor, id, target, &[], to_unix(app.now())).await?;
@@ -224,7 +234,7 @@ pub async fn reset_two_factor(
     State(app): State<App>,
     session: Session,
     client: Client,
-    Path(id): Path<UserId>,
+    ApiPath(id): ApiPath<UserId>,
 ) -> Result<StatusCode> {
     let actor = session.actor(&client);
     crate::mfa::reset(&app.store, &actor, id, to_unix(app.now())).await?;
@@ -247,7 +257,7 @@ pub async fn unlock(
     State(app): State<App>,
     session: Session,
     client: Client,
-    Path(id): Path<UserId>,
+    ApiPath(id): ApiPath<UserId>,
 ) -> Result<Json<Unlocked>> {
     let was_locked = users::unlock(&app.store, &session.actor(&client), id, to_unix(app.now())).await?;
     Ok(Json(Unlocked { was_locked }))
@@ -268,7 +278,7 @@ pub async fn end_sessions(
     State(app): State<App>,
     session: Session,
     client: Client,
-    Path(id): Path<UserId>,
+    ApiPath(id): ApiPath<UserId>,
 ) -> Result<Json<Ended>> {
     let ended = users::end_sessions(&app.store, &session.actor(&client), id, to_unix(app.now())).await?;
     Ok(Json(Ended { ended }))

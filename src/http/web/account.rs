@@ -254,6 +254,7 @@ pub struct TwoFactorForm {
     csrf: String,
     web: String,
     manager: String,
+    current_password: Option<String>,
 }
 
 /// `POST /security/two-factor`: the second factor for each app.
@@ -269,8 +270,12 @@ pub async fn save_two_factor(
     let actor = session.0.actor(client.ip);
     let changes =
         [(AppKind::Web, Method::parse(&form.web)), (AppKind::Manager, Method::parse(&form.manager))];
-    match mfa::set(&app.store, &actor, &changes, to_unix(app.now())).await {
+    let password = form.current_password.filter(|p| !p.is_empty()).map(Into::into);
+    match mfa::set(&app.store, &app.hasher, &actor, &changes, password, to_unix(app.now())).await {
         Ok(_) => {}
+        Err(Error::Invalid { field: "current_password", .. }) => {
+            return Ok(back_to_security("error=error-password-needed"));
+        }
         Err(Error::Invalid { .. }) => return Ok(back_to_security("error=error-two-factor-unconfirmed")),
         Err(e) => return Err(PageError::Domain(e, Tr(session.0.language))),
     }
@@ -331,6 +336,7 @@ pub async fn sessions(
             created_at: show_time(s.created_at),
             last_seen_at: show_time(s.last_seen_at),
             current: s.current,
+            acting_by: s.impersonator.map(|name| tr.t1("session-acting-by", "name", name)),
         })
         .collect();
     let mut page = visitor.layout(tr, Some(current));

@@ -29,8 +29,8 @@ pub struct PasswordForm {
     password: Option<String>,
 }
 
-/// `POST /security/authenticator`: a new secret and the wizard's first page. Replacing
-/// an authenticator already on needs the password.
+/// `POST /security/authenticator`: a new secret and the wizard's first page, after the
+/// current password.
 pub async fn start(
     State(app): State<App>,
     visitor: Visitor,

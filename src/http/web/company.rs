@@ -26,7 +26,7 @@ use crate::{
     http::extract::Client,
     i18n::Tr,
     mfa,
-    policy::{self, CodeDelivery, Contact, TwoFactorPolicy},
+    policy::{self, CodeDelivery, Contact, PolicyChange, TwoFactorPolicy},
     sessions::Current,
     users::{self, UserId},
 };
@@ -264,19 +264,19 @@ pub async fn save_general(
     Form(form): Form<GeneralForm>,
 ) -> Result<Response, PageError> {
     visitor.check_csrf(&app, &form.csrf)?;
-    let change = |policy: TwoFactorPolicy| TwoFactorPolicy {
-        delivery: if form.delivery == "email_only" {
+    let change = PolicyChange {
+        delivery: Some(if form.delivery == "email_only" {
             CodeDelivery::EmailOnly
         } else {
             CodeDelivery::SmsThenEmail
-        },
-        contact: Contact {
-            name: form.contact_name.clone(),
-            phone: form.contact_phone.clone(),
-            email: form.contact_email.clone(),
-        },
-        allow_trusted_devices: form.allow_trusted_devices.is_some(),
-        ..policy
+        }),
+        contact: Some(Contact {
+            name: form.contact_name,
+            phone: form.contact_phone,
+            email: form.contact_email,
+        }),
+        allow_trusted_devices: Some(form.allow_trusted_devices.is_some()),
+        defaults: None,
     };
     save(&app, &session, &client, change).await
 }
@@ -298,21 +298,21 @@ pub async fn save_defaults(
 ) -> Result<Response, PageError> {
     visitor.check_csrf(&app, &form.csrf)?;
     let defaults = policy::Defaults { web: form.web.is_some(), manager: form.manager.is_some() };
-    save(&app, &session, &client, |policy| TwoFactorPolicy { defaults, ..policy }).await
+    save(&app, &session, &client, PolicyChange { defaults: Some(defaults), ..Default::default() }).await
 }
 
 async fn save(
     app: &App,
     session: &PageSession,
     client: &Client,
-    change: impl FnOnce(TwoFactorPolicy) -> TwoFactorPolicy,
+    change: PolicyChange,
 ) -> Result<Response, PageError> {
     session.require_no_duty()?;
     let current = &session.0;
     let tr = Tr(current.language);
-    let policy = own_policy(app, current, client).await.map_err(|e| PageError::Domain(e, tr))?;
+    own_policy(app, current, client).await.map_err(|e| PageError::Domain(e, tr))?;
     let actor = current.actor(client.ip);
-    match policy::put(&app.store, &actor, current.account.id, &change(policy), to_unix(app.now())).await {
+    match policy::put(&app.store, &actor, current.account.id, &change, to_unix(app.now())).await {
         Ok(_) => Ok(Redirect::to("/company?done=saved").into_response()),
         Err(Error::Invalid { .. }) => Ok(Redirect::to("/company?error=invalid-contact").into_response()),
         Err(e) => Err(PageError::Domain(e, tr)),

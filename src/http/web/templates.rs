@@ -225,6 +225,8 @@ pub struct SessionLine {
     pub created_at: String,
     pub last_seen_at: String,
     pub current: bool,
+    /// "support acting as you", for a session someone opened to act as the user.
+    pub acting_by: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]

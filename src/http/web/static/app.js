@@ -1,5 +1,5 @@
 // Keeps a signed-in page honest about its session: asks the server every few seconds
-// (15 by default), returns to the sign-in page once the session has ended, and after two
+// (15 by default, as a background check that does not count as activity), returns to the sign-in page once the session has ended, and after two
 // minutes without an answer says so (the clock turns red) until the server answers
 // again, when the page reloads itself.
 (function () {
@@ -22,7 +22,7 @@
   }
 
   function poll() {
-    fetch("/api/v1/session", { credentials: "same-origin", cache: "no-store" })
+    fetch("/api/v1/session?background=true", { credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
         var wasLost = !banner.hidden;
         lastAnswer = Date.now();
