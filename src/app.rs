@@ -49,12 +49,12 @@ impl App {
         crate::metrics::init();
         // One TLS provider for every client (SMTP, the SMS gateway, flespi): ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let store = Store::connect(&config.database_url()).await?;
-        store.migrate().await?;
         let keys = match &config.secret_key {
             Some(key) => key.clone(),
             None => SecretKey::load_or_generate(&config.data_dir)?,
         };
+        let store = Store::connect(&config.database_url(), keys.clone()).await?;
+        store.migrate().await?;
         let threads = config
             .hash_threads
             .map(|n| n.get())

@@ -2,6 +2,9 @@
 //! prints a line for people or JSON with `--json`, and exits non-zero with a one-line
 //! reason when it fails.
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -61,9 +64,21 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Walk every account's hash chain; fail naming the first event that was changed,
+    /// Walk every account's sealed chain; fail naming the first event that was changed,
     /// removed or reordered.
-    Verify,
+    Verify {
+        /// Heads exported earlier by `audit heads`: also fail if a trail was cut back to
+        /// before one of them.
+        #[arg(long, value_name = "FILE")]
+        heads: Option<PathBuf>,
+    },
+    /// Print every account's chain head, signed with the server key, as JSON: keep it
+    /// outside the database and check against it later with `audit verify --heads`.
+    Heads,
+    /// Once, right after upgrading from a version whose trails were not sealed with the
+    /// key: check each old trail and seal it. Never run it otherwise: a trail marked as
+    /// old that you did not upgrade is a trail someone rewrote.
+    SealLegacy,
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,8 +223,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Account(command) => account(&app, command).await?,
         Command::User(command) => user(&app, command).await?,
-        Command::Audit(AuditCommand::Verify) => {
-            let found = audit::verify(&app.store).await?;
+        Command::Audit(AuditCommand::SealLegacy) => {
+            let sealed = audit::reseal_legacy(&app.store).await?;
+            (format!("{sealed} audit trail(s) sealed with the server key"), json!({ "sealed": sealed }))
+        }
+        Command::Audit(AuditCommand::Heads) => {
+            let heads = audit::heads(&app.store, &app.keys).await?;
+            let value = serde_json::to_value(&heads)?;
+            (value.to_string(), value)
+        }
+        Command::Audit(AuditCommand::Verify { heads }) => {
+            let known: Vec<audit::Head> = match heads {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    serde_json::from_str(&text)
+                        .with_context(|| format!("{} is not a file of `audit heads`", path.display()))?
+                }
+                None => Vec::new(),
+            };
+            let found = audit::verify(&app.store, &app.keys, &known).await?;
             let value = serde_json::to_value(&found)?;
             if let Some(first) = found.breaks.first() {
                 if cli.json {
@@ -227,8 +260,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             let text = format!(
-                "the audit trail is intact: {} events in {} account(s)",
-                found.events, found.accounts
+                "the audit trail is intact: {} events in {} account(s){}",
+                found.events,
+                found.accounts,
+                match found.heads_checked {
+                    0 => String::new(),
+                    n => format!(", and {n} exported head(s) still in it"),
+                }
             );
             (text, value)
         }

@@ -63,20 +63,35 @@ impl FromRequestParts<App> for Client {
 }
 
 /// The client's address: the peer's, unless the peer is a trusted proxy, in which case
-/// the nearest address in `X-Forwarded-For` that is not one.
+/// the nearest address in `X-Forwarded-For` that is not one. Entries are read from the
+/// nearest hop outwards; one that is not an address (`unknown`, garbage) stops the walk
+/// at the last trusted hop, since everything beyond it is the client's own say.
 fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
     if !trusted.contains(&peer) {
         return peer;
     }
-    headers
+    let entries: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-        .rev()
-        .find(|ip| !trusted.contains(ip))
-        .unwrap_or(peer)
+        .collect();
+    let mut nearest_trusted = peer;
+    for entry in entries.into_iter().rev() {
+        match forwarded_address(entry) {
+            Some(ip) if trusted.contains(&ip) => nearest_trusted = ip,
+            Some(ip) => return ip,
+            None => break,
+        }
+    }
+    nearest_trusted
+}
+
+/// One `X-Forwarded-For` entry: an address, perhaps with a port (`203.0.113.9:4711`,
+/// `[2001:db8::1]:4711`).
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry.parse::<IpAddr>().ok().or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
 }
 
 /// The token the client presented: a bearer token, or else the session cookie.
@@ -185,6 +200,21 @@ mod tests {
         headers.insert("x-forwarded-for", "203.0.113.9, 198.51.100.7".parse().unwrap());
         assert_eq!(client_ip(proxy, &headers, &[proxy]), "198.51.100.7".parse::<IpAddr>().unwrap());
         assert_eq!(client_ip(proxy, &headers, &[]), proxy);
+    }
+
+    #[test]
+    fn a_forwarded_entry_that_is_not_an_address_lets_no_client_supplied_address_through() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-forwarded-for", value.parse().unwrap());
+            client_ip(proxy, &headers, &[proxy])
+        };
+        assert_eq!(with("6.6.6.6, 198.51.100.7:4711"), "198.51.100.7".parse::<IpAddr>().unwrap());
+        assert_eq!(with("6.6.6.6, [2001:db8::1]:4711"), "2001:db8::1".parse::<IpAddr>().unwrap());
+        assert_eq!(with("6.6.6.6, unknown"), proxy);
+        assert_eq!(with("6.6.6.6, not an address"), proxy);
+        assert_eq!(with("6.6.6.6, 10.0.0.1, unknown"), proxy);
     }
 
     #[test]

@@ -109,7 +109,7 @@ impl Tx {
     /// an advisory lock held to the end of the transaction), so each one reads the
     /// dates every earlier one committed and none leaves a branch stale.
     pub async fn refresh_blocked_from(&mut self, id: AccountId) -> Result<()> {
-        if let Tx::Postgres(tx) = self {
+        if let super::Db::Postgres(tx) = &mut self.db {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(BLOCKING_DATES_LOCK)
                 .execute(&mut **tx)

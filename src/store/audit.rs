@@ -73,6 +73,43 @@ impl Tx {
         .await)?)
     }
 
+    /// The accounts whose trail was written before trails were sealed with the key.
+    pub async fn legacy_audit_accounts(&mut self) -> Result<Vec<AccountId>> {
+        Ok(with_tx!(self, c => sqlx::query_scalar("SELECT id FROM accounts WHERE audit_legacy ORDER BY id")
+            .fetch_all(c)
+            .await)?)
+    }
+
+    pub async fn audit_is_legacy(&mut self, account: AccountId) -> Result<bool> {
+        Ok(with_tx!(self, c => sqlx::query_scalar("SELECT audit_legacy FROM accounts WHERE id = $1")
+            .bind(account)
+            .fetch_one(c)
+            .await)?)
+    }
+
+    /// Replaces an event's seal (when a legacy trail is sealed with the key).
+    pub async fn reseal_audit_event(&mut self, id: i64, prev: Option<&[u8]>, hash: &[u8]) -> Result<()> {
+        with_tx!(self, c => sqlx::query("UPDATE audit_events SET prev_hash = $2, hash = $3 WHERE id = $1")
+            .bind(id)
+            .bind(prev)
+            .bind(hash)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    /// Marks a legacy trail sealed, ending at `head`.
+    pub async fn finish_audit_reseal(&mut self, account: AccountId, head: Option<&[u8]>) -> Result<()> {
+        with_tx!(self, c => sqlx::query("UPDATE accounts SET audit_head = $2, audit_legacy = FALSE WHERE id = $1")
+            .bind(account)
+            .bind(head)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// Every event of the account, oldest first.
     pub async fn audit_events_of(&mut self, account: AccountId) -> Result<Vec<AuditRow>> {
         Ok(with_tx!(self, c => sqlx::query_as(

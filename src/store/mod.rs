@@ -10,6 +10,8 @@
 use std::{str::FromStr, time::Duration};
 
 use anyhow::Context;
+
+use crate::keys::SecretKey;
 use sqlx::{
     PgPool, Postgres, Sqlite, SqlitePool, Transaction,
     postgres::PgPoolOptions,
@@ -46,12 +48,12 @@ pub use verifications::VerificationRow;
 /// Runs `$body` with `$conn` bound to the transaction's connection, whichever backend.
 macro_rules! with_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
-        match $tx {
-            $crate::store::Tx::Sqlite(tx, _) => {
+        match &mut $tx.db {
+            $crate::store::Db::Sqlite(tx, _) => {
                 let $conn = &mut **tx;
                 $body
             }
-            $crate::store::Tx::Postgres(tx) => {
+            $crate::store::Db::Postgres(tx) => {
                 let $conn = &mut **tx;
                 $body
             }
@@ -62,12 +64,12 @@ macro_rules! with_tx {
 /// Runs `$body` with `$pool` bound to the live pool, whichever backend.
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
-        match $store {
-            $crate::store::Store::Sqlite(sqlite) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite(sqlite) => {
                 let $pool = &sqlite.pool;
                 $body
             }
-            $crate::store::Store::Postgres($pool) => $body,
+            $crate::store::Backend::Postgres($pool) => $body,
         }
     };
 }
@@ -75,13 +77,13 @@ macro_rules! with_pool {
 /// queue.
 macro_rules! with_writer {
     ($store:expr, $pool:ident => $body:expr) => {
-        match $store {
-            $crate::store::Store::Sqlite(sqlite) => {
+        match &$store.backend {
+            $crate::store::Backend::Sqlite(sqlite) => {
                 let _turn = sqlite.writers.lock().await;
                 let $pool = &sqlite.pool;
                 $body
             }
-            $crate::store::Store::Postgres($pool) => $body,
+            $crate::store::Backend::Postgres($pool) => $body,
         }
     };
 }
@@ -90,9 +92,16 @@ pub(crate) use {with_pool, with_tx, with_writer};
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
-/// A pool of connections to the one database.
+/// A pool of connections to the one database, with the server key that seals what is
+/// written in its audit chains.
 #[derive(Clone, Debug)]
-pub enum Store {
+pub struct Store {
+    backend: Backend,
+    keys: SecretKey,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Backend {
     Sqlite(SqliteStore),
     Postgres(PgPool),
 }
@@ -113,7 +122,12 @@ pub struct SqliteStore {
 
 /// An open transaction. Dropping it without [`Tx::commit`] rolls it back. A SQLite
 /// write transaction holds its place at the head of the writers' queue.
-pub enum Tx {
+pub struct Tx {
+    pub(crate) db: Db,
+    keys: SecretKey,
+}
+
+pub(crate) enum Db {
     Sqlite(Transaction<'static, Sqlite>, Option<tokio::sync::OwnedMutexGuard<()>>),
     Postgres(Transaction<'static, Postgres>),
 }
@@ -121,7 +135,23 @@ pub enum Tx {
 impl Store {
     /// Connects to `url` (`sqlite://...` or `postgres://...`), creating a SQLite file if
     /// missing. Fails with the reason when the database cannot be reached.
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+    pub async fn connect(url: &str, keys: SecretKey) -> anyhow::Result<Self> {
+        Ok(Self { backend: Backend::connect(url).await?, keys })
+    }
+
+    /// Brings the schema up to date.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match &self.backend {
+            Backend::Sqlite(sqlite) => SQLITE_MIGRATIONS.run(&sqlite.pool).await,
+            Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
+        }
+        .context("database migration failed")?;
+        self.fill_username_skeletons().await.context("filling in username skeletons failed")
+    }
+}
+
+impl Backend {
+    async fn connect(url: &str) -> anyhow::Result<Self> {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .with_context(|| "PORTCULLIS_DATABASE_URL is not a valid SQLite URL")?
@@ -154,34 +184,44 @@ impl Store {
             Ok(Self::Postgres(pool))
         }
     }
+}
 
-    /// Brings the schema up to date.
-    pub async fn migrate(&self) -> anyhow::Result<()> {
-        match self {
-            Self::Sqlite(sqlite) => SQLITE_MIGRATIONS.run(&sqlite.pool).await,
-            Self::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
+impl Store {
+    /// Computes the look-alike skeletons of usernames stored before they were kept. A
+    /// name whose skeleton another already has stays unfilled (both keep working; no new
+    /// name may look like either).
+    async fn fill_username_skeletons(&self) -> crate::error::Result<()> {
+        let names = self.read().await?.usernames_without_skeleton().await?;
+        for (id, name) in names {
+            let mut tx = self.write().await?;
+            if !tx.set_username_skeleton(id, &crate::users::skeleton_of(&name)).await? {
+                tracing::warn!(user = %id, "a username looks like another; it keeps its name");
+            }
+            tx.commit().await?;
         }
-        .context("database migration failed")
+        Ok(())
     }
 
     /// A transaction that will write. On SQLite it takes the write lock at once, so two
     /// writers queue instead of one failing when it upgrades a read lock.
     pub async fn write(&self) -> sqlx::Result<Tx> {
-        Ok(match self {
-            Self::Sqlite(sqlite) => {
+        let db = match &self.backend {
+            Backend::Sqlite(sqlite) => {
                 let turn = sqlite.writers.clone().lock_owned().await;
-                Tx::Sqlite(sqlite.pool.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+                Db::Sqlite(sqlite.pool.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
             }
-            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-        })
+            Backend::Postgres(pool) => Db::Postgres(pool.begin().await?),
+        };
+        Ok(Tx { db, keys: self.keys.clone() })
     }
 
     /// A transaction that only reads: a consistent view without taking a write lock.
     pub async fn read(&self) -> sqlx::Result<Tx> {
-        Ok(match self {
-            Self::Sqlite(sqlite) => Tx::Sqlite(sqlite.pool.begin().await?, None),
-            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-        })
+        let db = match &self.backend {
+            Backend::Sqlite(sqlite) => Db::Sqlite(sqlite.pool.begin().await?, None),
+            Backend::Postgres(pool) => Db::Postgres(pool.begin().await?),
+        };
+        Ok(Tx { db, keys: self.keys.clone() })
     }
 
     /// Whether the database answers: for `/readyz`.
@@ -196,10 +236,15 @@ impl Store {
 
 impl Tx {
     pub async fn commit(self) -> sqlx::Result<()> {
-        match self {
-            Self::Sqlite(tx, _turn) => tx.commit().await,
-            Self::Postgres(tx) => tx.commit().await,
+        match self.db {
+            Db::Sqlite(tx, _turn) => tx.commit().await,
+            Db::Postgres(tx) => tx.commit().await,
         }
+    }
+
+    /// The server key, for sealing audit events in this transaction.
+    pub(crate) fn keys(&self) -> &SecretKey {
+        &self.keys
     }
 }
 

@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::{SqliteStore, Store, Tx, with_pool, with_tx, with_writer};
+use super::{Backend, SqliteStore, Store, Tx, with_pool, with_tx, with_writer};
 use crate::{accounts::AccountId, error::Result, sessions::NewSession, tokens::TokenHash, users::UserId};
 
 /// A session as its owner lists it: one they signed in to, or one someone else opened
@@ -66,7 +66,7 @@ pub(super) const SESSION_BY_HASH: &str = "SELECT s.id, s.app, s.ip, s.remember, 
 
 impl Store {
     pub async fn session_by_hash(&self, hash: &TokenHash) -> Result<Option<SessionView>> {
-        if let Store::Sqlite(SqliteStore { reads: Some(reads), .. }) = self {
+        if let Backend::Sqlite(SqliteStore { reads: Some(reads), .. }) = &self.backend {
             return Ok(reads.session_by_hash(hash)?);
         }
         Ok(
@@ -80,15 +80,15 @@ impl Store {
     /// it.
     pub async fn touch_session(&self, id: i64, now: i64) -> Result<()> {
         const TOUCH: &str = "UPDATE sessions SET last_seen_at = $2 WHERE id = $1";
-        match self {
-            Store::Sqlite(sqlite) => {
+        match &self.backend {
+            Backend::Sqlite(sqlite) => {
                 let Some(_recording) = Recording::start(&sqlite.touching, id) else {
                     return Ok(());
                 };
                 let _turn = sqlite.writers.lock().await;
                 sqlx::query(TOUCH).bind(id).bind(now).execute(&sqlite.pool).await?;
             }
-            Store::Postgres(pool) => {
+            Backend::Postgres(pool) => {
                 sqlx::query(TOUCH).bind(id).bind(now).execute(pool).await?;
             }
         }

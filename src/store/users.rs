@@ -61,8 +61,8 @@ impl Tx {
             sqlx::query_scalar(
                 "INSERT INTO users (account_id, username, creator_id, top_user, email, \
                  email_verified, phone, phone_verified, password_hash, can_change_password, \
-                 can_send_sms, must_change_password, language, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+                 can_send_sms, must_change_password, language, created_at, username_skeleton) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
             )
             .bind(u.account_id)
             .bind(u.username.as_str())
@@ -78,6 +78,7 @@ impl Tx {
             .bind(u.must_change_password)
             .bind(u.language.code())
             .bind(now)
+            .bind(u.username.skeleton())
             .fetch_one(c)
             .await
         });
@@ -85,6 +86,30 @@ impl Tx {
             true => Error::Conflict { field: "username" },
             false => e.into(),
         })
+    }
+
+    /// Names whose look-alike skeleton is not stored yet (users from before it was), by id.
+    pub async fn usernames_without_skeleton(&mut self) -> Result<Vec<(UserId, String)>> {
+        Ok(with_tx!(self, c => sqlx::query_as(
+            "SELECT id, username FROM users WHERE username_skeleton IS NULL ORDER BY id",
+        )
+        .fetch_all(c)
+        .await)?)
+    }
+
+    /// Stores a name's skeleton; false when another name already has it.
+    pub async fn set_username_skeleton(&mut self, id: UserId, skeleton: &str) -> Result<bool> {
+        let result = with_tx!(self, c => sqlx::query("UPDATE users SET username_skeleton = $2 WHERE id = $1")
+            .bind(id)
+            .bind(skeleton)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()));
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_unique_violation(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn user_by_id(&mut self, id: UserId) -> Result<Option<UserRow>> {

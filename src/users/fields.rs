@@ -5,6 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use unicode_normalization::UnicodeNormalization;
+use unicode_security::{GeneralSecurityProfile, general_security_profile::IdentifierType};
+
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
@@ -21,25 +24,48 @@ impl fmt::Display for UserId {
 /// The longest username, in characters.
 pub const MAX_USERNAME_CHARS: usize = 64;
 
-/// A username: 1 to 64 characters, no control characters, no surrounding spaces.
+/// A username: 1 to 64 characters in Unicode's compatibility form (NFKC: `ｄｅｍｏ` is
+/// `demo`), with no control, invisible or direction-changing characters and no spaces at
+/// the ends. Names that look alike ([`Username::skeleton`]) cannot both exist.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
 impl Username {
     pub fn parse(s: &str) -> Result<Self> {
+        let s: String = s.nfkc().collect();
         let chars = s.chars().count();
         if chars == 0 || chars > MAX_USERNAME_CHARS {
             return Err(Error::invalid("username", "use 1 to 64 characters"));
         }
-        if s.trim() != s || s.chars().any(char::is_control) {
-            return Err(Error::invalid("username", "no spaces at the ends and no control characters"));
+        if s.trim() != s || s.chars().any(|c| c.is_control() || is_invisible(c)) {
+            return Err(Error::invalid(
+                "username",
+                "no spaces at the ends and no control, invisible or direction characters",
+            ));
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(s))
+    }
+
+    /// What the name looks like (Unicode TR39's skeleton): `demо` with a Cyrillic `о`
+    /// and `demo` have the same one.
+    pub fn skeleton(&self) -> String {
+        skeleton_of(&self.0)
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The TR39 skeleton of any name, stored or typed.
+pub fn skeleton_of(name: &str) -> String {
+    unicode_security::skeleton(name).collect()
+}
+
+/// Characters that show nothing or change the direction of what follows (zero-width
+/// spaces and joiners, bidi controls, tags...): Unicode's default-ignorable code points.
+fn is_invisible(c: char) -> bool {
+    c.identifier_type() == Some(IdentifierType::Default_Ignorable)
 }
 
 /// The longest email address (RFC 5321's limit on a path).
@@ -161,6 +187,24 @@ mod tests {
         assert!(Username::parse(" admin").is_err());
         assert!(Username::parse("a\u{7}b").is_err());
         assert!(Username::parse(&"u".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn usernames_are_normalized_and_refuse_invisible_and_direction_characters() {
+        assert_eq!(Username::parse("ｄｅｍｏ").unwrap().as_str(), "demo");
+        for bad in ["demo\u{200b}", "\u{202e}omed", "de\u{2066}mo", "demo\u{feff}", "de\u{00ad}mo"] {
+            assert!(Username::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Username::parse("водитель-1").unwrap().as_str(), "водитель-1");
+    }
+
+    #[test]
+    fn names_that_look_alike_share_a_skeleton() {
+        let latin = Username::parse("demo").unwrap();
+        let cyrillic_o = Username::parse("dem\u{043e}").unwrap();
+        assert_ne!(latin, cyrillic_o);
+        assert_eq!(latin.skeleton(), cyrillic_o.skeleton());
+        assert_ne!(latin.skeleton(), Username::parse("demo2").unwrap().skeleton());
     }
 
     #[test]

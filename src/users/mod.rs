@@ -14,6 +14,7 @@ mod password;
 pub use actions::{end_sessions, unlock};
 pub use fields::{
     Email, Language, MAX_EMAIL_LEN, MAX_USERNAME_CHARS, Phone, Right, StoredHash, UserId, Username,
+    skeleton_of,
 };
 pub use grants::set_grants;
 pub use own::{OwnChanges, SecuritySettings, security, update_own};

@@ -385,3 +385,21 @@ db_test! {
         assert_eq!(updated.last().unwrap()["after"]["email_verified"], true);
     }
 }
+
+db_test! {
+    async fn a_username_that_hides_characters_or_looks_like_another_is_refused(app: TestApp) {
+        app.company("acme").await;
+        let admin = app.signed_in("acme-admin").await;
+        let create = |name: &str| app.post("/api/v1/users", Some(&admin), json!({ "username": name, "password": PASSWORD }));
+        assert_eq!(create("demo").await.status(), StatusCode::CREATED);
+        for hidden in ["demo\u{200b}", "\u{202e}omed", "de\u{2060}mo"] {
+            let refused = json_of(create(hidden).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+            assert_eq!(refused["field"], "username", "{hidden:?}");
+        }
+        for look_alike in ["dem\u{043e}", "ｄｅｍｏ", "DEMO".to_lowercase().as_str()] {
+            let refused = json_of(create(look_alike).await, StatusCode::CONFLICT).await;
+            assert_eq!(refused["field"], "username", "{look_alike:?}");
+        }
+        assert_eq!(create("demo2").await.status(), StatusCode::CREATED);
+    }
+}

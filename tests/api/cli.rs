@@ -155,6 +155,111 @@ db_test! {
     }
 }
 
+/// Re-chains an account's trail with plain SHA-256 (as trails were written before they
+/// were keyed, and as anyone without the key could), head included.
+async fn rechain_with_sha256(app: &TestApp, account: portcullis::accounts::AccountId) {
+    use sha2::{Digest, Sha256};
+    let blob = |b: &[u8]| match app.backend {
+        Backend::Sqlite => format!("X'{}'", hex::encode(b)),
+        Backend::Postgres => format!("decode('{}', 'hex')", hex::encode(b)),
+    };
+    let events = app.app.store.read().await.unwrap().audit_events_of(account).await.unwrap();
+    let mut prev: Option<Vec<u8>> = None;
+    for e in &events {
+        let content = serde_json::json!([
+            e.account_id,
+            e.seq,
+            e.at,
+            e.actor_id,
+            e.acting_as_id,
+            e.subject_id,
+            e.action,
+            e.details,
+            e.ip
+        ]);
+        let mut h = Sha256::new();
+        h.update(prev.as_deref().unwrap_or(&[]));
+        h.update(content.to_string().as_bytes());
+        let hash = h.finalize().to_vec();
+        let prev_sql = prev.as_deref().map_or("NULL".to_owned(), blob);
+        app.raw_sql(&format!(
+            "UPDATE audit_events SET prev_hash = {prev_sql}, hash = {} WHERE id = {}",
+            blob(&hash),
+            e.id
+        ))
+        .await;
+        prev = Some(hash);
+    }
+    app.raw_sql(&format!("UPDATE accounts SET audit_head = {} WHERE id = {account}", blob(&prev.unwrap())))
+        .await;
+}
+
+db_test! {
+    async fn a_trail_from_before_keyed_chains_is_sealed_once_by_the_operator_and_then_verifies(app: TestApp) {
+        let company = app.company("acme").await;
+        app.signed_in("acme-admin").await;
+        rechain_with_sha256(&app, company.account).await;
+        app.raw_sql("UPDATE accounts SET audit_legacy = TRUE WHERE id = 1").await;
+        let output = portcullis(&app, &["audit", "verify"]);
+        assert!(String::from_utf8_lossy(&output.stderr).contains("run `portcullis audit seal-legacy`"));
+        assert!(portcullis(&app, &["audit", "seal-legacy"]).status.success());
+        assert_eq!(app.column::<bool>("SELECT audit_legacy FROM accounts").await, [false]);
+        let output = portcullis(&app, &["audit", "verify"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+}
+
+db_test! {
+    async fn a_trail_rewritten_and_rechained_without_the_key_is_found(app: TestApp) {
+        let company = app.company("acme").await;
+        app.user(company.account, company.admin, "driver").await;
+        app.signed_in("driver").await;
+        app.raw_sql("UPDATE audit_events SET details = '{\"result\":\"ok\"}' WHERE account_id = 1 AND seq = 2").await;
+        // The attacker re-chains every event with the hash the trail once used, and the head.
+        rechain_with_sha256(&app, company.account).await;
+        let output = portcullis(&app, &["audit", "verify"]);
+        assert!(!output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).contains("breaks at event 1: changed after it was written"));
+        // Nor does marking the trail as one from before keyed chains help.
+        app.raw_sql("UPDATE accounts SET audit_legacy = TRUE WHERE id = 1").await;
+        let output = portcullis(&app, &["audit", "verify"]);
+        assert!(String::from_utf8_lossy(&output.stderr).contains("written before trails were sealed"));
+    }
+}
+
+db_test! {
+    async fn a_trail_cut_back_before_an_exported_head_is_found(app: TestApp) {
+        let company = app.company("acme").await;
+        app.user(company.account, company.admin, "driver").await;
+        app.signed_in("driver").await;
+        let heads = portcullis(&app, &["audit", "heads"]);
+        assert!(heads.status.success());
+        let file = app.dir.path().join("heads.json");
+        std::fs::write(&file, &heads.stdout).unwrap();
+        let exported: Value = serde_json::from_slice(&heads.stdout).unwrap();
+        let seq = exported[0]["seq"].as_i64().unwrap();
+        app.signed_in("driver").await;
+        let file_arg = file.display().to_string();
+        assert!(portcullis(&app, &["audit", "verify", "--heads", &file_arg]).status.success());
+
+        // Cut the tail back to before the exported head, and roll the head back with it.
+        app.raw_sql(&format!("DELETE FROM audit_events WHERE account_id = 1 AND seq >= {seq}")).await;
+        let earlier = seq - 1;
+        app.raw_sql(&format!("UPDATE accounts SET audit_seq = {earlier}, audit_head = (SELECT hash FROM audit_events WHERE account_id = 1 AND seq = {earlier}) WHERE id = 1")).await;
+        assert!(portcullis(&app, &["audit", "verify"]).status.success(), "the chain alone cannot tell");
+        let output = portcullis(&app, &["audit", "verify", "--heads", &file_arg]);
+        assert!(!output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).contains("rolled back"), "{}", String::from_utf8_lossy(&output.stderr));
+
+        // A heads file edited to match is refused: its signature no longer fits.
+        let mut forged = exported.clone();
+        forged[0]["seq"] = Value::from(earlier);
+        std::fs::write(&file, forged.to_string()).unwrap();
+        let output = portcullis(&app, &["audit", "verify", "--heads", &file_arg]);
+        assert!(String::from_utf8_lossy(&output.stderr).contains("altered"));
+    }
+}
+
 #[test]
 fn every_command_has_help() {
     for args in [
@@ -163,6 +268,9 @@ fn every_command_has_help() {
         &["account", "create", "--help"],
         &["account", "update", "--help"],
         &["user", "grant", "--help"],
+        &["audit", "verify", "--help"],
+        &["audit", "heads", "--help"],
+        &["audit", "seal-legacy", "--help"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_portcullis")).args(args).output().unwrap();
         assert!(output.status.success());

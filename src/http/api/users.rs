@@ -95,7 +95,6 @@ impl From<NewUserBody> for UserRequest {
             can_send_sms: b.can_send_sms,
             must_change_password: b.must_change_password,
             language: b.language,
-            ..Default::default()
         }
     }
 }

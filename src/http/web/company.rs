@@ -214,6 +214,7 @@ pub async fn audit_csv(
     client: Client,
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, PageError> {
+    session.require_no_duty()?;
     let current = &session.0;
     let tr = Tr(current.language);
     let failed = |e| PageError::Domain(e, tr);

@@ -1,14 +1,16 @@
 //! The audit trail: who did what, as whom, to whom, when and from where.
 //!
 //! Domain functions call [`record`] inside the transaction that makes the change, so an
-//! event exists exactly when its change does. Each account's events form a hash chain:
-//! an event's hash covers the previous event's hash and its own content, and the account
-//! row keeps the newest hash and number, so an edited, removed or reordered event breaks
-//! the chain where it happened.
+//! event exists exactly when its change does. Each account's events form a chain sealed
+//! with the server key (see [`chain`]): an edited, removed or reordered event breaks it
+//! where it happened, and nobody without the key can forge a new one.
+
+pub mod chain;
+
+pub use chain::{Break, Head, Sealed, Verification, heads, reseal_legacy, verify};
 
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::{
@@ -16,7 +18,7 @@ use crate::{
     clock::from_unix,
     error::Result,
     rights::{Actor, ManagesAccount},
-    store::{AuditRow, Store, Tx},
+    store::{Store, Tx},
     users::UserId,
 };
 
@@ -62,41 +64,6 @@ impl Event {
     }
 }
 
-/// The fields of an event that its hash covers, as they are stored.
-#[derive(Debug, Clone)]
-pub struct Sealed {
-    pub account_id: AccountId,
-    pub seq: i64,
-    pub at: i64,
-    pub actor_id: Option<UserId>,
-    pub acting_as_id: Option<UserId>,
-    pub subject_id: Option<UserId>,
-    pub action: String,
-    pub details: String,
-    pub ip: Option<String>,
-}
-
-impl Sealed {
-    /// SHA-256 over the previous hash and an unambiguous encoding of the content.
-    pub fn hash(&self, prev: Option<&[u8]>) -> [u8; 32] {
-        let content = serde_json::json!([
-            self.account_id,
-            self.seq,
-            self.at,
-            self.actor_id,
-            self.acting_as_id,
-            self.subject_id,
-            self.action,
-            self.details,
-            self.ip,
-        ]);
-        let mut h = Sha256::new();
-        h.update(prev.unwrap_or(&[]));
-        h.update(content.to_string().as_bytes());
-        h.finalize().into()
-    }
-}
-
 /// Appends `event` to its account's chain, inside the caller's transaction.
 pub async fn record(tx: &mut Tx, event: Event, now: i64) -> Result<()> {
     let (seq, prev) = tx.advance_audit_chain(event.account_id).await?;
@@ -111,7 +78,7 @@ pub async fn record(tx: &mut Tx, event: Event, now: i64) -> Result<()> {
         details: event.details.to_string(),
         ip: event.ip,
     };
-    let hash = sealed.hash(prev.as_deref());
+    let hash = sealed.hash(tx.keys(), prev.as_deref());
     tx.insert_audit_event(&sealed, prev.as_deref(), &hash).await
 }
 
@@ -276,74 +243,6 @@ pub async fn login_history(
         .collect();
     let next = if more { entries.last().map(|e| e.id) } else { None };
     Ok((entries, next))
-}
-
-/// Where an account's chain breaks: the first event that is not what the chain says.
-#[derive(Debug, Clone, Serialize)]
-pub struct Break {
-    pub account_id: AccountId,
-    /// The number the event at the break has, or should have had.
-    pub seq: i64,
-    pub problem: &'static str,
-}
-
-/// What `verify` found.
-#[derive(Debug, Clone, Serialize)]
-pub struct Verification {
-    pub accounts: usize,
-    pub events: usize,
-    pub breaks: Vec<Break>,
-}
-
-/// Walks every account's chain and reports the first event in each that was changed,
-/// removed or reordered since it was written.
-pub async fn verify(store: &Store) -> Result<Verification> {
-    let mut tx = store.read().await?;
-    let accounts = tx.account_ids().await?;
-    let mut result = Verification { accounts: accounts.len(), events: 0, breaks: Vec::new() };
-    for account in accounts {
-        let events = tx.audit_events_of(account).await?;
-        let (last_seq, head) = tx.audit_head(account).await?;
-        result.events += events.len();
-        if let Some(problem) = first_break(&events, last_seq, head.as_deref()) {
-            result.breaks.push(Break { account_id: account, seq: problem.0, problem: problem.1 });
-        }
-    }
-    Ok(result)
-}
-
-/// The first break in one account's events (ordered by number), given the number and
-/// hash the account row says the chain ends with.
-fn first_break(events: &[AuditRow], last_seq: i64, head: Option<&[u8]>) -> Option<(i64, &'static str)> {
-    let mut prev: Option<&[u8]> = None;
-    for (expected, event) in (1..).zip(events) {
-        if event.seq != expected {
-            return Some((expected, "missing or out of order"));
-        }
-        if event.prev_hash.as_deref() != prev {
-            return Some((expected, "does not follow the event before it"));
-        }
-        let sealed = Sealed {
-            account_id: event.account_id,
-            seq: event.seq,
-            at: event.at,
-            actor_id: event.actor_id,
-            acting_as_id: event.acting_as_id,
-            subject_id: event.subject_id,
-            action: event.action.clone(),
-            details: event.details.clone(),
-            ip: event.ip.clone(),
-        };
-        if sealed.hash(prev)[..] != event.hash[..] {
-            return Some((expected, "changed after it was written"));
-        }
-        prev = Some(&event.hash);
-    }
-    let count = events.len() as i64;
-    if count != last_seq || prev != head {
-        return Some((count + 1, "missing: later events were removed"));
-    }
-    None
 }
 
 /// A `{before, after}` pair holding only the fields that differ.
