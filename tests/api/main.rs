@@ -14,6 +14,7 @@ mod flespi;
 mod impersonation;
 mod lifecycle;
 mod login;
+mod matrix;
 mod operations;
 mod pages;
 mod recovery;
