@@ -110,9 +110,9 @@ pub struct Entry {
     #[schema(value_type = Object)]
     pub details: Value,
     pub ip: Option<String>,
-    /// Hex SHA-256 of the event before (`null` for the first).
+    /// Hex MAC of the event before (`null` for the first).
     pub prev_hash: Option<String>,
-    /// Hex SHA-256 over `prev_hash` and this event's content.
+    /// Hex MAC (HMAC-SHA-256 under the audit key) over `prev_hash` and this event's content.
     pub hash: String,
 }
 
@@ -154,13 +154,17 @@ pub async fn page(
     Ok((entries, next))
 }
 
+/// What a spreadsheet cell starts with when the spreadsheet would run it.
+pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
 /// Entries as CSV, one row each: time, user, acting as, for whom, action, details, IP,
 /// number and hashes, so an export can be checked offline.
 pub fn to_csv(entries: &[Entry]) -> Result<String> {
     let mut out = csv::Writer::from_writer(Vec::new());
-    // A spreadsheet would run a name starting with `=`, `+`, `-` or `@` as a formula.
+    // A spreadsheet would run a name starting with `=`, `+`, `-`, `@`, a tab or a carriage
+    // return as a formula.
     let name = |n: &Option<Named>| match n.as_ref().and_then(|n| n.username.clone()) {
-        Some(name) if name.starts_with(['=', '+', '-', '@']) => format!("'{name}"),
+        Some(name) if name.starts_with(FORMULA_STARTS) => format!("'{name}"),
         name => name.unwrap_or_default(),
     };
     let failed = |e: csv::Error| crate::error::Error::Unexpected(e.into());

@@ -66,7 +66,7 @@ impl FromRequestParts<App> for Client {
 /// the nearest address in `X-Forwarded-For` that is not one. Entries are read from the
 /// nearest hop outwards; one that is not an address (`unknown`, garbage) stops the walk
 /// at the last trusted hop, since everything beyond it is the client's own say.
-fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
     if !trusted.contains(&peer) {
         return peer;
     }

@@ -55,6 +55,7 @@ pub struct PasswordChangeBody {
 /// Change one's own password. Every other session of the user ends.
 #[utoipa::path(post, path = "/api/v1/password/change", tag = "passwords", security(("bearer" = [])),
     request_body = PasswordChangeBody, responses(
+    (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::ErrorBody),
     (status = 204, description = "Changed"),
     (status = 403, description = "`forbidden`: the user may not change the password", body = super::ErrorBody),
     (status = 422, description = "`invalid`: `field` says which password is wrong or weak", body = super::ErrorBody),
@@ -235,6 +236,7 @@ pub struct SecurityBody {
 /// Change one's own addresses, notices and language.
 #[utoipa::path(patch, path = "/api/v1/me/security", tag = "security", security(("bearer" = [])),
     request_body = SecurityBody, responses(
+    (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::ErrorBody),
     (status = 200, body = SecuritySettings),
     (status = 422, description = "`invalid`: `field` says which", body = super::ErrorBody),
 ))]
@@ -281,6 +283,7 @@ pub enum TwoFactorMethod {
 /// app set up with `/api/v1/me/totp`.
 #[utoipa::path(put, path = "/api/v1/me/two-factor", tag = "security", security(("bearer" = [])),
     request_body = TwoFactorBody, responses(
+    (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::ErrorBody),
     (status = 200, description = "The second factor now on per app", body = Settings),
     (status = 422, description = "`invalid`: the address is not confirmed, or the company sends codes by email only", body = super::ErrorBody),
 ))]
@@ -316,6 +319,7 @@ pub struct EnrolBody {
 /// one confirms it.
 #[utoipa::path(post, path = "/api/v1/me/totp", tag = "security", security(("bearer" = [])),
     request_body = EnrolBody, responses(
+    (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::ErrorBody),
     (status = 201, body = Enrolment),
     (status = 422, description = "`invalid`: the password is missing or wrong", body = super::ErrorBody),
 ))]
@@ -369,6 +373,7 @@ pub struct PasswordBody {
 /// Remove the authenticator and its backup codes; needs the current password.
 #[utoipa::path(delete, path = "/api/v1/me/totp", tag = "security", security(("bearer" = [])),
     request_body = PasswordBody, responses(
+    (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::ErrorBody),
     (status = 204, description = "Removed; apps that used it have no second factor now"),
     (status = 404, description = "`not_found`: no authenticator", body = super::ErrorBody),
     (status = 422, description = "`invalid`: the password is wrong", body = super::ErrorBody),

@@ -69,7 +69,8 @@ pub async fn list(State(app): State<App>, Session(current): Session) -> Result<J
 }
 
 /// End one of the caller's own sessions.
-#[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "session", security(("bearer" = [])), responses(
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "session", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The session, as listed")), responses(
     (status = 204, description = "Ended"),
     (status = 404, description = "No such open session of the caller's", body = super::ErrorBody),
 ))]

@@ -154,7 +154,7 @@ pub struct UserPatchBody {
 
 /// Change a user the caller manages.
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "administration", security(("bearer" = [])),
-    request_body = UserPatchBody, responses(
+    params(("id" = i64, Path, description = "The user")), request_body = UserPatchBody, responses(
     (status = 200, body = UserBody),
     (status = 403, body = super::ErrorBody),
     (status = 422, body = super::ErrorBody),
@@ -183,6 +183,17 @@ pub async fn update(
     Ok(Json(user.into()))
 }
 
+/// The two users of a grant.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct GrantPath {
+    /// The user who holds the rights.
+    id: i64,
+    /// The user the rights are held on.
+    target_id: i64,
+}
+
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantsBody {
@@ -192,7 +203,7 @@ pub struct GrantsBody {
 
 /// Set the rights user `id` holds on user `target_id`.
 #[utoipa::path(put, path = "/api/v1/users/{id}/grants/{target_id}", tag = "administration",
-    security(("bearer" = [])), request_body = GrantsBody, responses(
+    security(("bearer" = [])), params(GrantPath), request_body = GrantsBody, responses(
     (status = 200, body = GrantsBody),
     (status = 403, description = "The caller does not manage both users", body = super::ErrorBody),
 ))]
@@ -210,7 +221,7 @@ pub async fn put_grants(
 
 /// Take away every right user `id` holds on user `target_id`.
 #[utoipa::path(delete, path = "/api/v1/users/{id}/grants/{target_id}", tag = "administration",
-    security(("bearer" = [])), responses((status = 204, description = "No rights remain")))]
+    security(("bearer" = [])), params(GrantPath), responses((status = 204, description = "No rights remain")))]
 pub async fn delete_grants(
     State(app): State<App>,
     session: Session,
