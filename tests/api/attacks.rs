@@ -13,6 +13,18 @@ use time::Duration;
 
 use crate::{db_test, helpers::*};
 
+/// Signs in on the sign-in page as a browser would; the page that answers.
+async fn sign_in_on_the_page(app: &TestApp, username: &str, password: &str) -> String {
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let page = browser.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let at = page.find("name=\"csrf\" value=\"").expect("a form token") + 19;
+    let csrf: String = page[at..].chars().take_while(|c| *c != '"').collect();
+    let form = [("csrf", csrf.as_str()), ("username", username), ("password", password)];
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let post = browser.post(app.url("/login")).header("content-type", "application/x-www-form-urlencoded");
+    post.body(body).send().await.unwrap().text().await.unwrap()
+}
+
 async fn grant(app: &TestApp, by: &str, holder: UserId, target: UserId, rights: Value) -> StatusCode {
     let path = format!("/api/v1/users/{}/grants/{}", holder.0, target.0);
     app.send(Method::PUT, &path, Some(by), Some(json!({ "rights": rights }))).await.status()
@@ -372,6 +384,8 @@ db_test! {
         let refused = json_of(app.login("driver", PASSWORD).await, StatusCode::FORBIDDEN).await;
         assert_eq!(refused["error"], "second_factor_unavailable");
         assert_eq!(refused["contact"]["name"], "Ops desk");
+        let page = sign_in_on_the_page(&app, "driver", PASSWORD).await;
+        assert!(page.contains("Ops desk, +35315550100"), "the sign-in page names whom to call");
         let forgot = json!({ "username": "driver", "email": "thief@evil.example" });
         assert_eq!(app.post("/api/v1/password/forgot", None, forgot).await.status(), StatusCode::ACCEPTED);
         assert!(app.outbox_attempts().await.is_empty(), "a message was queued for an unconfirmed address");

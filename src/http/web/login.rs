@@ -173,6 +173,22 @@ pub async fn submit(
         Err(Error::AccountBlocked) => (StatusCode::FORBIDDEN, tr.t("error-account-blocked")),
         Err(Error::Forbidden) => (StatusCode::FORBIDDEN, tr.t("error-login-as")),
         Err(Error::TargetBlocked) => (StatusCode::FORBIDDEN, tr.t("error-target-blocked")),
+        Err(Error::TooSoon { .. }) => (StatusCode::TOO_MANY_REQUESTS, tr.t("error-code-just-sent")),
+        Err(Error::NoCodeDestination { contact }) => {
+            let message = match contact {
+                Some(contact) => {
+                    let reach = [&contact.name, &contact.phone, &contact.email]
+                        .into_iter()
+                        .filter(|s| !s.is_empty())
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    tr.t1("error-no-code-destination-contact", "contact", reach)
+                }
+                None => tr.t("error-no-code-destination"),
+            };
+            (StatusCode::FORBIDDEN, message)
+        }
         Err(e) => return Err(PageError::Domain(e, tr)),
     };
     let mut page = visitor.layout(tr, None);
