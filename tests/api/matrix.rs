@@ -565,6 +565,38 @@ fn page_outcome(status: StatusCode, location: Option<&str>) -> Outcome {
     }
 }
 
+/// Every (method, path) the pages' router declares, read from its source: the pages have
+/// no document of their own.
+fn declared_page_routes() -> BTreeSet<(String, String)> {
+    let source = include_str!("../../src/http/web/mod.rs");
+    let mut routes = BTreeSet::new();
+    for chunk in source.split(".route(").skip(1) {
+        let Some(path) = chunk.trim_start().strip_prefix('"').and_then(|rest| rest.split('"').next()) else {
+            continue;
+        };
+        // The handlers of this route: up to the next `.route(` (or the end of the list).
+        let handlers = chunk.split("\n}").next().unwrap_or(chunk);
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if handlers.contains(&format!("{method}(")) {
+                routes.insert((method.to_uppercase(), path.to_owned()));
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn every_page_route_has_a_row_in_the_table() {
+    let declared = declared_page_routes();
+    assert!(declared.len() > 30, "the router's source was not read: {declared:?}");
+    let tabled: BTreeSet<(String, String)> =
+        page_rows().iter().map(|r| (r.method.to_owned(), r.route.to_owned())).collect();
+    let missing: Vec<_> = declared.difference(&tabled).collect();
+    assert!(missing.is_empty(), "page routes without a row in the table: {missing:?}");
+    let stale: Vec<_> = tabled.difference(&declared).collect();
+    assert!(stale.is_empty(), "rows for pages the router does not declare: {stale:?}");
+}
+
 db_test! {
     async fn every_page_answers_each_kind_of_caller_as_the_table_says(app: TestApp) {
         let world = world(&app).await;
