@@ -84,7 +84,7 @@ pub async fn request(
         Err(Error::Locked { retry_after }) => return Err(Error::TooSoon { retry_after }),
         other => other?,
     };
-    let Some(user) = tx.user_by_username(request.username).await? else {
+    let Some(user) = tx.user_by_username(username.as_str()).await? else {
         tx.commit().await?;
         return Ok(());
     };

@@ -110,8 +110,11 @@ pub async fn set(
         let mut tx = store.read().await?;
         (tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?, settings(&mut tx, id).await?)
     };
-    let lowers = changes.iter().any(|&(app, method)| before.get(app).is_some_and(|b| Some(b) != method));
-    if lowers {
+    let lowers = |settings: &Settings| {
+        changes.iter().any(|&(app, method)| settings.get(app).is_some_and(|b| Some(b) != method))
+    };
+    let checked = lowers(&before);
+    if checked {
         let password =
             password.ok_or_else(|| Error::invalid("current_password", "enter your current password"))?;
         users::check_current(store, hasher, &user, password, "current_password", now).await?;
@@ -123,6 +126,10 @@ pub async fn set(
         check_usable(&user, method, delivery, authenticator)?;
     }
     let mut settings = settings(&mut tx, id).await?;
+    if !checked && lowers(&settings) {
+        // A factor was turned on meanwhile: this change now lowers it.
+        return Err(Error::invalid("current_password", "enter your current password"));
+    }
     for &(app, method) in changes {
         let before = std::mem::replace(settings.slot(app), method);
         if before == method {
