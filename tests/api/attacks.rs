@@ -5,7 +5,7 @@ use portcullis::{
     accounts::MAX_NESTING,
     lifecycle::{self, TermsChanges},
     rights::Actor,
-    users::{UserId, UserRequest},
+    users::UserId,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -293,13 +293,7 @@ db_test! {
 db_test! {
     async fn turning_two_factor_off_or_adding_an_authenticator_needs_the_password(app: TestApp) {
         let company = app.company("acme").await;
-        let driver = UserRequest {
-            username: "driver".into(),
-            email: Some("driver@fleet.example".into()),
-            email_verified: true,
-            ..Default::default()
-        };
-        app.user_from(company.account, company.admin, driver).await;
+        app.driver_with_confirmed_email(&company).await;
         let token = app.signed_in("driver").await;
         let put = |body: Value| app.send(Method::PUT, "/api/v1/me/two-factor", Some(&token), Some(body));
         let on = put(json!({ "method": "email" })).await;
@@ -369,13 +363,7 @@ db_test! {
         let path = format!("/api/v1/accounts/{}/two-factor-policy", company.account.0);
         let policy = json!({ "contact": { "name": "Ops desk", "phone": "+35315550100" } });
         json_of(app.send(Method::PUT, &path, Some(&admin), Some(policy)).await, StatusCode::OK).await;
-        let driver = UserRequest {
-            username: "driver".into(),
-            email: Some("driver@fleet.example".into()),
-            email_verified: true,
-            ..Default::default()
-        };
-        let driver = app.user_from(company.account, company.admin, driver).await;
+        let driver = app.driver_with_confirmed_email(&company).await;
         let token = app.signed_in("driver").await;
         let on = app.send(Method::PUT, "/api/v1/me/two-factor", Some(&token), Some(json!({ "method": "email" }))).await;
         assert_eq!(on.status(), StatusCode::OK);

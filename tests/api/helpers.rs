@@ -333,6 +333,17 @@ impl TestApp {
             .id
     }
 
+    /// `driver` in the company, with the confirmed address `driver@fleet.example`.
+    pub async fn driver_with_confirmed_email(&self, company: &Company) -> UserId {
+        let driver = UserRequest {
+            username: "driver".into(),
+            email: Some("driver@fleet.example".into()),
+            email_verified: true,
+            ..Default::default()
+        };
+        self.user_from(company.account, company.admin, driver).await
+    }
+
     /// The actions of an account's audit trail, oldest first, with their details.
     pub async fn audit_trail(&self, account: AccountId) -> Vec<(String, Value)> {
         let mut tx = self.app.store.read().await.unwrap();

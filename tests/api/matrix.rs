@@ -101,178 +101,54 @@ const FLEET_ABOVE: [Outcome; 9] = [Anon, Duty, No, No, Ok, No, No, No, Blk];
 /// Top users, each in their own account.
 const TOP_USERS: [Outcome; 9] = [Anon, Duty, No, Ok, Ok, Ok, No, No, Blk];
 
+#[rustfmt::skip]
 fn api_rows() -> Vec<Row> {
     vec![
-        Row {
-            method: "POST",
-            route: "/api/v1/login",
-            body: |_| Some(json!({ "username": "nobody", "password": "not-it" })),
-            expect: PUBLIC,
-        },
-        Row {
-            method: "POST",
-            route: "/api/v1/login/verify",
-            body: |_| Some(json!({ "challenge": "none", "code": "000000" })),
-            expect: PUBLIC,
-        },
-        Row {
-            method: "POST",
-            route: "/api/v1/login/resend",
-            body: |_| Some(json!({ "challenge": "none" })),
-            expect: PUBLIC,
-        },
-        Row {
-            method: "POST",
-            route: "/api/v1/password/forgot",
-            body: |_| Some(json!({ "username": "nobody", "email": "x@fleet.example" })),
-            expect: PUBLIC,
-        },
+        Row { method: "POST", route: "/api/v1/login", body: |_| Some(json!({ "username": "nobody", "password": "not-it" })), expect: PUBLIC },
+        Row { method: "POST", route: "/api/v1/login/verify", body: |_| Some(json!({ "challenge": "none", "code": "000000" })), expect: PUBLIC },
+        Row { method: "POST", route: "/api/v1/login/resend", body: |_| Some(json!({ "challenge": "none" })), expect: PUBLIC },
+        Row { method: "POST", route: "/api/v1/password/forgot", body: |_| Some(json!({ "username": "nobody", "email": "x@fleet.example" })), expect: PUBLIC },
         Row { method: "GET", route: "/api/v1/session", body: none, expect: OWN_ANY },
         Row { method: "DELETE", route: "/api/v1/session", body: none, expect: OWN_ANY },
         Row { method: "POST", route: "/api/v1/session/accept-dpa", body: empty, expect: OWN_ANY },
-        Row {
-            method: "POST",
-            route: "/api/v1/password/change",
-            body: |_| {
-                Some(
-                    json!({ "current_password": "not-it", "new_password": "Xq7!long-enough-pass", "new_password_confirmation": "Xq7!long-enough-pass" }),
-                )
-            },
-            expect: OWN_ANY,
-        },
+        Row { method: "POST", route: "/api/v1/password/change", body: |_| Some(json!({ "current_password": "not-it", "new_password": "Xq7!long-enough-pass", "new_password_confirmation": "Xq7!long-enough-pass" })), expect: OWN_ANY },
         Row { method: "GET", route: "/api/v1/sessions", body: none, expect: OWN },
         Row { method: "DELETE", route: "/api/v1/sessions", body: none, expect: OWN },
         Row { method: "DELETE", route: "/api/v1/sessions/{id}", body: none, expect: OWN },
         Row { method: "GET", route: "/api/v1/impersonation/targets", body: none, expect: OWN },
-        Row {
-            method: "POST",
-            route: "/api/v1/impersonation",
-            body: |w| Some(json!({ "user_id": w.driver })),
-            expect: [Anon, Duty, No, No, No, No, Ok, No, Blk],
-        },
+        Row { method: "POST", route: "/api/v1/impersonation", body: |w| Some(json!({ "user_id": w.driver })), expect: [Anon, Duty, No, No, No, No, Ok, No, Blk] },
         Row { method: "DELETE", route: "/api/v1/impersonation", body: none, expect: OWN },
         Row { method: "GET", route: "/api/v1/me/login-history", body: none, expect: OWN },
         Row { method: "GET", route: "/api/v1/me/security", body: none, expect: OWN },
-        Row {
-            method: "PATCH",
-            route: "/api/v1/me/security",
-            body: |_| Some(json!({ "language": "es" })),
-            expect: OWN_NOT_ACTING,
-        },
-        Row {
-            method: "PUT",
-            route: "/api/v1/me/two-factor",
-            body: |_| Some(json!({ "method": "none" })),
-            expect: OWN_NOT_ACTING,
-        },
+        Row { method: "PATCH", route: "/api/v1/me/security", body: |_| Some(json!({ "language": "es" })), expect: OWN_NOT_ACTING },
+        Row { method: "PUT", route: "/api/v1/me/two-factor", body: |_| Some(json!({ "method": "none" })), expect: OWN_NOT_ACTING },
         Row { method: "POST", route: "/api/v1/me/totp", body: empty, expect: OWN_NOT_ACTING },
-        Row {
-            method: "DELETE",
-            route: "/api/v1/me/totp",
-            body: |_| Some(json!({ "password": "not-it" })),
-            expect: OWN_NOT_ACTING,
-        },
-        Row {
-            method: "POST",
-            route: "/api/v1/me/totp/confirm",
-            body: |_| Some(json!({ "code": "000000" })),
-            expect: OWN_NOT_ACTING,
-        },
+        Row { method: "DELETE", route: "/api/v1/me/totp", body: |_| Some(json!({ "password": "not-it" })), expect: OWN_NOT_ACTING },
+        Row { method: "POST", route: "/api/v1/me/totp/confirm", body: |_| Some(json!({ "code": "000000" })), expect: OWN_NOT_ACTING },
         Row { method: "POST", route: "/api/v1/me/backup-codes", body: empty, expect: OWN_NOT_ACTING },
         Row { method: "GET", route: "/api/v1/me/trusted-devices", body: none, expect: OWN },
-        Row {
-            method: "DELETE",
-            route: "/api/v1/me/trusted-devices/{id}",
-            body: none,
-            expect: OWN_NOT_ACTING,
-        },
+        Row { method: "DELETE", route: "/api/v1/me/trusted-devices/{id}", body: none, expect: OWN_NOT_ACTING },
         Row { method: "POST", route: "/api/v1/me/email/verification", body: empty, expect: OWN_NOT_ACTING },
-        Row {
-            method: "POST",
-            route: "/api/v1/me/email/verification/confirm",
-            body: |_| Some(json!({ "code": "000000" })),
-            expect: OWN_NOT_ACTING,
-        },
+        Row { method: "POST", route: "/api/v1/me/email/verification/confirm", body: |_| Some(json!({ "code": "000000" })), expect: OWN_NOT_ACTING },
         Row { method: "POST", route: "/api/v1/me/phone/verification", body: empty, expect: OWN_NOT_ACTING },
-        Row {
-            method: "POST",
-            route: "/api/v1/me/phone/verification/confirm",
-            body: |_| Some(json!({ "code": "000000" })),
-            expect: OWN_NOT_ACTING,
-        },
+        Row { method: "POST", route: "/api/v1/me/phone/verification/confirm", body: |_| Some(json!({ "code": "000000" })), expect: OWN_NOT_ACTING },
         Row { method: "GET", route: "/api/v1/me/integrations/flespi", body: none, expect: TOP_USERS },
-        Row {
-            method: "PUT",
-            route: "/api/v1/me/integrations/flespi",
-            body: |_| Some(json!({ "token": "0123456789abcdefABCDEF", "region": "eu" })),
-            expect: TOP_USERS,
-        },
+        Row { method: "PUT", route: "/api/v1/me/integrations/flespi", body: |_| Some(json!({ "token": "0123456789abcdefABCDEF", "region": "eu" })), expect: TOP_USERS },
         Row { method: "DELETE", route: "/api/v1/me/integrations/flespi", body: none, expect: TOP_USERS },
         Row { method: "POST", route: "/api/v1/me/integrations/flespi/check", body: empty, expect: TOP_USERS },
-        Row {
-            method: "POST",
-            route: "/api/v1/accounts",
-            body: |w| {
-                Some(
-                    json!({ "name": unique("account"), "parent_id": w.fleet, "admin": { "username": unique("admin"), "password": PASSWORD } }),
-                )
-            },
-            expect: FLEET_READ,
-        },
+        Row { method: "POST", route: "/api/v1/accounts", body: |w| Some(json!({ "name": unique("account"), "parent_id": w.fleet, "admin": { "username": unique("admin"), "password": PASSWORD } })), expect: FLEET_READ },
         Row { method: "GET", route: "/api/v1/accounts/{id}", body: none, expect: FLEET_READ },
-        Row {
-            method: "PATCH",
-            route: "/api/v1/accounts/{id}",
-            body: |_| Some(json!({ "services": { "email_notifications": true } })),
-            expect: FLEET_ABOVE,
-        },
-        Row {
-            method: "GET",
-            route: "/api/v1/accounts/{id}/two-factor-policy",
-            body: none,
-            expect: FLEET_READ,
-        },
-        Row {
-            method: "PUT",
-            route: "/api/v1/accounts/{id}/two-factor-policy",
-            body: |_| Some(json!({ "allow_trusted_devices": true })),
-            expect: FLEET_WITHIN,
-        },
+        Row { method: "PATCH", route: "/api/v1/accounts/{id}", body: |_| Some(json!({ "services": { "email_notifications": true } })), expect: FLEET_ABOVE },
+        Row { method: "GET", route: "/api/v1/accounts/{id}/two-factor-policy", body: none, expect: FLEET_READ },
+        Row { method: "PUT", route: "/api/v1/accounts/{id}/two-factor-policy", body: |_| Some(json!({ "allow_trusted_devices": true })), expect: FLEET_WITHIN },
         Row { method: "GET", route: "/api/v1/accounts/{id}/audit", body: none, expect: FLEET_READ },
-        Row {
-            method: "POST",
-            route: "/api/v1/users",
-            body: |w| {
-                Some(json!({ "username": unique("user"), "password": PASSWORD, "account_id": w.fleet }))
-            },
-            expect: FLEET_READ,
-        },
-        Row {
-            method: "PATCH",
-            route: "/api/v1/users/{id}",
-            body: |_| Some(json!({ "language": "es" })),
-            expect: MANAGES_DRIVER,
-        },
-        Row {
-            method: "POST",
-            route: "/api/v1/users/{id}/two-factor/reset",
-            body: empty,
-            expect: MANAGES_DRIVER,
-        },
+        Row { method: "POST", route: "/api/v1/users", body: |w| Some(json!({ "username": unique("user"), "password": PASSWORD, "account_id": w.fleet })), expect: FLEET_READ },
+        Row { method: "PATCH", route: "/api/v1/users/{id}", body: |_| Some(json!({ "language": "es" })), expect: MANAGES_DRIVER },
+        Row { method: "POST", route: "/api/v1/users/{id}/two-factor/reset", body: empty, expect: MANAGES_DRIVER },
         Row { method: "POST", route: "/api/v1/users/{id}/unlock", body: empty, expect: MANAGES_DRIVER },
         Row { method: "DELETE", route: "/api/v1/users/{id}/sessions", body: none, expect: MANAGES_DRIVER },
-        Row {
-            method: "PUT",
-            route: "/api/v1/users/{id}/grants/{target_id}",
-            body: |_| Some(json!({ "rights": [] })),
-            expect: MANAGES_DRIVER,
-        },
-        Row {
-            method: "DELETE",
-            route: "/api/v1/users/{id}/grants/{target_id}",
-            body: none,
-            expect: MANAGES_DRIVER,
-        },
+        Row { method: "PUT", route: "/api/v1/users/{id}/grants/{target_id}", body: |_| Some(json!({ "rights": [] })), expect: MANAGES_DRIVER },
+        Row { method: "DELETE", route: "/api/v1/users/{id}/grants/{target_id}", body: none, expect: MANAGES_DRIVER },
         Row { method: "GET", route: "/api/v1/openapi.json", body: none, expect: PUBLIC },
     ]
 }
@@ -463,6 +339,7 @@ const PAGE_COMPANY: [Outcome; 9] = [Anon, Duty, No, Ok, Ok, Ok, No, No, Blk];
 const TO_SIGN_IN: [Outcome; 9] = [Anon; 9];
 const SIGN_OUT: [Outcome; 9] = [Anon, Anon, Anon, Anon, Anon, Anon, Anon, Anon, Blk];
 
+#[rustfmt::skip]
 fn page_rows() -> Vec<PageRow> {
     let row = |method, route, expect| PageRow { method, route, expect };
     vec![

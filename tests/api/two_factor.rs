@@ -284,13 +284,7 @@ db_test! {
 db_test! {
     async fn a_new_address_on_the_security_settings_needs_the_password_and_must_be_confirmed_again(app: TestApp) {
         let company = app.company("acme").await;
-        let driver = UserRequest {
-            username: "driver".into(),
-            email: Some("driver@fleet.example".into()),
-            email_verified: true,
-            ..Default::default()
-        };
-        app.user_from(company.account, company.admin, driver).await;
+        app.driver_with_confirmed_email(&company).await;
         let token = app.signed_in("driver").await;
         let patch = json!({ "email": "new@fleet.example", "phone": "+353 1 234 5678", "language": "es" });
         let without = app.send(Method::PATCH, "/api/v1/me/security", Some(&token), Some(patch.clone())).await;
