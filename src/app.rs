@@ -69,11 +69,12 @@ impl App {
         let delivery =
             Delivery { mailer: Arc::new(mailer), sms: sms.map(Arc::new), wake: Default::default() };
         let flespi = Flespi::new(config.flespi_url_eu.clone(), config.flespi_url_ru.clone())?;
+        let hasher = Hasher::new(threads, config.hash_queue.map_or(threads * 32, |n| n.get()));
         Ok(Self(Arc::new(State {
             config,
             store,
             clock,
-            hasher: Hasher::new(threads),
+            hasher,
             keys,
             lifetimes: Lifetimes::default(),
             dpa_text,

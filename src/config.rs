@@ -62,6 +62,11 @@ pub struct Config {
     #[arg(long, env = "PORTCULLIS_HASH_THREADS", global = true)]
     pub hash_threads: Option<NonZeroUsize>,
 
+    /// Password hashes that may wait for a thread; beyond them a sign-in is answered
+    /// `503 overloaded` at once. Default: 32 per hashing thread.
+    #[arg(long, env = "PORTCULLIS_HASH_QUEUE", global = true)]
+    pub hash_queue: Option<NonZeroUsize>,
+
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "PORTCULLIS_MAX_BODY_BYTES", global = true, default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,

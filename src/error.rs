@@ -38,6 +38,8 @@ pub enum Error {
     SmsUnavailable { reason: &'static str },
     #[error("too soon; try again later")]
     TooSoon { retry_after: Duration },
+    #[error("the server is busy; try again in a moment")]
+    Overloaded,
     #[error("{service} could not be reached; try again later")]
     Unreachable { service: &'static str },
     #[error(transparent)]

@@ -116,7 +116,18 @@ async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcom
         (user, counted[0])
     };
     let stored = user.as_ref().map(|u| u.password_hash.0.clone());
-    let right = app.hasher.verify(attempt.password.clone(), stored).await?;
+    let right = match app.hasher.verify(attempt.password.clone(), stored).await {
+        Ok(right) => right,
+        Err(Error::Overloaded) => {
+            // Shed before it was checked: the attempt does not count.
+            let mut tx = store.write().await?;
+            lockout::release(&mut tx, Scope::Password, &by_user, &PASSWORD_PER_USER, now).await?;
+            lockout::release(&mut tx, Scope::Password, &by_address, &PASSWORD_PER_ADDRESS, now).await?;
+            tx.commit().await?;
+            return Err(Error::Overloaded);
+        }
+        Err(e) => return Err(e),
+    };
 
     let mut tx = store.write().await?;
     let user = match (user, right) {

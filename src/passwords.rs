@@ -93,10 +93,15 @@ type Job = Box<dyn FnOnce(&mut Workspace) + Send>;
 pub struct Hasher {
     jobs: std::sync::mpsc::Sender<Job>,
     dummy: Arc<str>,
+    /// Jobs sent and not yet started; past `max_waiting` new ones are refused at once, so
+    /// a flood of sign-ins costs neither unbounded memory nor unbounded waits.
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+    max_waiting: usize,
 }
 
 impl Hasher {
-    pub fn new(threads: usize) -> Self {
+    /// `threads` hash at once; at most `max_waiting` more wait their turn.
+    pub fn new(threads: usize, max_waiting: usize) -> Self {
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..threads.max(1) {
@@ -117,7 +122,7 @@ impl Hasher {
                 .expect("a hashing thread starts");
         }
         let dummy = Workspace::default().hash(&Password::generate()).expect("hashing a random password");
-        Self { jobs, dummy: dummy.into() }
+        Self { jobs, dummy: dummy.into(), waiting: Default::default(), max_waiting: max_waiting.max(1) }
     }
 
     /// Checks a new password against the policy, then hashes it.
@@ -149,8 +154,15 @@ impl Hasher {
         &self,
         job: impl FnOnce(&mut Workspace) -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        use std::sync::atomic::Ordering;
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(Error::Overloaded);
+        }
+        let waiting = self.waiting.clone();
         let (answer, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |workspace| {
+            waiting.fetch_sub(1, Ordering::AcqRel);
             let _ = answer.send(job(workspace));
         });
         self.jobs.send(job).map_err(|_| anyhow::anyhow!("the hashing threads are gone"))?;
@@ -247,7 +259,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_verifies_only_its_own_password_and_unknown_users_never_match() {
-        let hasher = Hasher::new(2);
+        let hasher = Hasher::new(2, 16);
         let hash = hasher.hash_new(pw("Vq8#mLz2!pRt"), vec![]).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(hasher.verify(pw("Vq8#mLz2!pRt"), Some(hash.clone())).await.unwrap());
@@ -259,7 +271,7 @@ mod tests {
     async fn hashes_made_by_the_reference_implementation_verify_and_ours_verify_there() {
         use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
         let reference = Argon2::default().hash_password(b"Vq8#mLz2!pRt").unwrap().to_string();
-        let hasher = Hasher::new(1);
+        let hasher = Hasher::new(1, 16);
         assert!(hasher.verify(pw("Vq8#mLz2!pRt"), Some(reference)).await.unwrap());
         let ours = hasher.hash_new(pw("Vq8#mLz2!pRt"), vec![]).await.unwrap();
         let parsed = PasswordHash::new(&ours).unwrap();

@@ -53,6 +53,7 @@ impl IntoResponse for Error {
                 "too_soon",
                 json!({ "retry_after": retry_after.whole_seconds() }),
             ),
+            Error::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", json!({})),
             Error::Unreachable { service } => {
                 (StatusCode::BAD_GATEWAY, "unreachable", json!({ "service": service }))
             }
@@ -66,6 +67,7 @@ impl IntoResponse for Error {
             Error::Locked { retry_after } | Error::TooSoon { retry_after } => {
                 Some(retry_after.whole_seconds())
             }
+            Error::Overloaded => Some(1),
             _ => None,
         };
         let mut response = error_response(status, code, &message, extra);

@@ -27,13 +27,15 @@ pub(crate) async fn check_current(
     let mut tx = store.write().await?;
     lockout::reserve(&mut tx, Scope::Password, &[(&subject, rule)], now).await?;
     tx.commit().await?;
-    if !hasher.verify(password, Some(user.password_hash.0.clone())).await? {
+    let right = hasher.verify(password, Some(user.password_hash.0.clone())).await;
+    if matches!(right, Ok(false)) {
         return Err(Error::invalid(field, "the current password is wrong"));
     }
+    // Right, or shed before it was checked: either way the attempt does not count.
     let mut tx = store.write().await?;
     lockout::release(&mut tx, Scope::Password, &subject, rule, now).await?;
     tx.commit().await?;
-    Ok(())
+    right.map(|_| ())
 }
 
 /// What the user gives to change their own password.

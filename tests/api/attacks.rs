@@ -405,3 +405,26 @@ db_test! {
         assert_eq!(create("demo2").await.status(), StatusCode::CREATED);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_flood_beyond_the_hashing_queue_is_shed_at_once_and_counts_no_failure() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &["--hash-threads", "1", "--hash-queue", "1"]).await;
+    let guesses = (0..12).map(|i| {
+        app.post("/api/v1/login", None, json!({ "username": format!("nobody-{i}"), "password": "not-it" }))
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let shed: Vec<_> = answers.iter().filter(|a| a.status() == StatusCode::SERVICE_UNAVAILABLE).collect();
+    assert!(
+        !shed.is_empty(),
+        "nothing was shed: {:?}",
+        answers.iter().map(|a| a.status()).collect::<Vec<_>>()
+    );
+    assert!(shed.iter().all(|a| a.headers().get("retry-after").is_some()));
+    let checked = answers.iter().filter(|a| a.status() == StatusCode::UNAUTHORIZED).count();
+    assert_eq!(checked + shed.len(), 12);
+    let counted = app
+        .column::<i64>("SELECT COALESCE(SUM(failures), 0) FROM throttles WHERE subject LIKE 'user:%'")
+        .await;
+    assert_eq!(counted, [checked as i64], "a shed attempt was counted as a failure");
+    assert_eq!(app.get("/api/v1/session", None).await.status(), StatusCode::UNAUTHORIZED, "checks go on");
+}

@@ -120,7 +120,11 @@ impl Modify for CommonErrors {
             ("413", "`too_large`: the body is larger than the server accepts"),
             ("415", "`unsupported_media_type`: the body is not JSON"),
             ("422", "`invalid`: `field` names the value that is wrong"),
-            ("503", "`timeout`: the request took too long; `Retry-After` says when to try again"),
+            (
+                "503",
+                "`timeout` (the request took too long) or `overloaded` (too many password checks \
+                 waiting); `Retry-After` says when to try again",
+            ),
         ];
         let signed_in = [
             ("401", "`unauthenticated`: no session, or it ended, went idle or expired"),
