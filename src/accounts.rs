@@ -6,9 +6,8 @@
 //! `email_notifications`), an optional blocking date, and the version of the Data
 //! Protection Agreement its users must accept.
 
-use std::fmt;
 
-use serde::{Deserialize, Serialize};
+pub use crate::values::AccountId;
 
 use crate::{
     audit::{self, Event},
@@ -16,36 +15,14 @@ use crate::{
     lifecycle,
     passwords::Hasher,
     rights::{Actor, ManagesAccount},
-    store::{AccountRow, Store, UserRow},
+    store::{AccountRow, NewAccount, Store, UserRow},
     users::{self, StoredHash, UserRequest},
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
-#[sqlx(transparent)]
-#[serde(transparent)]
-pub struct AccountId(pub i64);
-
-impl fmt::Display for AccountId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// How deep accounts nest: a top-level account and at most this many levels below it.
 /// Every walk up or down the tree (blocking dates, who administers what) reaches further
 /// than this (64 levels, in `store::accounts`), so no account escapes either.
 pub const MAX_NESTING: usize = 16;
-
-/// An account about to be created, every field checked.
-#[derive(Debug, Clone)]
-pub struct NewAccount {
-    pub name: String,
-    pub parent_id: Option<AccountId>,
-    pub blocking_at: Option<i64>,
-    /// `Some(n)`: the `sms` service is on with `n` messages.
-    pub sms_quota: Option<i64>,
-    pub email_notifications: bool,
-}
 
 /// What a caller asks for when creating an account.
 #[derive(Debug, Clone, Default)]

@@ -16,7 +16,8 @@ use crate::{
     clock::{from_unix, to_unix},
     config::Config,
     demo,
-    lifecycle::{self, TermsChanges},
+    lifecycle,
+    store::TermsChanges,
     rights::Actor,
     users::{self, Right, UserRequest},
 };

@@ -17,7 +17,7 @@ pub enum Error {
     #[error("sign in first")]
     Unauthenticated,
     #[error("finish the pending steps first")]
-    PendingDuty { pending: Vec<crate::sessions::Duty> },
+    PendingDuty { pending: Vec<crate::values::session::Duty> },
     #[error("you do not have the right to do this")]
     Forbidden,
     #[error("a change made with the session cookie must come from this server's own pages")]
@@ -29,9 +29,9 @@ pub enum Error {
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
     #[error("the code is wrong")]
-    InvalidCode { attempts_left: i64, contact: Option<Box<crate::policy::Contact>> },
+    InvalidCode { attempts_left: i64, contact: Option<Box<crate::values::contact::Contact>> },
     #[error("no confirmed address can receive a code; ask your company's contact person")]
-    NoCodeDestination { contact: Option<Box<crate::policy::Contact>> },
+    NoCodeDestination { contact: Option<Box<crate::values::contact::Contact>> },
     #[error("the code has expired; ask for a new one")]
     CodeExpired,
     #[error("no SMS can be sent: {reason}")]

@@ -4,7 +4,7 @@
 
 use fluent_templates::{LanguageIdentifier, Loader, fluent_bundle::FluentValue, langid};
 
-use crate::users::Language;
+use crate::values::Language;
 
 fluent_templates::static_loader! {
     static LOCALES = {

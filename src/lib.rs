@@ -29,4 +29,5 @@ pub mod sessions; // sessions and the session check
 pub mod store; // the storage seam: SQLite and PostgreSQL
 pub mod tokens; // random bearer tokens, stored hashed
 pub mod users; // users, their fields and grants
+pub mod values; // the ground floor: ids and checked values
 pub mod verification; // confirming email addresses and phones with a code

@@ -33,7 +33,7 @@ use crate::{
     i18n::Tr,
     keys::SecretKey,
     rights::{Actor, ManagesAccount},
-    store::{AccountRow, NoticeRecipient, Store, Tx},
+    store::{AccountRow, NoticeRecipient, Store, TermsChanges, Tx},
     users::Language,
     verification::escape_html,
 };
@@ -43,16 +43,6 @@ pub const NOTICE_DAYS: i64 = 5;
 const DAY: i64 = 86_400;
 /// The most messages an SMS quota may hold.
 pub const MAX_SMS_QUOTA: i64 = 1_000_000_000;
-
-/// Changes to an account's terms; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct TermsChanges {
-    /// `Some(None)` clears the blocking date.
-    pub blocking_at: Option<Option<i64>>,
-    /// `Some(None)` turns the `sms` service off; `Some(Some(n))` on, with `n` messages.
-    pub sms_quota: Option<Option<i64>>,
-    pub email_notifications: Option<bool>,
-}
 
 /// Whether the account (or one above it) is blocked at `now`.
 pub async fn is_blocked(tx: &mut Tx, account: AccountId, now: i64) -> Result<bool> {

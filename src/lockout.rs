@@ -21,7 +21,7 @@ use time::Duration;
 
 use crate::{
     error::{Error, Result},
-    store::Tx,
+    store::{Counter, Tx},
 };
 
 /// When failures lock a subject out.
@@ -64,15 +64,6 @@ impl Scope {
             Self::Reset => "reset",
         }
     }
-}
-
-/// A subject's failures.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counter {
-    pub failures: i64,
-    pub window_start: i64,
-    pub locked_until: i64,
-    pub lockouts: i64,
 }
 
 impl Counter {

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::values::Contact;
+
 use crate::{
     accounts::AccountId,
     audit::{self, Event},
@@ -41,44 +43,29 @@ impl CodeDelivery {
     }
 }
 
-/// The person users should turn to when their codes do not work. Empty fields are
-/// unset.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct Contact {
-    pub name: String,
-    pub phone: String,
-    pub email: String,
-}
-
-impl Contact {
-    fn parse(&self) -> Result<Self> {
-        let name = self.name.trim();
-        if name.chars().count() > 100 || name.chars().any(char::is_control) {
-            return Err(Error::invalid("contact.name", "use at most 100 characters"));
-        }
-        let phone = match self.phone.trim() {
-            "" => String::new(),
-            phone => Phone::parse(phone)
-                .map_err(|_| {
-                    Error::invalid("contact.phone", "use the international form, e.g. +35312345678")
-                })?
-                .as_str()
-                .to_owned(),
-        };
-        let email = match self.email.trim() {
-            "" => String::new(),
-            email => Email::parse(email)
-                .map_err(|_| Error::invalid("contact.email", "not an email address"))?
-                .as_str()
-                .to_owned(),
-        };
-        Ok(Self { name: name.to_owned(), phone, email })
+/// The contact with its fields trimmed and checked.
+fn checked_contact(contact: &Contact) -> Result<Contact> {
+    let name = contact.name.trim();
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Error::invalid("contact.name", "use at most 100 characters"));
     }
-
-    pub fn is_set(&self) -> bool {
-        !(self.name.is_empty() && self.phone.is_empty() && self.email.is_empty())
-    }
+    let phone = match contact.phone.trim() {
+        "" => String::new(),
+        phone => Phone::parse(phone)
+            .map_err(|_| {
+                Error::invalid("contact.phone", "use the international form, e.g. +35312345678")
+            })?
+            .as_str()
+            .to_owned(),
+    };
+    let email = match contact.email.trim() {
+        "" => String::new(),
+        email => Email::parse(email)
+            .map_err(|_| Error::invalid("contact.email", "not an email address"))?
+            .as_str()
+            .to_owned(),
+    };
+    Ok(Contact { name: name.to_owned(), phone, email })
 }
 
 /// Whether new users start with 2FA on, per app.
@@ -170,7 +157,7 @@ impl PolicyChange {
         Ok(TwoFactorPolicy {
             delivery: self.delivery.unwrap_or(to.delivery),
             contact: match &self.contact {
-                Some(contact) => contact.parse()?,
+                Some(contact) => checked_contact(contact)?,
                 None => to.contact.clone(),
             },
             defaults: self.defaults.unwrap_or(to.defaults),
@@ -243,7 +230,7 @@ mod tests {
     fn a_contact_is_checked_and_trimmed_and_empty_fields_stay_unset() {
         let typed =
             Contact { name: " Ops desk ".into(), phone: "+353 1234 5678".into(), email: String::new() };
-        let contact = typed.parse().unwrap();
+        let contact = checked_contact(&typed).unwrap();
         assert_eq!(
             contact,
             Contact { name: "Ops desk".into(), phone: "+35312345678".into(), email: String::new() }
@@ -251,7 +238,7 @@ mod tests {
         assert!(contact.is_set());
         assert!(!Contact::default().is_set());
         let bad = Contact { email: "not-an-address".into(), ..Contact::default() };
-        assert!(matches!(bad.parse(), Err(Error::Invalid { field: "contact.email", .. })));
+        assert!(matches!(checked_contact(&bad), Err(Error::Invalid { field: "contact.email", .. })));
     }
 
     #[test]

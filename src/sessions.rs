@@ -6,8 +6,10 @@
 //! check is the hot path of the whole platform: one SHA-256, one indexed read, and a
 //! write of "last seen" only when the last one is a few seconds old.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::OffsetDateTime;
+
+pub use crate::values::{AppKind, Duty};
 
 use crate::{
     accounts::AccountId,
@@ -15,40 +17,10 @@ use crate::{
     clock::from_unix,
     error::{Error, Result},
     rights::Actor,
-    store::{SessionRow, SessionView, Store, Tx},
+    store::{NewSession, SessionRow, SessionView, Store, Tx},
     tokens::{Token, TokenHash},
     users::{Language, UserId},
 };
-
-/// Where a sign-in comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum AppKind {
-    #[default]
-    Web,
-    Manager,
-}
-
-impl AppKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Web => "web",
-            Self::Manager => "manager",
-        }
-    }
-
-    pub(crate) fn parse(s: &str) -> Self {
-        if s == "manager" { Self::Manager } else { Self::Web }
-    }
-}
-
-/// Something a user must do before the session may do anything else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Duty {
-    AcceptDpa,
-    ChangePassword,
-}
 
 /// How long sessions last, in seconds.
 #[derive(Debug, Clone, Copy)]
@@ -65,17 +37,6 @@ impl Default for Lifetimes {
     fn default() -> Self {
         Self { idle: 5 * 60, max: 30 * 24 * 3600, touch_every: 5 }
     }
-}
-
-/// A session about to start.
-#[derive(Debug, Clone)]
-pub struct NewSession {
-    pub user_id: UserId,
-    pub acting_as_id: Option<UserId>,
-    pub app: AppKind,
-    pub ip: String,
-    pub user_agent: String,
-    pub remember: bool,
 }
 
 /// Starts a session inside the caller's transaction; the token is shown to the client

@@ -22,23 +22,8 @@ use crate::{
     accounts::AccountId,
     error::Result,
     keys::SecretKey,
-    store::{AuditRow, Store},
-    users::UserId,
+    store::{AuditRow, Sealed, Store},
 };
-
-/// The fields of an event that its seal covers, as they are stored.
-#[derive(Debug, Clone)]
-pub struct Sealed {
-    pub account_id: AccountId,
-    pub seq: i64,
-    pub at: i64,
-    pub actor_id: Option<UserId>,
-    pub acting_as_id: Option<UserId>,
-    pub subject_id: Option<UserId>,
-    pub action: String,
-    pub details: String,
-    pub ip: Option<String>,
-}
 
 impl Sealed {
     /// The event's MAC: HMAC-SHA-256 under the audit key, over the previous MAC and an

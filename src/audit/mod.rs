@@ -7,7 +7,7 @@
 
 pub mod chain;
 
-pub use chain::{Break, Head, Sealed, Verification, heads, reseal_legacy, verify};
+pub use chain::{Break, Head, Verification, heads, reseal_legacy, verify};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -18,7 +18,7 @@ use crate::{
     clock::from_unix,
     error::Result,
     rights::{Actor, ManagesAccount},
-    store::{Store, Tx},
+    store::{Sealed, Store, Tx},
     users::UserId,
 };
 

@@ -525,7 +525,7 @@ mod tests {
 
     #[test]
     fn the_code_step_locks_at_the_fifth_failure_for_fifteen_minutes_and_no_longer() {
-        let mut counter = lockout::Counter::default();
+        let mut counter = crate::store::Counter::default();
         for failures in 1..=4 {
             counter = counter.after_failure(&CODES_PER_USER, 1000);
             assert_eq!((counter.failures, counter.locked_for(1000)), (failures, None));

@@ -2,12 +2,32 @@
 
 use sqlx::FromRow;
 
-use super::{Tx, is_unique_violation, with_tx};
+use super::db::{Tx, is_unique_violation, with_tx};
 use crate::{
-    accounts::{AccountId, NewAccount},
     error::{Error, Result},
-    lifecycle::TermsChanges,
+    values::AccountId,
 };
+
+/// Changes to an account's terms; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct TermsChanges {
+    /// `Some(None)` clears the blocking date.
+    pub blocking_at: Option<Option<i64>>,
+    /// `Some(None)` turns the `sms` service off; `Some(Some(n))` on, with `n` messages.
+    pub sms_quota: Option<Option<i64>>,
+    pub email_notifications: Option<bool>,
+}
+
+/// An account about to be created, every field checked.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub name: String,
+    pub parent_id: Option<AccountId>,
+    pub blocking_at: Option<i64>,
+    /// `Some(n)`: the `sms` service is on with `n` messages.
+    pub sms_quota: Option<i64>,
+    pub email_notifications: bool,
+}
 
 /// The PostgreSQL advisory lock that makes refreshes of `blocked_from` take turns.
 const BLOCKING_DATES_LOCK: i64 = 0x706f_7274_626c_6b64;
@@ -109,7 +129,7 @@ impl Tx {
     /// an advisory lock held to the end of the transaction), so each one reads the
     /// dates every earlier one committed and none leaves a branch stale.
     pub async fn refresh_blocked_from(&mut self, id: AccountId) -> Result<()> {
-        if let super::Db::Postgres(tx) = &mut self.db {
+        if let super::db::Db::Postgres(tx) = &mut self.db {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(BLOCKING_DATES_LOCK)
                 .execute(&mut **tx)

@@ -2,8 +2,25 @@
 
 use sqlx::FromRow;
 
-use super::{Tx, with_tx};
-use crate::{accounts::AccountId, audit::Sealed, error::Result, users::UserId};
+use super::db::{Tx, with_tx};
+use crate::{
+    error::Result,
+    values::{AccountId, UserId},
+};
+
+/// The fields of an event that its seal covers, as they are stored.
+#[derive(Debug, Clone)]
+pub struct Sealed {
+    pub account_id: AccountId,
+    pub seq: i64,
+    pub at: i64,
+    pub actor_id: Option<UserId>,
+    pub acting_as_id: Option<UserId>,
+    pub subject_id: Option<UserId>,
+    pub action: String,
+    pub details: String,
+    pub ip: Option<String>,
+}
 
 #[derive(Debug, Clone, FromRow)]
 pub struct AuditRow {

@@ -2,8 +2,8 @@
 
 use sqlx::FromRow;
 
-use super::{Tx, with_tx};
-use crate::{error::Result, users::UserId};
+use super::db::{Tx, with_tx};
+use crate::{error::Result, values::UserId};
 
 /// A user who asked to hear that their account's blocking date is near.
 #[derive(Debug, Clone, FromRow)]

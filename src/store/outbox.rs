@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{Store, Tx, with_tx, with_writer};
+use super::db::{Store, Tx, with_tx, with_writer};
 use crate::error::Result;
 
 /// A message claimed for delivery.

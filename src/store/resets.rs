@@ -2,8 +2,8 @@
 
 use sqlx::FromRow;
 
-use super::{Tx, with_tx};
-use crate::{error::Result, users::UserId};
+use super::db::{Tx, with_tx};
+use crate::{error::Result, values::UserId};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ResetRow {

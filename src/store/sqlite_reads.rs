@@ -10,8 +10,11 @@ use std::{path::PathBuf, sync::Mutex};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use super::sessions::{SESSION_BY_HASH, SessionView};
-use crate::{accounts::AccountId, tokens::TokenHash, users::UserId};
+use super::session_check::{SESSION_BY_HASH, SessionView};
+use crate::{
+    tokens::TokenHash,
+    values::{AccountId, UserId},
+};
 
 #[derive(Debug)]
 pub struct FastReads {

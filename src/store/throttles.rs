@@ -2,11 +2,12 @@
 
 use sqlx::FromRow;
 
-use super::{Tx, with_tx};
-use crate::{error::Result, lockout::Counter};
+use super::db::{Tx, with_tx};
+use crate::error::Result;
 
-#[derive(Debug, Clone, FromRow)]
-pub struct ThrottleRow {
+/// A subject's failures; `lockout` holds the rules that read and move it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromRow)]
+pub struct Counter {
     pub failures: i64,
     pub window_start: i64,
     pub locked_until: i64,
@@ -15,21 +16,20 @@ pub struct ThrottleRow {
 
 impl Tx {
     pub async fn throttle(&mut self, scope: &str, subject: &str) -> Result<Option<Counter>> {
-        let row: Option<ThrottleRow> = with_tx!(self, c => sqlx::query_as(
+        Ok(with_tx!(self, c => sqlx::query_as(
             "SELECT failures, window_start, locked_until, lockouts FROM throttles \
              WHERE scope = $1 AND subject = $2",
         )
         .bind(scope)
         .bind(subject)
         .fetch_optional(c)
-        .await)?;
-        Ok(row.map(Counter::from))
+        .await)?)
     }
 
     /// The counter, created empty if missing and locked against concurrent writers until
     /// the transaction ends (a row lock on PostgreSQL; SQLite's write lock is already held).
     pub async fn throttle_for_update(&mut self, scope: &str, subject: &str, now: i64) -> Result<Counter> {
-        let row: ThrottleRow = with_tx!(self, c => {
+        let row: Counter = with_tx!(self, c => {
             sqlx::query(
                 "INSERT INTO throttles (scope, subject, failures, window_start) VALUES ($1, $2, 0, $3) \
                  ON CONFLICT (scope, subject) DO NOTHING",
@@ -77,16 +77,5 @@ impl Tx {
             .await
             .map(|r| r.rows_affected()))?;
         Ok(done > 0)
-    }
-}
-
-impl From<ThrottleRow> for Counter {
-    fn from(r: ThrottleRow) -> Self {
-        Self {
-            failures: r.failures,
-            window_start: r.window_start,
-            locked_until: r.locked_until,
-            lockouts: r.lockouts,
-        }
     }
 }

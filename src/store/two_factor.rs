@@ -3,8 +3,11 @@
 
 use sqlx::FromRow;
 
-use super::{Tx, with_tx};
-use crate::{accounts::AccountId, error::Result, users::UserId};
+use super::db::{Tx, with_tx};
+use crate::{
+    error::Result,
+    values::{AccountId, UserId},
+};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct PolicyRow {

@@ -2,12 +2,28 @@
 
 use sqlx::FromRow;
 
-use super::{Tx, is_unique_violation, with_tx};
+use super::db::{Tx, is_unique_violation, with_tx};
 use crate::{
-    accounts::AccountId,
     error::{Error, Result},
-    users::{NewUser, Right, StoredHash, UserId},
+    values::{AccountId, Email, Language, Phone, Right, StoredHash, UserId, Username},
 };
+
+/// A user about to be created, every field already checked.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub account_id: AccountId,
+    pub username: Username,
+    pub creator_id: Option<UserId>,
+    pub top_user: bool,
+    pub email: Option<Email>,
+    pub email_verified: bool,
+    pub phone: Option<Phone>,
+    pub phone_verified: bool,
+    pub can_change_password: bool,
+    pub can_send_sms: bool,
+    pub must_change_password: bool,
+    pub language: Language,
+}
 
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRow {

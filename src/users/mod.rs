@@ -6,13 +6,12 @@
 //! value before anything is stored.
 
 mod actions;
-mod fields;
 mod grants;
 mod own;
 mod password;
 
 pub use actions::{end_sessions, unlock};
-pub use fields::{
+pub use crate::values::{
     Email, Language, MAX_EMAIL_LEN, MAX_USERNAME_CHARS, Phone, Right, StoredHash, UserId, Username,
     skeleton_of,
 };
@@ -27,25 +26,8 @@ use crate::{
     error::{Error, Result},
     passwords::{Hasher, Password},
     rights::{Actor, ManagesAccount, ManagesUser},
-    store::{Store, UserRow},
+    store::{NewUser, Store, UserRow},
 };
-
-/// A user about to be created, every field already checked.
-#[derive(Debug, Clone)]
-pub struct NewUser {
-    pub account_id: AccountId,
-    pub username: Username,
-    pub creator_id: Option<UserId>,
-    pub top_user: bool,
-    pub email: Option<Email>,
-    pub email_verified: bool,
-    pub phone: Option<Phone>,
-    pub phone_verified: bool,
-    pub can_change_password: bool,
-    pub can_send_sms: bool,
-    pub must_change_password: bool,
-    pub language: Language,
-}
 
 /// What a caller asks for when creating a user; parsed by [`UserRequest::parse`].
 #[derive(Debug, Clone, Default)]

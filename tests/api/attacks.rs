@@ -3,7 +3,8 @@
 
 use portcullis::{
     accounts::MAX_NESTING,
-    lifecycle::{self, TermsChanges},
+    lifecycle,
+    store::TermsChanges,
     rights::Actor,
     users::UserId,
 };

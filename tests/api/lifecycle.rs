@@ -2,7 +2,8 @@
 //! set from above, and the daily notices before the blocking date, under a moved clock.
 
 use portcullis::{
-    lifecycle::{self, TermsChanges},
+    lifecycle,
+    store::TermsChanges,
     rights::Actor,
     users::{UserId, UserRequest},
 };

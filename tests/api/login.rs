@@ -1,5 +1,6 @@
 use portcullis::{
-    lifecycle::{self, TermsChanges},
+    lifecycle,
+    store::TermsChanges,
     rights::Actor,
 };
 use reqwest::StatusCode;

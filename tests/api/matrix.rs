@@ -13,9 +13,10 @@
 use std::collections::BTreeSet;
 
 use portcullis::{
-    lifecycle::{self, TermsChanges},
+    lifecycle,
     rights::Actor,
-    sessions::{self, AppKind, Lifetimes, NewSession},
+    sessions::{self, AppKind, Lifetimes},
+    store::{NewSession, TermsChanges},
     users::UserId,
 };
 use reqwest::{Method, StatusCode};

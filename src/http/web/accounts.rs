@@ -20,7 +20,8 @@ use crate::{
     error::Error,
     http::extract::Client,
     i18n::Tr,
-    lifecycle::{self, TermsChanges},
+    lifecycle,
+    store::TermsChanges,
     store::AccountRow,
 };
 

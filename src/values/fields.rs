@@ -1,5 +1,4 @@
-//! The checked values a user is made of: identifiers, names, addresses, languages,
-//! rights. Each is parsed at the edge into a type that cannot hold a bad value.
+//! The checked values a user is made of: names, addresses, languages, rights. Each is parsed at the edge into a type that cannot hold a bad value.
 
 use std::fmt;
 
@@ -9,17 +8,6 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_security::{GeneralSecurityProfile, general_security_profile::IdentifierType};
 
 use crate::error::{Error, Result};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type, utoipa::ToSchema)]
-#[sqlx(transparent)]
-#[serde(transparent)]
-pub struct UserId(pub i64);
-
-impl fmt::Display for UserId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
 
 /// The longest username, in characters.
 pub const MAX_USERNAME_CHARS: usize = 64;

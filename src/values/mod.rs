@@ -1,0 +1,13 @@
+//! The ground floor: the small checked values everything above is made of. Nothing here
+//! imports anything above it; each value is parsed once, at the edge, into a type that
+//! cannot hold a bad value.
+
+pub mod contact;
+pub mod fields;
+pub mod ids;
+pub mod session;
+
+pub use contact::Contact;
+pub use fields::{Email, Language, MAX_EMAIL_LEN, MAX_USERNAME_CHARS, Phone, Right, StoredHash, Username, skeleton_of};
+pub use ids::{AccountId, UserId};
+pub use session::{AppKind, Duty};
