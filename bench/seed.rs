@@ -148,7 +148,8 @@ async fn challenges(
             ip: "127.0.0.1",
             user_agent: "bench",
         };
-        let challenge = challenge::open(app, app.store.write().await?, signing, now).await?;
+        let challenge =
+            challenge::open(&app.store, &app.delivery, app.store.write().await?, signing, now).await?;
         opened.push((challenge.handle, user.email.unwrap_or_default(), authenticator));
     }
     // Codes of the step after this one: accepted from now on (one step of drift) for a

@@ -6,7 +6,6 @@
 //! `email_notifications`), an optional blocking date, and the version of the Data
 //! Protection Agreement its users must accept.
 
-
 pub use crate::values::AccountId;
 
 use crate::{

@@ -1,11 +1,11 @@
-//! The application: its state (store, clock, hasher, keys, settings), the router built
-//! over it, and the server loop with graceful shutdown.
+//! The application: the services a running server is made of (store, clock, hasher,
+//! keys, outbox, settings), built once from the configuration. The HTTP faces hold it as
+//! their state and hand each domain function only the parts it uses.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
 use anyhow::Context;
 use time::OffsetDateTime;
-use tokio::net::TcpListener;
 
 use crate::{
     clock::{Clock, SystemClock},
@@ -88,75 +88,18 @@ impl App {
         Self::new(config, Arc::new(SystemClock)).await
     }
 
+    /// What signing in uses.
+    pub fn login(&self) -> crate::login::Context<'_> {
+        crate::login::Context {
+            store: &self.store,
+            hasher: &self.hasher,
+            outbox: &self.delivery,
+            lifetimes: &self.lifetimes,
+        }
+    }
+
     /// The current time, read once per request by the edges.
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()
     }
-
-    /// Binds the configured address (port 0 picks a free one) and returns the server.
-    pub async fn bind(self) -> anyhow::Result<Server> {
-        let listener = TcpListener::bind(self.config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", self.config.listen))?;
-        let addr = listener.local_addr()?;
-        Ok(Server { app: self, listener, addr })
-    }
-}
-
-/// A bound server, not yet serving.
-pub struct Server {
-    pub app: App,
-    listener: TcpListener,
-    addr: SocketAddr,
-}
-
-impl Server {
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Serves, delivers the outbox and sends the day's notices until `shutdown`
-    /// completes; then finishes the requests in flight.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let router = crate::http::router(self.app.clone());
-        let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(());
-        let stopped = move || {
-            let mut rx = jobs_stopped.clone();
-            async move {
-                let _ = rx.changed().await;
-            }
-        };
-        let jobs = [
-            tokio::spawn(crate::delivery::run_worker(self.app.clone(), stopped())),
-            tokio::spawn(crate::lifecycle::run_notices(self.app.clone(), stopped())),
-        ];
-        let limits = crate::http::serve::Limits {
-            header_timeout: std::time::Duration::from_secs(self.app.config.header_timeout_seconds),
-            max_connections: self.app.config.max_connections,
-        };
-        let served = crate::http::serve::serve(self.listener, router, limits, shutdown).await;
-        let _ = stop_jobs.send(());
-        for job in jobs {
-            let _ = job.await;
-        }
-        self.app.store.close().await;
-        served.context("server error")
-    }
-}
-
-/// Completes on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down");
 }

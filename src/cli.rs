@@ -11,14 +11,14 @@ use time::OffsetDateTime;
 
 use crate::{
     accounts::{self, AccountRequest},
-    app::{self, App},
+    app::App,
     audit,
     clock::{from_unix, to_unix},
     config::Config,
-    demo,
-    lifecycle,
-    store::TermsChanges,
+    demo, lifecycle,
     rights::Actor,
+    server::{self, Server},
+    store::TermsChanges,
     users::{self, Right, UserRequest},
 };
 
@@ -216,7 +216,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { demo } => return serve(app, demo).await,
         Command::Migrate => ("the database schema is up to date".to_owned(), json!({ "migrated": true })),
         Command::Demo => {
-            let seeded = demo::seed_if_missing(&app).await?;
+            let seeded = demo::seed_if_missing(&app.store, &app.hasher, to_unix(app.now())).await?;
             (
                 demo_text(&app, seeded.is_some()),
                 json!({ "url": app.config.public_url().as_str(), "seeded": seeded }),
@@ -281,8 +281,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(app: App, seed_demo: bool) -> anyhow::Result<()> {
-    let seeded = if seed_demo { demo::seed_if_missing(&app).await?.is_some() } else { false };
-    let server = app.bind().await?;
+    let seeded = if seed_demo {
+        demo::seed_if_missing(&app.store, &app.hasher, to_unix(app.now())).await?.is_some()
+    } else {
+        false
+    };
+    let server = Server::bind(app).await?;
     let url = server
         .app
         .config
@@ -294,7 +298,7 @@ async fn serve(app: App, seed_demo: bool) -> anyhow::Result<()> {
     if seed_demo {
         println!("{}", demo_text(&server.app, seeded));
     }
-    server.run(app::shutdown_signal()).await
+    server.run(server::shutdown_signal()).await
 }
 
 fn demo_text(app: &App, seeded: bool) -> String {

@@ -8,13 +8,13 @@ use serde::Serialize;
 
 use crate::{
     accounts::{self, AccountRequest},
-    app::App,
-    clock::to_unix,
     error::{Error, Result},
     mfa::{self, Method},
+    passwords::Hasher,
     policy::{self, CodeDelivery, Contact, PolicyChange},
     rights::Actor,
     sessions::AppKind,
+    store::Store,
     users::{self, Right, UserRequest},
 };
 
@@ -46,8 +46,7 @@ pub struct Seeded {
 }
 
 /// Seeds the demo company; `Conflict` if it exists already.
-pub async fn seed(app: &App) -> Result<Seeded> {
-    let now = to_unix(app.now());
+pub async fn seed(store: &Store, hasher: &Hasher, now: i64) -> Result<Seeded> {
     let operator = Actor::operator();
     let request = AccountRequest {
         name: ACCOUNT.into(),
@@ -65,7 +64,7 @@ pub async fn seed(app: &App) -> Result<Seeded> {
         },
         ..Default::default()
     };
-    let (account, admin) = accounts::create(&app.store, &app.hasher, &operator, &request, now).await?;
+    let (account, admin) = accounts::create(store, hasher, &operator, &request, now).await?;
     let as_admin = Actor::user(admin.id, None, None);
     let driver = UserRequest {
         username: DRIVER.into(),
@@ -76,9 +75,8 @@ pub async fn seed(app: &App) -> Result<Seeded> {
         must_change_password: Some(false),
         ..Default::default()
     };
-    let driver =
-        users::create(&app.store, &app.hasher, &as_admin, account.id, Some(admin.id), &driver, now).await?;
-    users::set_grants(&app.store, &as_admin, admin.id, driver.id, &[Right::ActAs], now).await?;
+    let driver = users::create(store, hasher, &as_admin, account.id, Some(admin.id), &driver, now).await?;
+    users::set_grants(store, &as_admin, admin.id, driver.id, &[Right::ActAs], now).await?;
     let policy = PolicyChange {
         delivery: Some(CodeDelivery::SmsThenEmail),
         contact: Some(Contact {
@@ -88,7 +86,7 @@ pub async fn seed(app: &App) -> Result<Seeded> {
         }),
         ..Default::default()
     };
-    policy::put(&app.store, &as_admin, account.id, &policy, now).await?;
+    policy::put(store, &as_admin, account.id, &policy, now).await?;
     let dispatcher = UserRequest {
         username: DISPATCHER.into(),
         password: Some(DISPATCHER_PASSWORD.to_owned().into()),
@@ -102,12 +100,11 @@ pub async fn seed(app: &App) -> Result<Seeded> {
         ..Default::default()
     };
     let dispatcher =
-        users::create(&app.store, &app.hasher, &as_admin, account.id, Some(admin.id), &dispatcher, now)
-            .await?;
+        users::create(store, hasher, &as_admin, account.id, Some(admin.id), &dispatcher, now).await?;
     let as_dispatcher = Actor::user(dispatcher.id, None, None);
     let sms = [(AppKind::Web, Some(Method::Sms)), (AppKind::Manager, Some(Method::Sms))];
-    mfa::set(&app.store, &app.hasher, &as_dispatcher, &sms, None, now).await?;
-    users::set_grants(&app.store, &as_admin, admin.id, dispatcher.id, &[Right::ActAs], now).await?;
+    mfa::set(store, hasher, &as_dispatcher, &sms, None, now).await?;
+    users::set_grants(store, &as_admin, admin.id, dispatcher.id, &[Right::ActAs], now).await?;
     let branch = AccountRequest {
         name: BRANCH.into(),
         parent: Some(account.id),
@@ -124,7 +121,7 @@ pub async fn seed(app: &App) -> Result<Seeded> {
         },
         ..Default::default()
     };
-    accounts::create(&app.store, &app.hasher, &as_admin, &branch, now).await?;
+    accounts::create(store, hasher, &as_admin, &branch, now).await?;
     Ok(Seeded {
         account: ACCOUNT.into(),
         admin: (ADMIN.into(), ADMIN_PASSWORD.into()),
@@ -135,8 +132,8 @@ pub async fn seed(app: &App) -> Result<Seeded> {
 }
 
 /// Seeds the demo company unless it is there already.
-pub async fn seed_if_missing(app: &App) -> Result<Option<Seeded>> {
-    match seed(app).await {
+pub async fn seed_if_missing(store: &Store, hasher: &Hasher, now: i64) -> Result<Option<Seeded>> {
+    match seed(store, hasher, now).await {
         Ok(seeded) => Ok(Some(seeded)),
         Err(Error::Conflict { .. }) => Ok(None),
         Err(e) => Err(e),

@@ -2,7 +2,7 @@
 //! platforms. This crate is the whole server; `main.rs` only parses the command line.
 
 pub mod accounts; // companies (tenants), their services and blocking dates
-pub mod app; // the application state, router and server loop
+pub mod app; // the services a running server is made of
 pub mod audit; // the tamper-evident audit trail
 pub mod cli; // the operator's command line
 pub mod clock; // where "now" comes from
@@ -25,6 +25,7 @@ pub mod passwords; // password policy and Argon2id hashing
 pub mod policy; // each company's second-factor policy
 pub mod recovery; // "Forgot your password?": reset links and new passwords
 pub mod rights; // who may do what to whom
+pub mod server; // the assembly: router, workers and the connection loop
 pub mod sessions; // sessions and the session check
 pub mod store; // the storage seam: SQLite and PostgreSQL
 pub mod tokens; // random bearer tokens, stored hashed

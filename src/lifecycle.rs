@@ -18,20 +18,16 @@
 //! instances run, and an instance that starts after the hour catches up with the day's
 //! notices at once.
 
-use std::{future::Future, time::Duration};
-
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
 use crate::{
     accounts::AccountId,
-    app::App,
     audit::{self, Event},
-    clock::{from_unix, to_unix},
+    clock::from_unix,
     delivery::{self, Message},
     error::{Error, Result},
     i18n::Tr,
-    keys::SecretKey,
     rights::{Actor, ManagesAccount},
     store::{AccountRow, NoticeRecipient, Store, TermsChanges, Tx},
     users::Language,
@@ -139,7 +135,7 @@ fn notices_due(blocked_from: i64, now: i64, from_hour: u8) -> bool {
 
 /// Queues the notices of the day not sent yet, once `now` is past `from_hour` (UTC);
 /// returns how many.
-pub async fn send_notices(store: &Store, keys: &SecretKey, from_hour: u8, now: i64) -> Result<usize> {
+pub async fn send_notices(store: &Store, from_hour: u8, now: i64) -> Result<usize> {
     let today = day_of(now);
     // Blocked on one of the next 5 days, and not told so today.
     let window = ((today + 1) * DAY, (today + NOTICE_DAYS + 1) * DAY);
@@ -153,7 +149,7 @@ pub async fn send_notices(store: &Store, keys: &SecretKey, from_hour: u8, now: i
     let mut sent = 0;
     for recipient in due(tx.notice_recipients(window, today).await?) {
         if tx.claim_notice(recipient.user_id, today, recipient.blocked_from, now).await? {
-            delivery::enqueue(&mut tx, keys, &notice(&recipient, today), now).await?;
+            delivery::enqueue(&mut tx, &notice(&recipient, today), now).await?;
             sent += 1;
         }
     }
@@ -186,28 +182,6 @@ fn notice(r: &NoticeRecipient, today: i64) -> Message {
 fn show_date(at: i64) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     from_unix(at).format(&format).unwrap_or_default()
-}
-
-/// Sends the day's notices every minute until `stop` completes, starting at once (which
-/// catches up after a restart).
-pub async fn run_notices(app: App, stop: impl Future<Output = ()>) {
-    tokio::pin!(stop);
-    loop {
-        match send_notices(&app.store, &app.keys, app.config.notice_hour, to_unix(app.now())).await {
-            Ok(0) => {}
-            Ok(sent) => {
-                tracing::info!(sent, "blocking notices queued");
-                app.delivery.wake.notify_one();
-            }
-            Err(e) => {
-                tracing::warn!(error = format!("{e:#}"), "blocking notices could not be sent; trying again")
-            }
-        }
-        tokio::select! {
-            _ = &mut stop => return,
-            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
-        }
-    }
 }
 
 #[cfg(test)]

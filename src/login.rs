@@ -11,8 +11,8 @@
 //! (see `mfa::challenge`); the session starts when the code is right.
 
 use crate::{
-    app::App,
     audit::{self, Event},
+    delivery::Delivery,
     error::{Error, Result},
     impersonation, lifecycle,
     lockout::{self, PASSWORD_PER_ADDRESS, PASSWORD_PER_USER, Scope},
@@ -21,15 +21,24 @@ use crate::{
         challenge::{self, Opened, Signing},
         devices,
     },
-    passwords::Password,
+    passwords::{Hasher, Password},
     policy,
     rights::Actor,
-    sessions::{self, AppKind, Current},
-    store::NewSession,
-    store::{Tx, UserRow},
+    sessions::{self, AppKind, Current, Lifetimes},
+    store::{NewSession, Store, Tx, UserRow},
     tokens::Token,
     users::{Language, MAX_USERNAME_CHARS},
 };
+
+/// What signing in uses of the server: the store, the password hasher, the outbox that
+/// sends codes, and how long sessions last.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub store: &'a Store,
+    pub hasher: &'a Hasher,
+    pub outbox: &'a Delivery,
+    pub lifetimes: &'a Lifetimes,
+}
 
 /// A sign-in attempt as the client made it.
 #[derive(Debug, Clone)]
@@ -85,8 +94,8 @@ pub enum Outcome {
     SecondFactor(Opened),
 }
 
-pub async fn sign_in(app: &App, attempt: Attempt, now: i64) -> Result<Outcome> {
-    let result = check_and_start(app, attempt, now).await;
+pub async fn sign_in(cx: Context<'_>, attempt: Attempt, now: i64) -> Result<Outcome> {
+    let result = check_and_start(cx, attempt, now).await;
     crate::metrics::sign_in(match &result {
         Ok(Outcome::SignedIn(_)) => "ok",
         Ok(Outcome::SecondFactor(_)) => "second_factor",
@@ -98,14 +107,14 @@ pub async fn sign_in(app: &App, attempt: Attempt, now: i64) -> Result<Outcome> {
     result
 }
 
-async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcome> {
+async fn check_and_start(cx: Context<'_>, attempt: Attempt, now: i64) -> Result<Outcome> {
     // No user has a longer name: refuse before a counter row is written for it.
     for (field, name) in [("username", Some(&attempt.username)), ("login_as", attempt.login_as.as_ref())] {
         if name.is_some_and(|n| n.chars().count() > MAX_USERNAME_CHARS) {
             return Err(Error::invalid(field, format!("use at most {MAX_USERNAME_CHARS} characters")));
         }
     }
-    let store = &app.store;
+    let store = cx.store;
     let by_user = lockout::username_subject(&attempt.username);
     let by_address = format!("ip:{}", attempt.ip);
     let (user, counted) = {
@@ -117,7 +126,7 @@ async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcom
         (user, counted[0])
     };
     let stored = user.as_ref().map(|u| u.password_hash.0.clone());
-    let right = match app.hasher.verify(attempt.password.clone(), stored).await {
+    let right = match cx.hasher.verify(attempt.password.clone(), stored).await {
         Ok(right) => right,
         Err(Error::Overloaded) => {
             // Shed before it was checked: the attempt does not count.
@@ -168,14 +177,14 @@ async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcom
     };
     let origin = Origin { acting_as: acting_as.as_ref(), ..attempt.origin() };
     let Some(method) = mfa::settings(&mut tx, user.id).await?.get(attempt.app) else {
-        return start(app, tx, &user, origin, None, now).await.map(Outcome::SignedIn);
+        return start(cx, tx, &user, origin, None, now).await.map(Outcome::SignedIn);
     };
     if let Some(device) = &attempt.device
         && policy::of_account(&mut tx, user.account_id).await?.allow_trusted_devices
         && devices::is_trusted(&mut tx, user.id, device, now).await?
     {
         let passed = Some("trusted_device");
-        return start(app, tx, &user, origin, passed, now).await.map(Outcome::SignedIn);
+        return start(cx, tx, &user, origin, passed, now).await.map(Outcome::SignedIn);
     }
     if let Err(locked) =
         lockout::ensure_unlocked(&mut tx, Scope::Code, &[&challenge::subject(user.id)], now).await
@@ -192,13 +201,19 @@ async fn check_and_start(app: &App, attempt: Attempt, now: i64) -> Result<Outcom
         ip: &attempt.ip,
         user_agent: &attempt.user_agent,
     };
-    challenge::open(app, tx, signing, now).await.map(Outcome::SecondFactor)
+    challenge::open(cx.store, cx.outbox, tx, signing, now).await.map(Outcome::SecondFactor)
 }
 
 /// Finishes a sign-in with the code of its challenge, trusting the device from now on
 /// when the user asks and the company allows.
-pub async fn verify(app: &App, handle: &str, code: &str, trust_device: bool, now: i64) -> Result<SignedIn> {
-    let result = check_code(app, handle, code, trust_device, now).await;
+pub async fn verify(
+    cx: Context<'_>,
+    handle: &str,
+    code: &str,
+    trust_device: bool,
+    now: i64,
+) -> Result<SignedIn> {
+    let result = check_code(cx, handle, code, trust_device, now).await;
     crate::metrics::sign_in(match &result {
         Ok(_) => "ok",
         Err(Error::InvalidCode { .. }) => "invalid_code",
@@ -209,8 +224,14 @@ pub async fn verify(app: &App, handle: &str, code: &str, trust_device: bool, now
     result
 }
 
-async fn check_code(app: &App, handle: &str, code: &str, trust_device: bool, now: i64) -> Result<SignedIn> {
-    let accepted = challenge::accept(app, handle, code, now).await?;
+async fn check_code(
+    cx: Context<'_>,
+    handle: &str,
+    code: &str,
+    trust_device: bool,
+    now: i64,
+) -> Result<SignedIn> {
+    let accepted = challenge::accept(cx.store, handle, code, now).await?;
     let (mut tx, challenge, user) = (accepted.tx, accepted.challenge, accepted.user);
     // The grant may have been taken away while the code was on its way.
     let acting_as = match challenge.acting_as_id {
@@ -244,13 +265,13 @@ async fn check_code(app: &App, handle: &str, code: &str, trust_device: bool, now
         };
     let passed =
         if accepted.backup_codes_left.is_some() { "backup_code" } else { challenge.channel.as_str() };
-    let signed_in = start(app, tx, &user, origin, Some(passed), now).await?;
+    let signed_in = start(cx, tx, &user, origin, Some(passed), now).await?;
     Ok(SignedIn { device_token, backup_codes_left: accepted.backup_codes_left, ..signed_in })
 }
 
 /// Starts the session of a finished sign-in and records it.
 async fn start(
-    app: &App,
+    cx: Context<'_>,
     mut tx: Tx,
     user: &UserRow,
     origin: Origin<'_>,
@@ -265,7 +286,7 @@ async fn start(
         user_agent: origin.user_agent.to_owned(),
         remember: origin.remember_me,
     };
-    let (token, _) = sessions::start(&mut tx, &app.lifetimes, &new, now).await?;
+    let (token, _) = sessions::start(&mut tx, cx.lifetimes, &new, now).await?;
     record(&mut tx, user, origin, "sign_in", "ok", now).await?;
     if let Some(target) = origin.acting_as.filter(|t| t.account_id != user.account_id) {
         // The company acted in sees it too.
@@ -282,7 +303,7 @@ async fn start(
         audit::record(&mut tx, event, now).await?;
     }
     tx.commit().await?;
-    let session = sessions::check(&app.store, &app.lifetimes, token.expose(), now).await?;
+    let session = sessions::check(cx.store, cx.lifetimes, token.expose(), now).await?;
     Ok(SignedIn { token, session, device_token: None, backup_codes_left: None })
 }
 

@@ -52,9 +52,7 @@ fn checked_contact(contact: &Contact) -> Result<Contact> {
     let phone = match contact.phone.trim() {
         "" => String::new(),
         phone => Phone::parse(phone)
-            .map_err(|_| {
-                Error::invalid("contact.phone", "use the international form, e.g. +35312345678")
-            })?
+            .map_err(|_| Error::invalid("contact.phone", "use the international form, e.g. +35312345678"))?
             .as_str()
             .to_owned(),
     };

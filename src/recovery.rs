@@ -16,7 +16,6 @@ use crate::{
     delivery::{self, Message},
     error::{Error, Result},
     i18n::Tr,
-    keys::SecretKey,
     lockout::{self, Rule, Scope},
     passwords::{Hasher, Password},
     rights::Actor,
@@ -64,7 +63,6 @@ pub struct Reset {
 /// either way. `public_url` is where the link points; `valid_for` its life in seconds.
 pub async fn request(
     store: &Store,
-    keys: &SecretKey,
     public_url: &Url,
     valid_for: i64,
     request: &Request<'_>,
@@ -108,7 +106,7 @@ pub async fn request(
         );
         let message =
             Message::Email { to: address.clone(), subject: tr.t("email-reset-subject"), text, html };
-        delivery::enqueue(&mut tx, keys, &message, now).await?;
+        delivery::enqueue(&mut tx, &message, now).await?;
     }
     Ok(tx.commit().await?)
 }

@@ -130,7 +130,7 @@ pub async fn send_code(
         }
         Channel::Sms => Message::Sms { to: destination.clone(), text: tr.with("sms-verify-text", args) },
     };
-    delivery::enqueue(&mut tx, keys, &message, now).await?;
+    delivery::enqueue(&mut tx, &message, now).await?;
     let masked = channel.mask(&destination);
     let details = serde_json::json!({ "channel": channel.as_str(), "destination": masked });
     let event = Event::new(user.account_id, actor, "verification.sent").subject(id).details(details);

@@ -6,12 +6,17 @@
 //! 1 min, 2 min... up to an hour, twelve tries in all). A message survives a restart, and
 //! the payload, which may hold a code, is encrypted in the table.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use crate::{clock::to_unix, error::Result, keys::SecretKey, store::Tx};
+use crate::{
+    clock::{Clock, to_unix},
+    error::Result,
+    keys::SecretKey,
+    store::{Store, Tx},
+};
 
 pub mod email;
 pub mod sms;
@@ -45,8 +50,8 @@ impl Message {
 }
 
 /// Puts `message` in the outbox, inside the caller's transaction.
-pub async fn enqueue(tx: &mut Tx, keys: &SecretKey, message: &Message, now: i64) -> Result<()> {
-    let payload = keys.seal(SEAL, &serde_json::to_vec(message).map_err(anyhow::Error::from)?);
+pub async fn enqueue(tx: &mut Tx, message: &Message, now: i64) -> Result<()> {
+    let payload = tx.keys().seal(SEAL, &serde_json::to_vec(message).map_err(anyhow::Error::from)?);
     tx.insert_outbox(message.channel(), message.recipient(), &payload, now).await?;
     Ok(())
 }
@@ -65,59 +70,39 @@ fn backoff(attempts: i64) -> i64 {
     (30i64 << (attempts - 1).clamp(0, 7)).min(3600)
 }
 
-/// Sends due messages until `stop` completes: at once when woken, else every second.
-pub async fn run_worker(app: crate::app::App, stop: impl std::future::Future<Output = ()>) {
-    tokio::pin!(stop);
-    loop {
-        loop {
-            match deliver_one(&app).await {
-                Ok(true) => continue,
-                Ok(false) => break,
-                Err(e) => {
-                    tracing::warn!(
-                        error = format!("{e:#}"),
-                        "the outbox could not be read; trying again shortly"
-                    );
-                    break;
-                }
-            }
-        }
-        tokio::select! {
-            _ = &mut stop => return,
-            _ = app.delivery.wake.notified() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-    }
-}
-
 /// Claims and sends one due message; false when none is due.
-async fn deliver_one(app: &crate::app::App) -> Result<bool> {
-    let now = to_unix(app.now());
-    let Some(row) = app.store.claim_outbox(now, now + CLAIM).await? else {
+pub async fn deliver_one(
+    store: &Store,
+    delivery: &Delivery,
+    keys: &SecretKey,
+    clock: &dyn Clock,
+) -> Result<bool> {
+    let now = to_unix(clock.now());
+    let Some(row) = store.claim_outbox(now, now + CLAIM).await? else {
         return Ok(false);
     };
     let message =
-        app.keys.open(SEAL, &row.payload).and_then(|plain| serde_json::from_slice::<Message>(&plain).ok());
+        keys.open(SEAL, &row.payload).and_then(|plain| serde_json::from_slice::<Message>(&plain).ok());
     let Some(message) = message else {
         tracing::error!(
             id = row.id,
             "an outbox message cannot be opened with this server's key; giving it up"
         );
-        app.store.outbox_failed(row.id, "cannot be decrypted with this key", None, now).await?;
+        store.outbox_failed(row.id, "cannot be decrypted with this key", None, now).await?;
         return Ok(true);
     };
     let sent = match &message {
-        Message::Email { to, subject, text, html } => app.delivery.mailer.send(to, subject, text, html).await,
-        Message::Sms { to, text } => match &app.delivery.sms {
+        Message::Email { to, subject, text, html } => delivery.mailer.send(to, subject, text, html).await,
+        Message::Sms { to, text } => match &delivery.sms {
             Some(gateway) => gateway.send(to, text).await,
             None => Err(anyhow::anyhow!("no SMS gateway is configured")),
         },
     };
-    let now = to_unix(app.now());
+    let now = to_unix(clock.now());
     match sent {
         Ok(()) => {
             tracing::info!(id = row.id, channel = row.channel, "message sent");
-            app.store.outbox_sent(row.id, now).await?;
+            store.outbox_sent(row.id, now).await?;
         }
         Err(e) => {
             let error = format!("{e:#}");
@@ -129,7 +114,7 @@ async fn deliver_one(app: &crate::app::App) -> Result<bool> {
                 error,
                 "sending failed"
             );
-            app.store.outbox_failed(row.id, &error, retry_at, now).await?;
+            store.outbox_failed(row.id, &error, retry_at, now).await?;
         }
     }
     Ok(true)

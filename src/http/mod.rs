@@ -20,7 +20,6 @@ pub mod api;
 pub mod error;
 pub mod extract;
 mod ops;
-pub mod serve;
 mod web;
 
 pub fn router(app: App) -> Router {

@@ -25,16 +25,15 @@ use serde::Serialize;
 
 use super::{Method, backup, codes::OneTimeCode, totp};
 use crate::{
-    app::App,
     audit::{self, Event},
-    delivery::{self, Message, sms::SmsGateway},
+    delivery::{self, Delivery, Message, sms::SmsGateway},
     error::{Error, Result},
     i18n::Tr,
     lockout::{self, Rule, Scope},
     policy::{self, CodeDelivery, Contact, TwoFactorPolicy},
     rights::Actor,
     sessions::AppKind,
-    store::{ChallengeCode, ChallengeRow, NewChallenge, Tx, UserRow},
+    store::{ChallengeCode, ChallengeRow, NewChallenge, Store, Tx, UserRow},
     tokens::{Token, TokenHash},
     users::Language,
     verification::{Channel, RESEND_AFTER},
@@ -138,7 +137,7 @@ pub fn subject(user: crate::users::UserId) -> String {
 /// transaction (committed here). A sign-in within 30 seconds of the last code sent to
 /// the user takes that code over instead of sending another, so repeated sign-ins cannot
 /// flood a phone or use up the SMS quota.
-pub async fn open(app: &App, mut tx: Tx, s: Signing<'_>, now: i64) -> Result<Opened> {
+pub async fn open(store: &Store, outbox: &Delivery, mut tx: Tx, s: Signing<'_>, now: i64) -> Result<Opened> {
     let policy = policy::of_account(&mut tx, s.user.account_id).await?;
     let channels = channels(s.method, policy.delivery);
     let handle = Token::generate();
@@ -187,7 +186,7 @@ pub async fn open(app: &App, mut tx: Tx, s: Signing<'_>, now: i64) -> Result<Ope
         tx.commit().await?;
         return Ok(Opened { handle, method: s.method, sent: None, channels });
     }
-    let route = match route(&mut tx, app, s.user, s.method, policy.delivery, None).await {
+    let route = match route(&mut tx, outbox, s.user, s.method, policy.delivery, None).await {
         Ok(route) => route,
         Err(e) => {
             let e = match e {
@@ -200,17 +199,23 @@ pub async fn open(app: &App, mut tx: Tx, s: Signing<'_>, now: i64) -> Result<Ope
         }
     };
     let code = OneTimeCode::generate();
-    let code_hash = code.hash(&app.keys);
+    let code_hash = code.hash(store.keys());
     let record = route.record(&code_hash, now);
     let id = tx.insert_challenge(&new, &record, now).await?;
-    let sent = deliver(app, tx, (id, s.user, s.app), route, &code, now).await?;
+    let sent = deliver(store, outbox, tx, (id, s.user, s.app), route, &code, now).await?;
     Ok(Opened { handle, method: s.method, sent: Some(sent), channels })
 }
 
 /// Sends a new code for a challenge, by the channel asked for or the user's own; the
 /// old code stops working.
-pub async fn resend(app: &App, handle: &str, requested: Option<Channel>, now: i64) -> Result<Sent> {
-    let mut tx = app.store.write().await?;
+pub async fn resend(
+    store: &Store,
+    outbox: &Delivery,
+    handle: &str,
+    requested: Option<Channel>,
+    now: i64,
+) -> Result<Sent> {
+    let mut tx = store.write().await?;
     let (challenge, user) = live(&mut tx, handle, now).await?;
     lockout::ensure_unlocked(&mut tx, Scope::Code, &[&subject(user.id)], now).await?;
     let wait = challenge.sent_at + RESEND_AFTER - now;
@@ -225,20 +230,20 @@ pub async fn resend(app: &App, handle: &str, requested: Option<Channel>, now: i6
     if requested.is_some_and(|c| !channels(method, delivery).contains(&c)) {
         return Err(Error::invalid("channel", "codes cannot be sent this way"));
     }
-    let route = match route(&mut tx, app, &user, method, delivery, requested).await {
+    let route = match route(&mut tx, outbox, &user, method, delivery, requested).await {
         Err(Error::NoCodeDestination { .. }) => return Err(no_destination(&mut tx, &user).await),
         route => route?,
     };
     let code = OneTimeCode::generate();
-    let code_hash = code.hash(&app.keys);
+    let code_hash = code.hash(store.keys());
     tx.set_challenge_code(challenge.id, &route.record(&code_hash, now)).await?;
-    deliver(app, tx, (challenge.id, &user, AppKind::parse(&challenge.app)), route, &code, now).await
+    deliver(store, outbox, tx, (challenge.id, &user, AppKind::parse(&challenge.app)), route, &code, now).await
 }
 
 /// Checks a typed code. A right one ends the challenge and hands back the transaction
 /// to start the session in; a wrong one is counted (and committed) before the error.
-pub async fn accept(app: &App, handle: &str, typed: &str, now: i64) -> Result<Accepted> {
-    let mut tx = app.store.write().await?;
+pub async fn accept(store: &Store, handle: &str, typed: &str, now: i64) -> Result<Accepted> {
+    let mut tx = store.write().await?;
     let (challenge, user) = live(&mut tx, handle, now).await?;
     let by_user = subject(user.id);
     // Holding the counter's row from here on, concurrent guesses take turns and none
@@ -248,7 +253,7 @@ pub async fn accept(app: &App, handle: &str, typed: &str, now: i64) -> Result<Ac
     {
         return Err(Error::Locked { retry_after: time::Duration::seconds(wait) });
     }
-    let keys = &app.keys;
+    let keys = store.keys();
     let (right, backup_codes_left) = if backup::looks_like(typed) {
         let used = backup::accept(&mut tx, keys, user.id, typed, now).await?;
         (used, Some(backup::left(&mut tx, user.id).await?))
@@ -296,8 +301,8 @@ pub async fn accept(app: &App, handle: &str, typed: &str, now: i64) -> Result<Ac
 }
 
 /// The challenge as the code page shows it.
-pub async fn waiting(app: &App, handle: &str, now: i64) -> Result<Waiting> {
-    let mut tx = app.store.read().await?;
+pub async fn waiting(store: &Store, handle: &str, now: i64) -> Result<Waiting> {
+    let mut tx = store.read().await?;
     let (challenge, user) = live(&mut tx, handle, now).await?;
     let method = Method::parse(&challenge.method).unwrap_or(Method::Email);
     let policy: TwoFactorPolicy = policy::of_account(&mut tx, user.account_id).await?;
@@ -385,7 +390,7 @@ async fn no_destination(tx: &mut Tx, user: &UserRow) -> Error {
 
 async fn route(
     tx: &mut Tx,
-    app: &App,
+    outbox: &Delivery,
     user: &UserRow,
     method: Method,
     delivery: CodeDelivery,
@@ -399,7 +404,7 @@ async fn route(
         return by_email(None);
     }
     let phone = user.phone.as_ref().filter(|_| user.phone_verified);
-    let fallback = match (phone, &app.delivery.sms) {
+    let fallback = match (phone, &outbox.sms) {
         _ if delivery == CodeDelivery::EmailOnly => Fallback::EmailOnlyPolicy,
         _ if !user.can_send_sms => Fallback::SmsNotAllowed,
         (None, _) => Fallback::PhoneNotConfirmed,
@@ -419,7 +424,8 @@ async fn route(
 /// the commit; if the gateway fails, its quota is given back and the same code goes by
 /// email instead.
 async fn deliver(
-    app: &App,
+    store: &Store,
+    outbox: &Delivery,
     mut tx: Tx,
     (id, user, app_kind): (i64, &UserRow, AppKind),
     route: Route,
@@ -437,10 +443,10 @@ async fn deliver(
     match route {
         Route::Email { ref address, fallback } => {
             let sent = sent(&route, fallback);
-            enqueue_email(&mut tx, app, &tr, address, code, now).await?;
+            enqueue_email(&mut tx, &tr, address, code, now).await?;
             record_sent(&mut tx, user, app_kind, &sent, now).await?;
             tx.commit().await?;
-            app.delivery.wake.notify_one();
+            outbox.wake.notify_one();
             crate::metrics::code_sent("email", fallback.is_some());
             Ok(sent)
         }
@@ -454,7 +460,7 @@ async fn deliver(
                 return Ok(sms);
             };
             tracing::warn!(error = format!("{e:#}"), "an SMS code could not be sent; sending it by email");
-            let mut tx = app.store.write().await?;
+            let mut tx = store.write().await?;
             tx.give_back_sms(user.account_id).await?;
             let Some(address) = confirmed_email(user) else {
                 let error = no_destination(&mut tx, user).await;
@@ -463,11 +469,11 @@ async fn deliver(
             };
             let email = Route::Email { address: address.clone(), fallback: Some(Fallback::GatewayFailed) };
             let sent = sent(&email, Some(Fallback::GatewayFailed));
-            tx.set_challenge_code(id, &email.record(&code.hash(&app.keys), now)).await?;
-            enqueue_email(&mut tx, app, &tr, address, code, now).await?;
+            tx.set_challenge_code(id, &email.record(&code.hash(store.keys()), now)).await?;
+            enqueue_email(&mut tx, &tr, address, code, now).await?;
             record_sent(&mut tx, user, app_kind, &sent, now).await?;
             tx.commit().await?;
-            app.delivery.wake.notify_one();
+            outbox.wake.notify_one();
             crate::metrics::code_sent("email", true);
             Ok(sent)
         }
@@ -480,14 +486,7 @@ fn code_args(
     [("code", code.expose().to_owned().into()), ("minutes", (super::codes::VALIDITY / 60).into())]
 }
 
-async fn enqueue_email(
-    tx: &mut Tx,
-    app: &App,
-    tr: &Tr,
-    address: &str,
-    code: &OneTimeCode,
-    now: i64,
-) -> Result<()> {
+async fn enqueue_email(tx: &mut Tx, tr: &Tr, address: &str, code: &OneTimeCode, now: i64) -> Result<()> {
     let text = tr.with("email-sign-in-text", code_args(code));
     let message = Message::Email {
         to: address.to_owned(),
@@ -495,7 +494,7 @@ async fn enqueue_email(
         html: format!("<p>{}</p>", crate::verification::escape_html(&text)),
         text,
     };
-    delivery::enqueue(tx, &app.keys, &message, now).await
+    delivery::enqueue(tx, &message, now).await
 }
 
 /// Audits a code sent, with where it went (masked) and why an SMS user's went by email.

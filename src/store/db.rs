@@ -191,6 +191,12 @@ impl Store {
         Ok(Tx { db, keys: self.keys.clone() })
     }
 
+    /// The server key, which seals what is written sealed (audit chains, the outbox,
+    /// second-factor secrets).
+    pub(crate) fn keys(&self) -> &SecretKey {
+        &self.keys
+    }
+
     /// Whether the database answers: for `/readyz`.
     pub async fn ping(&self) -> bool {
         with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()).is_ok())

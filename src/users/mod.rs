@@ -10,11 +10,11 @@ mod grants;
 mod own;
 mod password;
 
-pub use actions::{end_sessions, unlock};
 pub use crate::values::{
     Email, Language, MAX_EMAIL_LEN, MAX_USERNAME_CHARS, Phone, Right, StoredHash, UserId, Username,
     skeleton_of,
 };
+pub use actions::{end_sessions, unlock};
 pub use grants::set_grants;
 pub use own::{OwnChanges, SecuritySettings, security, update_own};
 pub(crate) use password::check_current;

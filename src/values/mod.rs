@@ -8,6 +8,8 @@ pub mod ids;
 pub mod session;
 
 pub use contact::Contact;
-pub use fields::{Email, Language, MAX_EMAIL_LEN, MAX_USERNAME_CHARS, Phone, Right, StoredHash, Username, skeleton_of};
+pub use fields::{
+    Email, Language, MAX_EMAIL_LEN, MAX_USERNAME_CHARS, Phone, Right, StoredHash, Username, skeleton_of,
+};
 pub use ids::{AccountId, UserId};
 pub use session::{AppKind, Duty};

@@ -141,7 +141,7 @@ impl TestApp {
         let config = Cli::try_parse_from(args).expect("test configuration").config;
         let clock = Arc::new(ManualClock::new(at));
         let app = App::new(config, clock.clone()).await.expect("app starts");
-        let server = app.clone().bind().await.expect("binds");
+        let server = portcullis::server::Server::bind(app.clone()).await.expect("binds");
         let addr = server.addr();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(server.run(async move {

@@ -3,8 +3,8 @@
 
 use portcullis::{
     lifecycle,
-    store::TermsChanges,
     rights::Actor,
+    store::TermsChanges,
     users::{UserId, UserRequest},
 };
 use reqwest::{Method, StatusCode};
@@ -192,7 +192,7 @@ async fn watched_company(app: &TestApp, service: bool, opted_in: bool) -> (Compa
 
 /// Runs the day's notice job on `app` as the server's scheduler does.
 async fn run_notices(app: &TestApp) -> usize {
-    lifecycle::send_notices(&app.app.store, &app.app.keys, app.app.config.notice_hour, app.now())
+    lifecycle::send_notices(&app.app.store, app.app.config.notice_hour, app.now())
         .await
         .expect("the notice job runs")
 }

@@ -1,8 +1,4 @@
-use portcullis::{
-    lifecycle,
-    store::TermsChanges,
-    rights::Actor,
-};
+use portcullis::{lifecycle, rights::Actor, store::TermsChanges};
 use reqwest::StatusCode;
 use serde_json::json;
 use time::Duration;

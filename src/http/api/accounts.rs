@@ -18,10 +18,10 @@ use crate::{
     error::{Error, Result},
     http::extract::{ApiJson, ApiPath, ApiQuery, Client, Session},
     lifecycle,
-    store::TermsChanges,
     passwords::Password,
     policy::{self, PolicyChange, TwoFactorPolicy},
     store::AccountRow,
+    store::TermsChanges,
     users::{UserId, UserRequest},
 };
 

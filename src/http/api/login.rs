@@ -160,7 +160,7 @@ pub async fn login(
         device: body.device_token,
         login_as: body.login_as,
     };
-    Ok(Json(match login::sign_in(&app, attempt, to_unix(app.now())).await? {
+    Ok(Json(match login::sign_in(app.login(), attempt, to_unix(app.now())).await? {
         Outcome::SignedIn(signed_in) => LoginAnswer::SignedIn(signed_in.into()),
         Outcome::SecondFactor(opened) => LoginAnswer::SecondFactor(opened.into()),
     }))
@@ -191,7 +191,8 @@ pub async fn verify(
     ApiJson(body): ApiJson<VerifyBody>,
 ) -> Result<Json<SignedInBody>> {
     let signed_in =
-        login::verify(&app, &body.challenge, &body.code, body.trust_device, to_unix(app.now())).await?;
+        login::verify(app.login(), &body.challenge, &body.code, body.trust_device, to_unix(app.now()))
+            .await?;
     Ok(Json(signed_in.into()))
 }
 
@@ -212,6 +213,8 @@ pub struct ResendBody {
     (status = 429, description = "`too_soon`, with `retry_after` seconds", body = super::ErrorBody),
 ))]
 pub async fn resend(State(app): State<App>, ApiJson(body): ApiJson<ResendBody>) -> Result<Json<SentBody>> {
-    let sent = challenge::resend(&app, &body.challenge, body.channel, to_unix(app.now())).await?;
+    let sent =
+        challenge::resend(&app.store, &app.delivery, &body.challenge, body.channel, to_unix(app.now()))
+            .await?;
     Ok(Json(sent.into()))
 }

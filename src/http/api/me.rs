@@ -459,7 +459,7 @@ pub async fn forgot_password(
     let request = recovery::Request { username: &body.username, email: &body.email, ip: &ip };
     let valid_for = i64::from(app.config.reset_link_hours) * 3600;
     let public_url = app.config.public_url();
-    recovery::request(&app.store, &app.keys, &public_url, valid_for, &request, to_unix(app.now())).await?;
+    recovery::request(&app.store, &public_url, valid_for, &request, to_unix(app.now())).await?;
     app.delivery.wake.notify_one();
     Ok(StatusCode::ACCEPTED)
 }

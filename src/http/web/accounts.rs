@@ -21,8 +21,8 @@ use crate::{
     http::extract::Client,
     i18n::Tr,
     lifecycle,
-    store::TermsChanges,
     store::AccountRow,
+    store::TermsChanges,
 };
 
 /// How a `datetime-local` field writes a time.

@@ -59,7 +59,9 @@ pub async fn submit(
         return Ok(Redirect::to("/login").into_response());
     };
     let trust = form.trust_device.is_some();
-    let (status, message) = match login::verify(&app, &handle, &form.code, trust, to_unix(app.now())).await {
+    let (status, message) = match login::verify(app.login(), &handle, &form.code, trust, to_unix(app.now()))
+        .await
+    {
         Ok(signed_in) => {
             let remember = signed_in.session.remember_me;
             let mut visitor = visitor.without_challenge().with_session(signed_in.token.expose(), remember);
@@ -99,14 +101,15 @@ pub async fn resend(
     let Some(handle) = visitor.jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let message = match challenge::resend(&app, &handle, form.channel, to_unix(app.now())).await {
-        Ok(_) => return Ok(Redirect::to("/login/code?sent=1").into_response()),
-        Err(Error::TooSoon { retry_after }) => {
-            tr.t1("error-too-soon", "seconds", retry_after.whole_seconds())
-        }
-        Err(Error::Locked { retry_after }) => return Ok(locked(visitor, retry_after)),
-        Err(e) => return Err(PageError::Domain(e, tr)),
-    };
+    let message =
+        match challenge::resend(&app.store, &app.delivery, &handle, form.channel, to_unix(app.now())).await {
+            Ok(_) => return Ok(Redirect::to("/login/code?sent=1").into_response()),
+            Err(Error::TooSoon { retry_after }) => {
+                tr.t1("error-too-soon", "seconds", retry_after.whole_seconds())
+            }
+            Err(Error::Locked { retry_after }) => return Ok(locked(visitor, retry_after)),
+            Err(e) => return Err(PageError::Domain(e, tr)),
+        };
     render(&app, visitor, StatusCode::TOO_MANY_REQUESTS, None, Some(message), false).await
 }
 
@@ -133,7 +136,7 @@ async fn render(
     let Some(handle) = visitor.jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let waiting = match challenge::waiting(app, &handle, now).await {
+    let waiting = match challenge::waiting(&app.store, &handle, now).await {
         Ok(waiting) => waiting,
         Err(Error::CodeExpired) => {
             return Ok(signed_out(visitor, StatusCode::GONE, tr.t("error-sign-in-expired")));

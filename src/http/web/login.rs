@@ -159,7 +159,7 @@ pub async fn submit(
         device: visitor.jar.get(DEVICE_COOKIE).map(|c| c.value().to_owned()),
         login_as: form.login_as.clone(),
     };
-    let (status, message) = match login::sign_in(&app, attempt, to_unix(app.now())).await {
+    let (status, message) = match login::sign_in(app.login(), attempt, to_unix(app.now())).await {
         Ok(Outcome::SignedIn(signed_in)) => {
             let visitor = visitor.with_session(signed_in.token.expose(), remember);
             return Ok((visitor.jar, Redirect::to("/")).into_response());

@@ -50,8 +50,7 @@ pub async fn forgot_submit(
     let request = recovery::Request { username: &form.username, email: &form.email, ip: &ip };
     let valid_for = i64::from(app.config.reset_link_hours) * 3600;
     let public_url = app.config.public_url();
-    let result =
-        recovery::request(&app.store, &app.keys, &public_url, valid_for, &request, to_unix(app.now())).await;
+    let result = recovery::request(&app.store, &public_url, valid_for, &request, to_unix(app.now())).await;
     app.delivery.wake.notify_one();
     let mut page = visitor.layout(tr, None);
     let status = match result {

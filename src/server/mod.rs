@@ -1,0 +1,80 @@
+//! The server's assembly: the application bound to its address, the router over it, the
+//! background workers (outbox, blocking notices) and the connection loop, started and
+//! stopped together.
+
+use std::{future::Future, net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::app::App;
+
+mod serve;
+mod workers;
+
+/// A bound server, not yet serving.
+pub struct Server {
+    pub app: App,
+    listener: TcpListener,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Binds the configured address (port 0 picks a free one) and returns the server.
+    pub async fn bind(app: App) -> anyhow::Result<Server> {
+        let listener = TcpListener::bind(app.config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", app.config.listen))?;
+        let addr = listener.local_addr()?;
+        Ok(Server { app, listener, addr })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves, delivers the outbox and sends the day's notices until `shutdown`
+    /// completes; then finishes the requests in flight.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let router = crate::http::router(self.app.clone());
+        let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(());
+        let stopped = move || {
+            let mut rx = jobs_stopped.clone();
+            async move {
+                let _ = rx.changed().await;
+            }
+        };
+        let jobs = [
+            tokio::spawn(workers::deliver_outbox(self.app.clone(), stopped())),
+            tokio::spawn(workers::send_notices(self.app.clone(), stopped())),
+        ];
+        let limits = serve::Limits {
+            header_timeout: Duration::from_secs(self.app.config.header_timeout_seconds),
+            max_connections: self.app.config.max_connections,
+        };
+        let served = serve::serve(self.listener, router, limits, shutdown).await;
+        let _ = stop_jobs.send(());
+        for job in jobs {
+            let _ = job.await;
+        }
+        self.app.store.close().await;
+        served.context("server error")
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
