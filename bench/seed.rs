@@ -28,7 +28,7 @@ use portcullis::{
         totp,
     },
     rights::Actor,
-    sessions::AppKind,
+    values::AppKind,
 };
 use sqlx::{AssertSqlSafe, Connection};
 

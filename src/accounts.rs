@@ -6,8 +6,6 @@
 //! `email_notifications`), an optional blocking date, and the version of the Data
 //! Protection Agreement its users must accept.
 
-pub use crate::values::AccountId;
-
 use crate::{
     audit::{self, Event},
     error::{Error, Result},
@@ -15,7 +13,8 @@ use crate::{
     passwords::Hasher,
     rights::{Actor, ManagesAccount},
     store::{AccountRow, NewAccount, Store, UserRow},
-    users::{self, StoredHash, UserRequest},
+    users::{self, UserRequest},
+    values::{AccountId, StoredHash},
 };
 
 /// How deep accounts nest: a top-level account and at most this many levels below it.
@@ -68,7 +67,7 @@ pub async fn create(
         return Err(Error::Forbidden);
     }
     // Check the admin's fields before the slow hash, and the hash before the transaction.
-    request.admin.parse(crate::accounts::AccountId(0), None, true)?;
+    request.admin.parse(crate::values::AccountId(0), None, true)?;
     let hash = StoredHash(users::hash_initial_password(hasher, &request.admin).await?);
     let mut tx = store.write().await?;
     if let Some(parent) = new.parent_id {

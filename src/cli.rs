@@ -19,7 +19,8 @@ use crate::{
     rights::Actor,
     server::{self, Server},
     store::TermsChanges,
-    users::{self, Right, UserRequest},
+    users::{self, UserRequest},
+    values::Right,
 };
 
 #[derive(Debug, Parser)]

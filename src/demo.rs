@@ -11,11 +11,11 @@ use crate::{
     error::{Error, Result},
     mfa::{self, Method},
     passwords::Hasher,
-    policy::{self, CodeDelivery, Contact, PolicyChange},
+    policy::{self, CodeDelivery, PolicyChange},
     rights::Actor,
-    sessions::AppKind,
     store::Store,
-    users::{self, Right, UserRequest},
+    users::{self, UserRequest},
+    values::{AppKind, Contact, Right},
 };
 
 pub const ACCOUNT: &str = "Demo Fleet";

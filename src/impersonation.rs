@@ -12,16 +12,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    accounts::AccountId,
     audit::{self, Event},
     error::{Error, Result},
     lifecycle,
     rights::{Actor, ManagesUser},
     sessions::{self, AccountRef, Current, Lifetimes, UserRef},
-    store::NewSession,
-    store::{Store, Tx, UserRow},
+    store::{NewSession, Store, Tx, UserRow},
     tokens::Token,
-    users::{Right, UserId},
+    values::{AccountId, Right, UserId},
 };
 
 /// Someone the user may act as.

@@ -26,7 +26,7 @@ use crate::{
     keys::SecretKey,
     rights::Actor,
     store::{FlespiRow, Store, Tx, UserRow},
-    users::UserId,
+    values::UserId,
 };
 
 /// Where flespi keeps the data the token opens.

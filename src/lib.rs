@@ -23,6 +23,7 @@ pub mod metrics; // Prometheus metrics
 pub mod mfa; // second factors, sign-in challenges and one-time codes
 pub mod passwords; // password policy and Argon2id hashing
 pub mod policy; // each company's second-factor policy
+pub mod reauth; // the password asked again before a sensitive change
 pub mod recovery; // "Forgot your password?": reset links and new passwords
 pub mod rights; // who may do what to whom
 pub mod server; // the assembly: router, workers and the connection loop

@@ -22,7 +22,6 @@ use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 
 use crate::{
-    accounts::AccountId,
     audit::{self, Event},
     clock::from_unix,
     delivery::{self, Message},
@@ -30,7 +29,7 @@ use crate::{
     i18n::Tr,
     rights::{Actor, ManagesAccount},
     store::{AccountRow, NoticeRecipient, Store, TermsChanges, Tx},
-    users::Language,
+    values::{AccountId, Language},
     verification::escape_html,
 };
 

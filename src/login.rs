@@ -24,10 +24,10 @@ use crate::{
     passwords::{Hasher, Password},
     policy,
     rights::Actor,
-    sessions::{self, AppKind, Current, Lifetimes},
+    sessions::{self, Current, Lifetimes},
     store::{NewSession, Store, Tx, UserRow},
     tokens::Token,
-    users::{Language, MAX_USERNAME_CHARS},
+    values::{AppKind, Language, MAX_USERNAME_CHARS},
 };
 
 /// What signing in uses of the server: the store, the password hasher, the outbox that

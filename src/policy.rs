@@ -7,16 +7,12 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::values::Contact;
-
 use crate::{
-    accounts::AccountId,
     audit::{self, Event},
     error::{Error, Result},
     rights::{Actor, ManagesAccount},
-    sessions::AppKind,
     store::{PolicyRow, Store, Tx},
-    users::{Email, Phone},
+    values::{AccountId, AppKind, Contact, Email, Phone},
 };
 
 /// How sign-in codes travel.

@@ -21,7 +21,7 @@ use crate::{
     rights::Actor,
     store::{ResetRow, Store},
     tokens::{Token, TokenHash},
-    users::{Language, MAX_EMAIL_LEN, StoredHash, Username},
+    values::{Language, MAX_EMAIL_LEN, StoredHash, Username},
 };
 
 /// One request per username per minute.

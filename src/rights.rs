@@ -11,10 +11,9 @@
 //! ask for the current password.
 
 use crate::{
-    accounts::AccountId,
     error::{Error, Result},
     store::{AccountRow, Tx, UserRow},
-    users::{Right, UserId},
+    values::{AccountId, Right, UserId},
 };
 
 /// Who is acting: a signed-in user (perhaps as someone else) or the operator.

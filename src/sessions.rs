@@ -9,17 +9,14 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-pub use crate::values::{AppKind, Duty};
-
 use crate::{
-    accounts::AccountId,
     audit::{self, Event},
     clock::from_unix,
     error::{Error, Result},
     rights::Actor,
     store::{NewSession, SessionRow, SessionView, Store, Tx},
     tokens::{Token, TokenHash},
-    users::{Language, UserId},
+    values::{AccountId, AppKind, Duty, Language, UserId},
 };
 
 /// How long sessions last, in seconds.

@@ -18,7 +18,7 @@ use crate::{
     mfa::codes::{self, OneTimeCode},
     rights::Actor,
     store::{Store, UserRow},
-    users::Language,
+    values::Language,
 };
 
 /// Seconds before another code may be sent.

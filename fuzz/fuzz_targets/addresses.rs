@@ -2,7 +2,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis::users::{Email, MAX_EMAIL_LEN, Phone};
+use portcullis::values::{Email, MAX_EMAIL_LEN, Phone};
 
 fuzz_target!(|text: &str| {
     if let Ok(email) = Email::parse(text) {

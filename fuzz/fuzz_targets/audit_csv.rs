@@ -4,10 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis::{
-    audit::{Entry, FORMULA_STARTS, Named, to_csv},
-    users::UserId,
-};
+use portcullis::{audit::{Entry, FORMULA_STARTS, Named, to_csv}, values::UserId};
 
 fuzz_target!(|events: Vec<(String, String, String, Option<String>)>| {
     let entries: Vec<Entry> = events

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis::users::{MAX_USERNAME_CHARS, Username};
+use portcullis::values::{MAX_USERNAME_CHARS, Username};
 
 fuzz_target!(|text: &str| {
     let Ok(name) = Username::parse(text) else {

@@ -19,10 +19,10 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::{
-    accounts::AccountId,
     error::Result,
     keys::SecretKey,
     store::{AuditRow, Sealed, Store},
+    values::AccountId,
 };
 
 impl Sealed {

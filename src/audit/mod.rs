@@ -14,12 +14,11 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::{
-    accounts::AccountId,
     clock::from_unix,
     error::Result,
     rights::{Actor, ManagesAccount},
     store::{Sealed, Store, Tx},
-    users::UserId,
+    values::{AccountId, UserId},
 };
 
 /// An event about to be recorded.

@@ -23,19 +23,18 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{Method, backup, codes::OneTimeCode, totp};
+use super::{backup, codes::OneTimeCode, method::Method, totp};
 use crate::{
     audit::{self, Event},
     delivery::{self, Delivery, Message, sms::SmsGateway},
     error::{Error, Result},
     i18n::Tr,
     lockout::{self, Rule, Scope},
-    policy::{self, CodeDelivery, Contact, TwoFactorPolicy},
+    policy::{self, CodeDelivery, TwoFactorPolicy},
     rights::Actor,
-    sessions::AppKind,
     store::{ChallengeCode, ChallengeRow, NewChallenge, Store, Tx, UserRow},
     tokens::{Token, TokenHash},
-    users::Language,
+    values::{AppKind, Contact, Language},
     verification::{Channel, RESEND_AFTER},
 };
 
@@ -92,7 +91,7 @@ pub struct Signing<'a> {
     pub app: AppKind,
     pub remember: bool,
     /// "Login as": the user the session will act as.
-    pub acting_as: Option<crate::users::UserId>,
+    pub acting_as: Option<crate::values::UserId>,
     pub ip: &'a str,
     pub user_agent: &'a str,
 }
@@ -129,7 +128,7 @@ pub fn channels(method: Method, delivery: CodeDelivery) -> Vec<Channel> {
 }
 
 /// The lock-out subject of a user's code failures.
-pub fn subject(user: crate::users::UserId) -> String {
+pub fn subject(user: crate::values::UserId) -> String {
     format!("user:{user}")
 }
 

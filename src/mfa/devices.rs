@@ -13,7 +13,7 @@ use crate::{
     rights::Actor,
     store::{Store, Tx},
     tokens::{Token, TokenHash},
-    users::UserId,
+    values::UserId,
 };
 
 /// How long a device stays trusted, in seconds.

@@ -5,91 +5,21 @@ pub mod backup;
 pub mod challenge;
 pub mod codes;
 pub mod devices;
+pub mod method;
 pub mod totp;
 
-use serde::{Deserialize, Serialize};
+pub use method::{Method, Settings, default_method, settings};
 
 use crate::{
     audit::{self, Event},
     error::{Error, Result},
     passwords::{Hasher, Password},
     policy::{self, CodeDelivery},
+    reauth,
     rights::Actor,
-    sessions::AppKind,
     store::{Store, Tx, UserRow},
-    users,
+    values::AppKind,
 };
-
-/// How a user proves the second factor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// A code by email.
-    Email,
-    /// A code by SMS, by email when no SMS can be sent.
-    Sms,
-    /// A code from an authenticator app.
-    Totp,
-}
-
-impl Method {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Sms => "sms",
-            Self::Totp => "totp",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "email" => Some(Self::Email),
-            "sms" => Some(Self::Sms),
-            "totp" => Some(Self::Totp),
-            _ => None,
-        }
-    }
-}
-
-/// A user's second factor in each app; `None` is off.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Settings {
-    pub web: Option<Method>,
-    pub manager: Option<Method>,
-}
-
-impl Settings {
-    pub fn get(&self, app: AppKind) -> Option<Method> {
-        match app {
-            AppKind::Web => self.web,
-            AppKind::Manager => self.manager,
-        }
-    }
-
-    fn slot(&mut self, app: AppKind) -> &mut Option<Method> {
-        match app {
-            AppKind::Web => &mut self.web,
-            AppKind::Manager => &mut self.manager,
-        }
-    }
-}
-
-pub async fn settings(tx: &mut Tx, user: crate::users::UserId) -> Result<Settings> {
-    let mut settings = Settings::default();
-    for (app, method) in tx.two_factor_settings(user).await? {
-        *settings.slot(AppKind::parse(&app)) = Method::parse(&method);
-    }
-    Ok(settings)
-}
-
-/// The method a company's defaults give a new user: codes by SMS unless the company
-/// sends them by email only.
-pub fn default_method(delivery: CodeDelivery) -> Method {
-    match delivery {
-        CodeDelivery::SmsThenEmail => Method::Sms,
-        CodeDelivery::EmailOnly => Method::Email,
-    }
-}
 
 /// Sets the user's own second factor per app (`None`: off), all or nothing. Email
 /// needs a confirmed address, SMS a confirmed phone and a company that allows SMS codes,
@@ -117,11 +47,11 @@ pub async fn set(
     if checked {
         let password =
             password.ok_or_else(|| Error::invalid("current_password", "enter your current password"))?;
-        users::check_current(store, hasher, &user, password, "current_password", now).await?;
+        reauth::check_current(store, hasher, &user, password, "current_password", now).await?;
     }
     let mut tx = store.write().await?;
     let delivery = policy::of_account(&mut tx, user.account_id).await?.delivery;
-    let authenticator = totp::is_on(&mut tx, id).await?;
+    let authenticator = method::authenticator_on(&mut tx, id).await?;
     for method in changes.iter().filter_map(|(_, m)| *m) {
         check_usable(&user, method, delivery, authenticator)?;
     }
@@ -147,7 +77,7 @@ pub async fn set(
 /// An administrator's reset of a user's second factor, for a lost phone: the
 /// authenticator, backup codes and trusted devices go, and 2FA is off in every app until
 /// the user sets it up again.
-pub async fn reset(store: &Store, actor: &Actor, target: crate::users::UserId, now: i64) -> Result<()> {
+pub async fn reset(store: &Store, actor: &Actor, target: crate::values::UserId, now: i64) -> Result<()> {
     let mut tx = store.write().await?;
     let proof = crate::rights::ManagesUser::check(&mut tx, actor, target).await?;
     let user = proof.target();
@@ -200,7 +130,7 @@ fn check_usable(user: &UserRow, method: Method, delivery: CodeDelivery, authenti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{accounts::AccountId, users::UserId};
+    use crate::values::{AccountId, UserId};
 
     fn user(email_verified: bool, phone_verified: bool) -> UserRow {
         UserRow {
@@ -213,7 +143,7 @@ mod tests {
             email_verified,
             phone: Some("+35312345678".into()),
             phone_verified,
-            password_hash: crate::users::StoredHash(String::new()),
+            password_hash: crate::values::StoredHash(String::new()),
             can_change_password: false,
             can_send_sms: true,
             must_change_password: false,

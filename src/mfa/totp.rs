@@ -13,16 +13,16 @@ use qrcode::{QrCode, render::svg};
 use serde::Serialize;
 use totp_rs::{Builder, Totp};
 
-use super::{Method, backup};
+use super::{backup, method::Method};
 use crate::{
     audit::{self, Event},
     error::{Error, Result},
     keys::SecretKey,
     passwords::{Hasher, Password},
+    reauth,
     rights::Actor,
-    sessions::AppKind,
     store::{Store, Tx, UserRow},
-    users,
+    values::AppKind,
 };
 
 /// The name authenticator apps show above the code.
@@ -74,7 +74,7 @@ pub async fn enrol(
     let id = actor.own_user()?;
     let user = store.read().await?.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
     let password = password.ok_or_else(|| Error::invalid("password", "enter your current password"))?;
-    users::check_current(store, hasher, &user, password, "password", now).await?;
+    reauth::check_current(store, hasher, &user, password, "password", now).await?;
     let secret: [u8; SECRET_BYTES] = rand::random();
     let mut tx = store.write().await?;
     tx.put_pending_secret(id, &keys.seal(SEAL, &secret), now).await?;
@@ -142,7 +142,7 @@ pub async fn disable(
 ) -> Result<()> {
     let id = actor.own_user()?;
     let user = store.read().await?.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
-    users::check_current(store, hasher, &user, password, "password", now).await?;
+    reauth::check_current(store, hasher, &user, password, "password", now).await?;
     let mut tx = store.write().await?;
     if !remove(&mut tx, id, now).await? {
         return Err(Error::NotFound);
@@ -153,14 +153,9 @@ pub async fn disable(
     Ok(())
 }
 
-/// Whether the user has an authenticator app on (not merely being added).
-pub(crate) async fn is_on(tx: &mut Tx, user: crate::users::UserId) -> Result<bool> {
-    Ok(tx.authenticator(user).await?.is_some_and(|a| a.secret.is_some()))
-}
-
 /// Removes an authenticator and its backup codes, inside the caller's transaction, and
 /// turns it off where it was on; false if there was none.
-pub(crate) async fn remove(tx: &mut Tx, user: crate::users::UserId, now: i64) -> Result<bool> {
+pub(crate) async fn remove(tx: &mut Tx, user: crate::values::UserId, now: i64) -> Result<bool> {
     let removed = tx.delete_authenticator(user).await?;
     tx.delete_backup_codes(user).await?;
     for (app, method) in tx.two_factor_settings(user).await? {

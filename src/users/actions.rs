@@ -9,7 +9,7 @@ use crate::{
     mfa::challenge,
     rights::{Actor, ManagesUser},
     store::Store,
-    users::UserId,
+    values::UserId,
 };
 
 /// Forgets the user's wrong passwords and wrong codes, lifting any lock; true when there

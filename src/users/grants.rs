@@ -1,7 +1,7 @@
 //! Rights users hold on each other (`act_as`, `manage`), given and taken by those who
 //! manage both.
 
-use super::{Right, UserId};
+use crate::values::{Right, UserId};
 use crate::{
     audit::{self, Event},
     error::{Error, Result},

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Email, Language, Phone, UserId, check_current, describe, set_addresses};
+use super::changes::{describe, set_addresses};
 use crate::{
     audit::{self, Event},
     error::{Error, Result},
@@ -12,6 +12,10 @@ use crate::{
     policy::{self, CodeDelivery},
     rights::Actor,
     store::{Store, Tx, UserRow},
+};
+use crate::{
+    reauth,
+    values::{Email, Language, Phone, UserId},
 };
 
 /// The signed-in user's security settings.
@@ -82,7 +86,7 @@ pub async fn update_own(
         let missing =
             || Error::invalid("current_password", "enter your current password to change an address");
         let password = changes.current_password.clone().ok_or_else(missing)?;
-        check_current(store, hasher, &before, password, "current_password", now).await?;
+        reauth::check_current(store, hasher, &before, password, "current_password", now).await?;
     }
     let mut tx = store.write().await?;
     if let Some(language) = language {
@@ -114,7 +118,7 @@ impl Facts {
             email_notifications_service: account.is_some_and(|a| a.email_notifications),
             two_factor: mfa::settings(tx, user.id).await?,
             code_delivery: policy::of_account(tx, user.account_id).await?.delivery,
-            authenticator: mfa::totp::is_on(tx, user.id).await?,
+            authenticator: mfa::method::authenticator_on(tx, user.id).await?,
             backup_codes_left: mfa::backup::left(tx, user.id).await?,
         })
     }

@@ -1,42 +1,13 @@
 //! A user changing their own password.
 
-use super::StoredHash;
 use crate::{
     audit::{self, Event},
     error::{Error, Result},
-    lockout::{self, Scope},
     passwords::{Hasher, Password},
     rights::Actor,
-    store::{Store, UserRow},
+    store::Store,
 };
-
-/// Checks the password a signed-in user typed to confirm a sensitive change. A wrong one
-/// counts as a failed password attempt (and a locked username is refused), so a session
-/// cannot be used to guess the password; like a sign-in, the attempt is counted before
-/// the hash is checked (see `lockout`), so parallel guesses stop at the limit too.
-pub(crate) async fn check_current(
-    store: &Store,
-    hasher: &Hasher,
-    user: &UserRow,
-    password: Password,
-    field: &'static str,
-    now: i64,
-) -> Result<()> {
-    let subject = lockout::username_subject(&user.username);
-    let rule = &lockout::PASSWORD_PER_USER;
-    let mut tx = store.write().await?;
-    lockout::reserve(&mut tx, Scope::Password, &[(&subject, rule)], now).await?;
-    tx.commit().await?;
-    let right = hasher.verify(password, Some(user.password_hash.0.clone())).await;
-    if matches!(right, Ok(false)) {
-        return Err(Error::invalid(field, "the current password is wrong"));
-    }
-    // Right, or shed before it was checked: either way the attempt does not count.
-    let mut tx = store.write().await?;
-    lockout::release(&mut tx, Scope::Password, &subject, rule, now).await?;
-    tx.commit().await?;
-    right.map(|_| ())
-}
+use crate::{reauth, values::StoredHash};
 
 /// What the user gives to change their own password.
 #[derive(Debug, Clone)]
@@ -69,7 +40,7 @@ pub async fn change_password(
     if change.new.expose() == change.current.expose() {
         return Err(Error::invalid("new_password", "choose a password different from the current one"));
     }
-    check_current(store, hasher, &user, change.current, "current_password", now).await?;
+    reauth::check_current(store, hasher, &user, change.current, "current_password", now).await?;
     let inputs = [Some(&user.username), user.email.as_ref()].into_iter().flatten().cloned().collect();
     let hash = hasher.hash_new(change.new, inputs).await.map_err(|e| match e {
         Error::Invalid { message, .. } => Error::Invalid { field: "new_password", message },

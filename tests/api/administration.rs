@@ -109,7 +109,7 @@ db_test! {
         let created = json_of(app.post("/api/v1/users", Some(&token), body).await, StatusCode::CREATED).await;
         let id = created["id"].as_i64().unwrap();
         let mut tx = app.app.store.write().await.unwrap();
-        let mut row = tx.user_by_id(portcullis::users::UserId(id)).await.unwrap().unwrap();
+        let mut row = tx.user_by_id(portcullis::values::UserId(id)).await.unwrap().unwrap();
         row.email_verified = true;
         tx.update_user(&row).await.unwrap();
         tx.commit().await.unwrap();

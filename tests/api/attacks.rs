@@ -1,7 +1,7 @@
 //! Attacks tried against the server, each a test named after the attack: escalations of
 //! rights, races against the lock-outs, and abuse of what anonymous clients may send.
 
-use portcullis::{accounts::MAX_NESTING, lifecycle, rights::Actor, store::TermsChanges, users::UserId};
+use portcullis::{accounts::MAX_NESTING, lifecycle, rights::Actor, store::TermsChanges, values::UserId};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use time::Duration;

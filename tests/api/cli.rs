@@ -67,7 +67,7 @@ db_test! {
         assert_eq!(app.login("acme-admin", PASSWORD).await.status(), StatusCode::OK);
         let shown = json_stdout(&portcullis(&app, &["account", "show", "--name", "acme", "--json"]));
         assert_eq!(shown["services"]["sms"], Value::Null);
-        let actions: Vec<_> = app.audit_trail(portcullis::accounts::AccountId(1)).await;
+        let actions: Vec<_> = app.audit_trail(portcullis::values::AccountId(1)).await;
         assert_eq!(actions.iter().filter(|(a, _)| a == "account.updated").count(), 2);
         let clash = portcullis(&app, &["account", "update", "--name", "acme", "--sms-quota", "1", "--no-sms"]);
         assert!(!clash.status.success());
@@ -96,7 +96,7 @@ db_test! {
             "user", "grant", "--user", "acme-admin", "--target", "driver", "--right", "act-as", "--json",
         ]));
         assert_eq!(granted["right"], "act_as");
-        let rights = app.app.store.read().await.unwrap().grants_between(company.admin, portcullis::users::UserId(2)).await.unwrap();
+        let rights = app.app.store.read().await.unwrap().grants_between(company.admin, portcullis::values::UserId(2)).await.unwrap();
         assert_eq!(rights, ["act_as"]);
         for _ in 0..5 {
             app.login("driver", "wrong-password").await;
@@ -157,7 +157,7 @@ db_test! {
 
 /// Re-chains an account's trail with plain SHA-256 (as trails were written before they
 /// were keyed, and as anyone without the key could), head included.
-async fn rechain_with_sha256(app: &TestApp, account: portcullis::accounts::AccountId) {
+async fn rechain_with_sha256(app: &TestApp, account: portcullis::values::AccountId) {
     use sha2::{Digest, Sha256};
     let blob = |b: &[u8]| match app.backend {
         Backend::Sqlite => format!("X'{}'", hex::encode(b)),

@@ -6,12 +6,13 @@ use std::{net::SocketAddr, sync::Arc};
 
 use clap::Parser;
 use portcullis::{
-    accounts::{self, AccountId, AccountRequest},
+    accounts::{self, AccountRequest},
     app::App,
     cli::Cli,
     clock::{ManualClock, to_unix},
     rights::Actor,
-    users::{self, UserId, UserRequest},
+    users::{self, UserRequest},
+    values::{AccountId, UserId},
 };
 use reqwest::{Response, StatusCode};
 

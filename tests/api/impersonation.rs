@@ -4,12 +4,12 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use portcullis::{rights::Actor, users::Right};
+use portcullis::{rights::Actor, values::Right};
 
 use crate::{db_test, helpers::*};
 
 /// `acme` with `driver` (made by the admin) and the admin holding `act_as` on the driver.
-async fn company_with_grant(app: &TestApp) -> (Company, portcullis::users::UserId, String) {
+async fn company_with_grant(app: &TestApp) -> (Company, portcullis::values::UserId, String) {
     let company = app.company("acme").await;
     let driver = app.user(company.account, company.admin, "driver").await;
     app.signed_in("driver").await;
@@ -23,7 +23,7 @@ async fn company_with_grant(app: &TestApp) -> (Company, portcullis::users::UserI
     (company, driver, admin)
 }
 
-async fn act_as(app: &TestApp, token: &str, user: portcullis::users::UserId) -> reqwest::Response {
+async fn act_as(app: &TestApp, token: &str, user: portcullis::values::UserId) -> reqwest::Response {
     app.post("/api/v1/impersonation", Some(token), json!({ "user_id": user })).await
 }
 

@@ -1,12 +1,7 @@
 //! An account's life: blocking dates (also from an account above), services and quotas
 //! set from above, and the daily notices before the blocking date, under a moved clock.
 
-use portcullis::{
-    lifecycle,
-    rights::Actor,
-    store::TermsChanges,
-    users::{UserId, UserRequest},
-};
+use portcullis::{lifecycle, rights::Actor, store::TermsChanges, users::UserRequest, values::UserId};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use time::{Duration, format_description::well_known::Rfc3339};

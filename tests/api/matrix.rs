@@ -15,9 +15,9 @@ use std::collections::BTreeSet;
 use portcullis::{
     lifecycle,
     rights::Actor,
-    sessions::{self, AppKind, Lifetimes},
+    sessions::{self, Lifetimes},
     store::{NewSession, TermsChanges},
-    users::UserId,
+    values::{AppKind, UserId},
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -204,7 +204,7 @@ async fn world(app: &TestApp) -> World {
         &operator,
         support,
         driver,
-        &[portcullis::users::Right::ActAs],
+        &[portcullis::values::Right::ActAs],
         app.now(),
     )
     .await

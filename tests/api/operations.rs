@@ -106,7 +106,7 @@ db_test! {
         let cookies: Vec<_> = response.headers().get_all("set-cookie").iter().map(|c| c.to_str().unwrap().to_owned()).collect();
         assert!(cookies.iter().all(|c| !c.starts_with("portcullis_session=")), "{cookies:?}");
         assert!(response.text().await.unwrap().contains("The form has expired"));
-        let events = app.app.store.read().await.unwrap().audit_events_of(portcullis::accounts::AccountId(1)).await.unwrap();
+        let events = app.app.store.read().await.unwrap().audit_events_of(portcullis::values::AccountId(1)).await.unwrap();
         assert!(events.iter().all(|e| !e.action.starts_with("sign_in")));
     }
 }

@@ -227,7 +227,7 @@ db_test! {
         let session_cookie = cookies.iter().find(|c| c.starts_with("portcullis_session=")).expect("a session cookie");
         assert!(session_cookie.starts_with(&format!("portcullis_session={token};")), "{session_cookie}");
         assert!(session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"), "{session_cookie}");
-        let events = app.app.store.read().await.unwrap().audit_events_of(portcullis::accounts::AccountId(1)).await.unwrap();
+        let events = app.app.store.read().await.unwrap().audit_events_of(portcullis::values::AccountId(1)).await.unwrap();
         let refused: Vec<_> = events.iter().filter(|e| e.action == "session.quick_login_refused").collect();
         assert_eq!(refused.len(), 1, "{events:?}");
         assert_eq!(refused[0].ip.as_deref(), Some("198.51.100.7"));

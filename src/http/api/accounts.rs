@@ -11,7 +11,7 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use super::users::UserBody;
 use crate::{
-    accounts::{self, AccountId, AccountRequest},
+    accounts::{self, AccountRequest},
     app::App,
     audit,
     clock::{from_unix, to_unix},
@@ -20,9 +20,9 @@ use crate::{
     lifecycle,
     passwords::Password,
     policy::{self, PolicyChange, TwoFactorPolicy},
-    store::AccountRow,
-    store::TermsChanges,
-    users::{UserId, UserRequest},
+    store::{AccountRow, TermsChanges},
+    users::UserRequest,
+    values::{AccountId, UserId},
 };
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

@@ -10,7 +10,7 @@ use crate::{
     http::extract::{ApiJson, ApiQuery, Client, Session},
     impersonation::{self, Kind, Switched, Target},
     sessions::Current,
-    users::UserId,
+    values::UserId,
 };
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -17,7 +17,8 @@ use crate::{
         challenge::{self, Fallback, Opened, Sent},
     },
     passwords::Password,
-    sessions::{AppKind, Current, Duty},
+    sessions::Current,
+    values::{AppKind, Duty},
     verification::Channel,
 };
 

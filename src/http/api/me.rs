@@ -17,8 +17,8 @@ use crate::{
     },
     passwords::Password,
     recovery,
-    sessions::AppKind,
     users::{self, OwnChanges, PasswordChange, SecuritySettings},
+    values::AppKind,
     verification::{self, Channel},
 };
 

@@ -5,14 +5,14 @@ use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
 use crate::{
-    accounts::AccountId,
     app::App,
     clock::{from_unix, to_unix},
     error::Result,
     http::extract::{ApiJson, ApiPath, Client, Session},
     passwords::Password,
     store::UserRow,
-    users::{self, Right, UserChanges, UserId, UserRequest},
+    users::{self, UserChanges, UserRequest},
+    values::{AccountId, Right, UserId},
 };
 
 /// A user as administrators see it.

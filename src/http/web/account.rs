@@ -23,8 +23,9 @@ use crate::{
     integrations,
     mfa::{self, Method, devices},
     policy::CodeDelivery,
-    sessions::{self, AppKind},
+    sessions,
     users::{self, OwnChanges},
+    values::AppKind,
     verification::{self, Channel},
 };
 

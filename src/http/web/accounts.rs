@@ -14,15 +14,14 @@ use super::{
     templates::{AccountTerms, AccountsPage, show_time},
 };
 use crate::{
-    accounts::AccountId,
     app::App,
     clock::{from_unix, to_unix},
     error::Error,
     http::extract::Client,
     i18n::Tr,
     lifecycle,
-    store::AccountRow,
-    store::TermsChanges,
+    store::{AccountRow, TermsChanges},
+    values::AccountId,
 };
 
 /// How a `datetime-local` field writes a time.

@@ -26,9 +26,10 @@ use crate::{
     http::extract::Client,
     i18n::Tr,
     mfa,
-    policy::{self, CodeDelivery, Contact, PolicyChange, TwoFactorPolicy},
+    policy::{self, CodeDelivery, PolicyChange, TwoFactorPolicy},
     sessions::Current,
-    users::{self, UserId},
+    users,
+    values::{Contact, UserId},
 };
 
 /// The actions the log can be filtered by, in the order the list shows them.

@@ -20,8 +20,8 @@ use crate::{
     error::Error,
     http::extract::Client,
     i18n::Tr,
-    sessions::Duty,
     users::{self, PasswordChange},
+    values::Duty,
 };
 
 pub async fn dpa_page(State(app): State<App>, visitor: Visitor, session: PageSession) -> Response {

@@ -19,8 +19,8 @@ use crate::{
     http::extract::Client,
     i18n::Tr,
     login::{self, Attempt, Outcome},
-    sessions::{self, AppKind},
-    users::Language,
+    sessions,
+    values::{AppKind, Language},
 };
 
 #[derive(Debug, Deserialize)]

@@ -22,8 +22,8 @@ use crate::{
     error::Error,
     http::extract::SESSION_COOKIE,
     i18n::Tr,
-    sessions::{self, Current, Duty},
-    users::Language,
+    sessions::{self, Current},
+    values::{Duty, Language},
 };
 
 mod account;

@@ -15,7 +15,7 @@ use crate::{
     http::extract::Client,
     i18n::Tr,
     impersonation::{self, Kind},
-    users::UserId,
+    values::UserId,
 };
 
 #[derive(Debug, Default, Deserialize)]

@@ -26,7 +26,7 @@ pub struct CodePage {
     pub resend_in: i64,
     /// `sms`, `email`: the ways a new code may be sent.
     pub channels: Vec<&'static str>,
-    pub contact: Option<crate::policy::Contact>,
+    pub contact: Option<crate::values::Contact>,
     /// Whether to offer "Don't ask on this device for 30 days".
     pub may_trust_device: bool,
 }
@@ -181,7 +181,7 @@ pub struct CompanyPage {
     pub page: Layout,
     pub account: String,
     pub email_only: bool,
-    pub contact: crate::policy::Contact,
+    pub contact: crate::values::Contact,
     pub allow_trusted_devices: bool,
     pub default_web: bool,
     pub default_manager: bool,
