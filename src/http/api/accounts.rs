@@ -108,9 +108,9 @@ pub struct CreatedAccount {
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "administration", security(("bearer" = [])),
     request_body = NewAccountBody, responses(
     (status = 201, body = CreatedAccount),
-    (status = 403, body = super::ErrorBody),
-    (status = 409, description = "`conflict`: the name or the admin's username is taken", body = super::ErrorBody),
-    (status = 422, body = super::ErrorBody),
+    (status = 403, body = super::doc::ErrorBody),
+    (status = 409, description = "`conflict`: the name or the admin's username is taken", body = super::doc::ErrorBody),
+    (status = 422, body = super::doc::ErrorBody),
 ))]
 pub async fn create(
     State(app): State<App>,
@@ -144,7 +144,7 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "administration", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The account")), responses(
     (status = 200, body = AccountBody),
-    (status = 403, description = "`forbidden`: not an administrator of the account or one above", body = super::ErrorBody),
+    (status = 403, description = "`forbidden`: not an administrator of the account or one above", body = super::doc::ErrorBody),
 ))]
 pub async fn get(
     State(app): State<App>,
@@ -188,8 +188,8 @@ pub struct SmsPatch {
 #[utoipa::path(patch, path = "/api/v1/accounts/{id}", tag = "administration", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The account")), request_body = AccountPatchBody, responses(
     (status = 200, body = AccountBody),
-    (status = 403, description = "`forbidden`: not an administrator of an account above", body = super::ErrorBody),
-    (status = 422, description = "`invalid`: `field` says which", body = super::ErrorBody),
+    (status = 403, description = "`forbidden`: not an administrator of an account above", body = super::doc::ErrorBody),
+    (status = 422, description = "`invalid`: `field` says which", body = super::doc::ErrorBody),
 ))]
 pub async fn update(
     State(app): State<App>,
@@ -222,7 +222,7 @@ pub async fn update(
 #[utoipa::path(get, path = "/api/v1/accounts/{id}/two-factor-policy", tag = "administration",
     security(("bearer" = [])), params(("id" = i64, Path, description = "The account")), responses(
     (status = 200, body = TwoFactorPolicy),
-    (status = 403, description = "`forbidden`: not an administrator of the account or one above", body = super::ErrorBody),
+    (status = 403, description = "`forbidden`: not an administrator of the account or one above", body = super::doc::ErrorBody),
 ))]
 pub async fn get_policy(
     State(app): State<App>,
@@ -239,8 +239,8 @@ pub async fn get_policy(
     security(("bearer" = [])), params(("id" = i64, Path, description = "The account")),
     request_body = PolicyChange, responses(
     (status = 200, body = TwoFactorPolicy),
-    (status = 403, description = "`forbidden`: not a top user of this account, or acting as someone", body = super::ErrorBody),
-    (status = 422, description = "`invalid`: `field` says which contact field", body = super::ErrorBody),
+    (status = 403, description = "`forbidden`: not a top user of this account, or acting as someone", body = super::doc::ErrorBody),
+    (status = 422, description = "`invalid`: `field` says which contact field", body = super::doc::ErrorBody),
 ))]
 pub async fn put_policy(
     State(app): State<App>,
@@ -286,7 +286,7 @@ pub struct AuditPage {
 #[utoipa::path(get, path = "/api/v1/accounts/{id}/audit", tag = "administration",
     security(("bearer" = [])), params(("id" = i64, Path, description = "The account"), AuditQuery), responses(
     (status = 200, description = "A page of events (or, with `format=csv`, a CSV file)", body = AuditPage),
-    (status = 403, description = "`forbidden`: not an administrator of the account or one above", body = super::ErrorBody),
+    (status = 403, description = "`forbidden`: not an administrator of the account or one above", body = super::doc::ErrorBody),
 ))]
 pub async fn audit_trail(
     State(app): State<App>,

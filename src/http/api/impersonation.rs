@@ -64,8 +64,8 @@ impl From<Switched> for SwitchedBody {
 #[utoipa::path(post, path = "/api/v1/impersonation", tag = "impersonation", security(("bearer" = [])),
     request_body = StartBody, responses(
     (status = 200, body = SwitchedBody),
-    (status = 403, description = "`forbidden`: no `act_as` on that user, or the user manages the caller; `target_account_blocked`: that user's account is blocked", body = super::ErrorBody),
-    (status = 422, description = "`invalid`: the session is already acting as someone", body = super::ErrorBody),
+    (status = 403, description = "`forbidden`: no `act_as` on that user, or the user manages the caller; `target_account_blocked`: that user's account is blocked", body = super::doc::ErrorBody),
+    (status = 422, description = "`invalid`: the session is already acting as someone", body = super::doc::ErrorBody),
 ))]
 pub async fn start(
     State(app): State<App>,
@@ -85,7 +85,7 @@ pub async fn start(
 #[utoipa::path(delete, path = "/api/v1/impersonation", tag = "impersonation", security(("bearer" = [])),
     responses(
     (status = 200, body = SwitchedBody),
-    (status = 422, description = "`invalid`: the session is not acting as anyone", body = super::ErrorBody),
+    (status = 422, description = "`invalid`: the session is not acting as anyone", body = super::doc::ErrorBody),
 ))]
 pub async fn stop(
     State(app): State<App>,

@@ -16,8 +16,8 @@ use crate::{
 #[utoipa::path(get, path = "/api/v1/me/integrations/flespi", tag = "integrations", security(("bearer" = [])),
     responses(
     (status = 200, body = FlespiSettings),
-    (status = 403, description = "`forbidden`: not a top user", body = super::ErrorBody),
-    (status = 404, description = "`not_found`: no token stored", body = super::ErrorBody),
+    (status = 403, description = "`forbidden`: not a top user", body = super::doc::ErrorBody),
+    (status = 404, description = "`not_found`: no token stored", body = super::doc::ErrorBody),
 ))]
 pub async fn flespi(
     State(app): State<App>,
@@ -43,8 +43,8 @@ pub struct FlespiBody {
 #[utoipa::path(put, path = "/api/v1/me/integrations/flespi", tag = "integrations", security(("bearer" = [])),
     request_body = FlespiBody, responses(
     (status = 200, body = FlespiSettings),
-    (status = 403, description = "`forbidden`: not a top user", body = super::ErrorBody),
-    (status = 422, description = "`invalid`: `field` is `token` or `region`", body = super::ErrorBody),
+    (status = 403, description = "`forbidden`: not a top user", body = super::doc::ErrorBody),
+    (status = 422, description = "`invalid`: `field` is `token` or `region`", body = super::doc::ErrorBody),
 ))]
 pub async fn save_flespi(
     State(app): State<App>,
@@ -61,7 +61,7 @@ pub async fn save_flespi(
 #[utoipa::path(delete, path = "/api/v1/me/integrations/flespi", tag = "integrations", security(("bearer" = [])),
     responses(
     (status = 204, description = "Forgotten"),
-    (status = 404, description = "`not_found`: no token stored", body = super::ErrorBody),
+    (status = 404, description = "`not_found`: no token stored", body = super::doc::ErrorBody),
 ))]
 pub async fn remove_flespi(State(app): State<App>, session: Session, client: Client) -> Result<StatusCode> {
     integrations::remove(&app.store, &session.actor(&client), to_unix(app.now())).await?;
@@ -72,8 +72,8 @@ pub async fn remove_flespi(State(app): State<App>, session: Session, client: Cli
 #[utoipa::path(post, path = "/api/v1/me/integrations/flespi/check", tag = "integrations",
     security(("bearer" = [])), responses(
     (status = 200, body = Checked),
-    (status = 404, description = "`not_found`: no token stored", body = super::ErrorBody),
-    (status = 502, description = "`unreachable`: flespi did not answer; `service` is `flespi`", body = super::ErrorBody),
+    (status = 404, description = "`not_found`: no token stored", body = super::doc::ErrorBody),
+    (status = 502, description = "`unreachable`: flespi did not answer; `service` is `flespi`", body = super::doc::ErrorBody),
 ))]
 pub async fn check_flespi(State(app): State<App>, session: Session, client: Client) -> Result<Json<Checked>> {
     let actor = session.actor(&client);

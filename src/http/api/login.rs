@@ -141,9 +141,9 @@ pub enum LoginAnswer {
 /// Sign in with a username and password.
 #[utoipa::path(post, path = "/api/v1/login", tag = "sign-in", request_body = LoginBody, responses(
     (status = 200, description = "Signed in (`status: ok`), or a code is on its way (`status: second_factor`)", body = LoginAnswer),
-    (status = 401, description = "`invalid_credentials`: the same answer for an unknown user", body = super::ErrorBody),
-    (status = 403, description = "`account_blocked`; `second_factor_unavailable` when no address can receive a code; `forbidden` for a `login_as` user one may not act as, `target_account_blocked` when that user's account is blocked", body = super::ErrorBody),
-    (status = 423, description = "`locked`, with `retry_after` seconds", body = super::ErrorBody),
+    (status = 401, description = "`invalid_credentials`: the same answer for an unknown user", body = super::doc::ErrorBody),
+    (status = 403, description = "`account_blocked`; `second_factor_unavailable` when no address can receive a code; `forbidden` for a `login_as` user one may not act as, `target_account_blocked` when that user's account is blocked", body = super::doc::ErrorBody),
+    (status = 423, description = "`locked`, with `retry_after` seconds", body = super::doc::ErrorBody),
 ))]
 pub async fn login(
     State(app): State<App>,
@@ -183,9 +183,9 @@ pub struct VerifyBody {
 /// Finish a sign-in with the code sent by email or SMS.
 #[utoipa::path(post, path = "/api/v1/login/verify", tag = "sign-in", request_body = VerifyBody, responses(
     (status = 200, description = "Signed in", body = SignedInBody),
-    (status = 401, description = "`invalid_code`, with `attempts_left`, and from the 3rd failure the company's `contact`", body = super::ErrorBody),
-    (status = 410, description = "`code_expired`: ask for a new code, or sign in again", body = super::ErrorBody),
-    (status = 423, description = "`locked` after 5 wrong codes, with `retry_after` seconds", body = super::ErrorBody),
+    (status = 401, description = "`invalid_code`, with `attempts_left`, and from the 3rd failure the company's `contact`", body = super::doc::ErrorBody),
+    (status = 410, description = "`code_expired`: ask for a new code, or sign in again", body = super::doc::ErrorBody),
+    (status = 423, description = "`locked` after 5 wrong codes, with `retry_after` seconds", body = super::doc::ErrorBody),
 ))]
 pub async fn verify(
     State(app): State<App>,
@@ -209,9 +209,9 @@ pub struct ResendBody {
 /// Send a new code; the previous one stops working.
 #[utoipa::path(post, path = "/api/v1/login/resend", tag = "sign-in", request_body = ResendBody, responses(
     (status = 200, description = "Sent", body = SentBody),
-    (status = 410, description = "`code_expired`: the sign-in ran out; sign in again", body = super::ErrorBody),
-    (status = 422, description = "`invalid`: the company does not send codes by that channel", body = super::ErrorBody),
-    (status = 429, description = "`too_soon`, with `retry_after` seconds", body = super::ErrorBody),
+    (status = 410, description = "`code_expired`: the sign-in ran out; sign in again", body = super::doc::ErrorBody),
+    (status = 422, description = "`invalid`: the company does not send codes by that channel", body = super::doc::ErrorBody),
+    (status = 429, description = "`too_soon`, with `retry_after` seconds", body = super::doc::ErrorBody),
 ))]
 pub async fn resend(State(app): State<App>, ApiJson(body): ApiJson<ResendBody>) -> Result<Json<SentBody>> {
     let sent =

@@ -55,10 +55,10 @@ pub struct PasswordChangeBody {
 /// Change one's own password. Every other session of the user ends.
 #[utoipa::path(post, path = "/api/v1/password/change", tag = "passwords", security(("bearer" = [])),
     request_body = PasswordChangeBody, responses(
-    (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::ErrorBody),
+    (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::doc::ErrorBody),
     (status = 204, description = "Changed"),
-    (status = 403, description = "`forbidden`: the user may not change the password", body = super::ErrorBody),
-    (status = 422, description = "`invalid`: `field` says which password is wrong or weak", body = super::ErrorBody),
+    (status = 403, description = "`forbidden`: the user may not change the password", body = super::doc::ErrorBody),
+    (status = 422, description = "`invalid`: `field` says which password is wrong or weak", body = super::doc::ErrorBody),
 ))]
 pub async fn change_password(
     State(app): State<App>,
@@ -109,8 +109,8 @@ pub async fn login_history(
 #[utoipa::path(post, path = "/api/v1/me/email/verification", tag = "security", security(("bearer" = [])),
     responses(
     (status = 202, description = "Sent (or queued, when the mail server is down)", body = verification::Sent),
-    (status = 422, description = "`invalid`: no email address to confirm", body = super::ErrorBody),
-    (status = 429, description = "`too_soon`, with `retry_after`", body = super::ErrorBody),
+    (status = 422, description = "`invalid`: no email address to confirm", body = super::doc::ErrorBody),
+    (status = 429, description = "`too_soon`, with `retry_after`", body = super::doc::ErrorBody),
 ))]
 pub async fn send_email_code(
     State(app): State<App>,
@@ -124,8 +124,8 @@ pub async fn send_email_code(
 #[utoipa::path(post, path = "/api/v1/me/phone/verification", tag = "security", security(("bearer" = [])),
     responses(
     (status = 202, description = "Sent (or queued, when the gateway is down)", body = verification::Sent),
-    (status = 422, description = "`invalid`: no phone; `sms_unavailable`, with the `reason`", body = super::ErrorBody),
-    (status = 429, description = "`too_soon`, with `retry_after`", body = super::ErrorBody),
+    (status = 422, description = "`invalid`: no phone; `sms_unavailable`, with the `reason`", body = super::doc::ErrorBody),
+    (status = 429, description = "`too_soon`, with `retry_after`", body = super::doc::ErrorBody),
 ))]
 pub async fn send_phone_code(
     State(app): State<App>,
@@ -165,8 +165,8 @@ pub struct Confirmed {
 #[utoipa::path(post, path = "/api/v1/me/email/verification/confirm", tag = "security",
     security(("bearer" = [])), request_body = CodeBody, responses(
     (status = 200, body = Confirmed),
-    (status = 401, description = "`invalid_code`, with `attempts_left`", body = super::ErrorBody),
-    (status = 410, description = "`code_expired`: ask for a new code", body = super::ErrorBody),
+    (status = 401, description = "`invalid_code`, with `attempts_left`", body = super::doc::ErrorBody),
+    (status = 410, description = "`code_expired`: ask for a new code", body = super::doc::ErrorBody),
 ))]
 pub async fn confirm_email(
     State(app): State<App>,
@@ -181,8 +181,8 @@ pub async fn confirm_email(
 #[utoipa::path(post, path = "/api/v1/me/phone/verification/confirm", tag = "security",
     security(("bearer" = [])), request_body = CodeBody, responses(
     (status = 200, body = Confirmed),
-    (status = 401, description = "`invalid_code`, with `attempts_left`", body = super::ErrorBody),
-    (status = 410, description = "`code_expired`: ask for a new code", body = super::ErrorBody),
+    (status = 401, description = "`invalid_code`, with `attempts_left`", body = super::doc::ErrorBody),
+    (status = 410, description = "`code_expired`: ask for a new code", body = super::doc::ErrorBody),
 ))]
 pub async fn confirm_phone(
     State(app): State<App>,
@@ -236,9 +236,9 @@ pub struct SecurityBody {
 /// Change one's own addresses, notices and language.
 #[utoipa::path(patch, path = "/api/v1/me/security", tag = "security", security(("bearer" = [])),
     request_body = SecurityBody, responses(
-    (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::ErrorBody),
+    (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::doc::ErrorBody),
     (status = 200, body = SecuritySettings),
-    (status = 422, description = "`invalid`: `field` says which", body = super::ErrorBody),
+    (status = 422, description = "`invalid`: `field` says which", body = super::doc::ErrorBody),
 ))]
 pub async fn update_security(
     State(app): State<App>,
@@ -283,9 +283,9 @@ pub enum TwoFactorMethod {
 /// app set up with `/api/v1/me/totp`.
 #[utoipa::path(put, path = "/api/v1/me/two-factor", tag = "security", security(("bearer" = [])),
     request_body = TwoFactorBody, responses(
-    (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::ErrorBody),
+    (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::doc::ErrorBody),
     (status = 200, description = "The second factor now on per app", body = Settings),
-    (status = 422, description = "`invalid`: the address is not confirmed, or the company sends codes by email only", body = super::ErrorBody),
+    (status = 422, description = "`invalid`: the address is not confirmed, or the company sends codes by email only", body = super::doc::ErrorBody),
 ))]
 pub async fn put_two_factor(
     State(app): State<App>,
@@ -319,9 +319,9 @@ pub struct EnrolBody {
 /// one confirms it.
 #[utoipa::path(post, path = "/api/v1/me/totp", tag = "security", security(("bearer" = [])),
     request_body = EnrolBody, responses(
-    (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::ErrorBody),
+    (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::doc::ErrorBody),
     (status = 201, body = Enrolment),
-    (status = 422, description = "`invalid`: the password is missing or wrong", body = super::ErrorBody),
+    (status = 422, description = "`invalid`: the password is missing or wrong", body = super::doc::ErrorBody),
 ))]
 pub async fn enrol_totp(
     State(app): State<App>,
@@ -350,7 +350,7 @@ pub struct BackupCodes {
 #[utoipa::path(post, path = "/api/v1/me/totp/confirm", tag = "security", security(("bearer" = [])),
     request_body = CodeBody, responses(
     (status = 200, body = BackupCodes),
-    (status = 422, description = "`invalid`: the code is wrong, or no authenticator is being added", body = super::ErrorBody),
+    (status = 422, description = "`invalid`: the code is wrong, or no authenticator is being added", body = super::doc::ErrorBody),
 ))]
 pub async fn confirm_totp(
     State(app): State<App>,
@@ -373,10 +373,10 @@ pub struct PasswordBody {
 /// Remove the authenticator and its backup codes; needs the current password.
 #[utoipa::path(delete, path = "/api/v1/me/totp", tag = "security", security(("bearer" = [])),
     request_body = PasswordBody, responses(
-    (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::ErrorBody),
+    (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::doc::ErrorBody),
     (status = 204, description = "Removed; apps that used it have no second factor now"),
-    (status = 404, description = "`not_found`: no authenticator", body = super::ErrorBody),
-    (status = 422, description = "`invalid`: the password is wrong", body = super::ErrorBody),
+    (status = 404, description = "`not_found`: no authenticator", body = super::doc::ErrorBody),
+    (status = 422, description = "`invalid`: the password is wrong", body = super::doc::ErrorBody),
 ))]
 pub async fn disable_totp(
     State(app): State<App>,
@@ -393,7 +393,7 @@ pub async fn disable_totp(
 #[utoipa::path(post, path = "/api/v1/me/backup-codes", tag = "security", security(("bearer" = [])),
     responses(
     (status = 200, body = BackupCodes),
-    (status = 422, description = "`invalid`: no authenticator app is set up", body = super::ErrorBody),
+    (status = 422, description = "`invalid`: no authenticator app is set up", body = super::doc::ErrorBody),
 ))]
 pub async fn regenerate_backup_codes(
     State(app): State<App>,
@@ -425,7 +425,7 @@ pub async fn trusted_devices(
 #[utoipa::path(delete, path = "/api/v1/me/trusted-devices/{id}", tag = "security", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The device")), responses(
     (status = 204, description = "No longer trusted"),
-    (status = 404, description = "`not_found`", body = super::ErrorBody),
+    (status = 404, description = "`not_found`", body = super::doc::ErrorBody),
 ))]
 pub async fn revoke_trusted_device(
     State(app): State<App>,
@@ -448,7 +448,7 @@ pub struct ForgotBody {
 /// email belong together.
 #[utoipa::path(post, path = "/api/v1/password/forgot", tag = "passwords", request_body = ForgotBody, responses(
     (status = 202, description = "If they belong together, a link is on its way"),
-    (status = 429, description = "`too_soon`: one request a minute per username, with `retry_after`", body = super::ErrorBody),
+    (status = 429, description = "`too_soon`: one request a minute per username, with `retry_after`", body = super::doc::ErrorBody),
 ))]
 pub async fn forgot_password(
     State(app): State<App>,

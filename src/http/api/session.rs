@@ -27,8 +27,8 @@ pub struct CheckQuery {
 #[utoipa::path(get, path = "/api/v1/session", tag = "session", security(("bearer" = [])), params(CheckQuery),
     responses(
     (status = 200, body = Current),
-    (status = 401, description = "`unauthenticated`: ended, idle or expired", body = super::ErrorBody),
-    (status = 403, description = "`account_blocked`", body = super::ErrorBody),
+    (status = 401, description = "`unauthenticated`: ended, idle or expired", body = super::doc::ErrorBody),
+    (status = 403, description = "`account_blocked`", body = super::doc::ErrorBody),
 ))]
 pub async fn get(
     State(app): State<App>,
@@ -72,7 +72,7 @@ pub async fn list(State(app): State<App>, Session(current): Session) -> Result<J
 #[utoipa::path(delete, path = "/api/v1/sessions/{id}", tag = "session", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The session, as listed")), responses(
     (status = 204, description = "Ended"),
-    (status = 404, description = "No such open session of the caller's", body = super::ErrorBody),
+    (status = 404, description = "No such open session of the caller's", body = super::doc::ErrorBody),
 ))]
 pub async fn end_one(
     State(app): State<App>,

@@ -103,9 +103,9 @@ impl From<NewUserBody> for UserRequest {
 #[utoipa::path(post, path = "/api/v1/users", tag = "administration", security(("bearer" = [])),
     request_body = NewUserBody, responses(
     (status = 201, body = UserBody),
-    (status = 403, description = "`forbidden`: the caller does not manage the account", body = super::ErrorBody),
-    (status = 409, description = "`conflict`: the username is taken", body = super::ErrorBody),
-    (status = 422, description = "`invalid`: `field` names the bad field", body = super::ErrorBody),
+    (status = 403, description = "`forbidden`: the caller does not manage the account", body = super::doc::ErrorBody),
+    (status = 409, description = "`conflict`: the username is taken", body = super::doc::ErrorBody),
+    (status = 422, description = "`invalid`: `field` names the bad field", body = super::doc::ErrorBody),
 ))]
 pub async fn create(
     State(app): State<App>,
@@ -156,8 +156,8 @@ pub struct UserPatchBody {
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "administration", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The user")), request_body = UserPatchBody, responses(
     (status = 200, body = UserBody),
-    (status = 403, body = super::ErrorBody),
-    (status = 422, body = super::ErrorBody),
+    (status = 403, body = super::doc::ErrorBody),
+    (status = 422, body = super::doc::ErrorBody),
 ))]
 pub async fn update(
     State(app): State<App>,
@@ -205,7 +205,7 @@ pub struct GrantsBody {
 #[utoipa::path(put, path = "/api/v1/users/{id}/grants/{target_id}", tag = "administration",
     security(("bearer" = [])), params(GrantPath), request_body = GrantsBody, responses(
     (status = 200, body = GrantsBody),
-    (status = 403, description = "The caller does not manage both users", body = super::ErrorBody),
+    (status = 403, description = "The caller does not manage both users", body = super::doc::ErrorBody),
 ))]
 pub async fn put_grants(
     State(app): State<App>,
@@ -238,7 +238,7 @@ pub async fn delete_grants(
 #[utoipa::path(post, path = "/api/v1/users/{id}/two-factor/reset", tag = "administration",
     security(("bearer" = [])), params(("id" = i64, Path, description = "The user")), responses(
     (status = 204, description = "Reset"),
-    (status = 403, description = "`forbidden`: not a user the caller manages", body = super::ErrorBody),
+    (status = 403, description = "`forbidden`: not a user the caller manages", body = super::doc::ErrorBody),
 ))]
 pub async fn reset_two_factor(
     State(app): State<App>,
@@ -261,7 +261,7 @@ pub struct Unlocked {
 #[utoipa::path(post, path = "/api/v1/users/{id}/unlock", tag = "administration",
     security(("bearer" = [])), params(("id" = i64, Path, description = "The user")), responses(
     (status = 200, body = Unlocked),
-    (status = 403, description = "`forbidden`: not a user the caller manages", body = super::ErrorBody),
+    (status = 403, description = "`forbidden`: not a user the caller manages", body = super::doc::ErrorBody),
 ))]
 pub async fn unlock(
     State(app): State<App>,
@@ -282,7 +282,7 @@ pub struct Ended {
 #[utoipa::path(delete, path = "/api/v1/users/{id}/sessions", tag = "administration",
     security(("bearer" = [])), params(("id" = i64, Path, description = "The user")), responses(
     (status = 200, body = Ended),
-    (status = 403, description = "`forbidden`: not a user the caller manages", body = super::ErrorBody),
+    (status = 403, description = "`forbidden`: not a user the caller manages", body = super::doc::ErrorBody),
 ))]
 pub async fn end_sessions(
     State(app): State<App>,
