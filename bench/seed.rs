@@ -172,7 +172,8 @@ async fn challenges(
 async fn authenticator(app: &App, actor: Actor, now: i64) -> anyhow::Result<totp_rs::Totp> {
     // Adding an authenticator asks for the password: every seeded user has the admin's.
     let password = std::env::var("BENCH_PASSWORD").context("BENCH_PASSWORD is not set")?;
-    let enrolment = totp::enrol(&app.store, &app.keys, &app.hasher, &actor, Some(password.into()), now).await?;
+    let enrolment =
+        totp::enrol(&app.store, &app.keys, &app.hasher, &actor, Some(password.into()), now).await?;
     let generator = totp_rs::Totp::from_url(&enrolment.otpauth_uri).map_err(|e| anyhow::anyhow!("{e}"))?;
     let code = generator.generate(u64::try_from(now)?).to_string();
     totp::confirm(&app.store, &app.keys, &actor, &code, now).await?;

@@ -19,7 +19,10 @@ pub mod session;
 pub mod users;
 
 #[derive(OpenApi)]
-#[openapi(info(title = "Portcullis", description = "Authentication and account security for multi-tenant platforms."))]
+#[openapi(info(
+    title = "Portcullis",
+    description = "Authentication and account security for multi-tenant platforms."
+))]
 struct ApiDoc;
 
 /// Every operation, each routed where its description says.

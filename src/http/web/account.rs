@@ -2,16 +2,15 @@
 //! second factor per app, notices, password, login history) and sessions.
 
 use axum::{
-    Form,
     extract::{Path, Query, State},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 
 use super::{
-    PageError, PageSession, Visitor, back_to_security,
-    login::CsrfForm,
+    guard::{FormPost, PageError, PageSession, back_to_security},
     templates::{DeviceLine, HistoryRow, SecurityPage, SessionLine, SessionsPage, show_time},
+    visitor::Visitor,
 };
 use crate::{
     app::App,
@@ -79,7 +78,6 @@ pub async fn security(
     client: Client,
     Query(query): Query<SecurityQuery>,
 ) -> Result<Response, PageError> {
-    session.require_no_duty()?;
     let current = &session.0;
     let tr = Tr(current.language);
     let failed = |e| PageError::Domain(e, tr);
@@ -160,7 +158,6 @@ fn address(kind: &str) -> Result<Channel, PageError> {
 
 #[derive(Deserialize)]
 pub struct AddressForm {
-    csrf: String,
     value: String,
     current_password: String,
 }
@@ -168,14 +165,11 @@ pub struct AddressForm {
 /// `POST /security/{email|phone}`: a new address, unconfirmed until its code is typed.
 pub async fn save_address(
     State(app): State<App>,
-    visitor: Visitor,
     session: PageSession,
     client: Client,
     Path(kind): Path<String>,
-    Form(form): Form<AddressForm>,
+    FormPost(form): FormPost<AddressForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let channel = address(&kind)?;
     let value = Some(form.value.trim().to_owned()).filter(|v| !v.is_empty());
     let current_password = Some(form.current_password.into());
@@ -197,14 +191,11 @@ pub async fn save_address(
 /// `POST /security/{email|phone}/send`: a code to confirm the address.
 pub async fn send_address_code(
     State(app): State<App>,
-    visitor: Visitor,
     session: PageSession,
     client: Client,
     Path(kind): Path<String>,
-    Form(form): Form<CsrfForm>,
+    _: FormPost,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let channel = address(&kind)?;
     let actor = session.0.actor(client.ip);
     let gateway = app.delivery.sms.is_some();
@@ -222,21 +213,17 @@ pub async fn send_address_code(
 
 #[derive(Deserialize)]
 pub struct CodeForm {
-    csrf: String,
     code: String,
 }
 
 /// `POST /security/{email|phone}/confirm`: the code that confirms the address.
 pub async fn confirm_address(
     State(app): State<App>,
-    visitor: Visitor,
     session: PageSession,
     client: Client,
     Path(kind): Path<String>,
-    Form(form): Form<CodeForm>,
+    FormPost(form): FormPost<CodeForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let channel = address(&kind)?;
     let actor = session.0.actor(client.ip);
     match verification::confirm(&app.store, &app.keys, &actor, channel, &form.code, to_unix(app.now())).await
@@ -252,7 +239,6 @@ pub async fn confirm_address(
 
 #[derive(Deserialize)]
 pub struct TwoFactorForm {
-    csrf: String,
     web: String,
     manager: String,
     current_password: Option<String>,
@@ -261,13 +247,10 @@ pub struct TwoFactorForm {
 /// `POST /security/two-factor`: the second factor for each app.
 pub async fn save_two_factor(
     State(app): State<App>,
-    visitor: Visitor,
     session: PageSession,
     client: Client,
-    Form(form): Form<TwoFactorForm>,
+    FormPost(form): FormPost<TwoFactorForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let actor = session.0.actor(client.ip);
     let changes =
         [(AppKind::Web, Method::parse(&form.web)), (AppKind::Manager, Method::parse(&form.manager))];
@@ -285,20 +268,16 @@ pub async fn save_two_factor(
 
 #[derive(Deserialize)]
 pub struct NoticesForm {
-    csrf: String,
     notify_account_blocking: Option<String>,
 }
 
 /// `POST /security/notices`: whether to hear by email that the account will be blocked.
 pub async fn save_notices(
     State(app): State<App>,
-    visitor: Visitor,
     session: PageSession,
     client: Client,
-    Form(form): Form<NoticesForm>,
+    FormPost(form): FormPost<NoticesForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let changes = OwnChanges {
         notify_account_blocking: Some(form.notify_account_blocking.is_some()),
         ..Default::default()
@@ -321,7 +300,6 @@ pub async fn sessions(
     session: PageSession,
     Query(query): Query<SessionsQuery>,
 ) -> Result<Response, PageError> {
-    session.require_no_duty()?;
     let current = &session.0;
     let tr = Tr(current.language);
     let listed = sessions::list(&app.store, &app.lifetimes, current, to_unix(app.now()))
@@ -349,12 +327,9 @@ pub async fn sessions(
 
 pub async fn end_others(
     State(app): State<App>,
-    visitor: Visitor,
     session: PageSession,
-    Form(form): Form<CsrfForm>,
+    _: FormPost,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let ended = sessions::end_others(&app.store, &session.0, to_unix(app.now()))
         .await
         .map_err(|e| PageError::Domain(e, Tr(session.0.language)))?;
@@ -363,13 +338,10 @@ pub async fn end_others(
 
 pub async fn end_one(
     State(app): State<App>,
-    visitor: Visitor,
     session: PageSession,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    _: FormPost,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     sessions::end_own(&app.store, &session.0, id, to_unix(app.now()))
         .await
         .map_err(|e| PageError::Domain(e, Tr(session.0.language)))?;

@@ -2,7 +2,6 @@
 //! from above, shown here), and those of the accounts right below, which they set.
 
 use axum::{
-    Form,
     extract::{Path, Query, State},
     response::{IntoResponse, Redirect, Response},
 };
@@ -10,8 +9,9 @@ use serde::Deserialize;
 use time::{PrimitiveDateTime, macros::format_description};
 
 use super::{
-    PageError, PageSession, Visitor,
+    guard::{FormPost, PageError, PageSession},
     templates::{AccountTerms, AccountsPage, show_time},
+    visitor::Visitor,
 };
 use crate::{
     app::App,
@@ -58,7 +58,6 @@ pub async fn page(
     client: Client,
     Query(query): Query<AccountsQuery>,
 ) -> Result<Response, PageError> {
-    session.require_no_duty()?;
     let current = &session.0;
     let tr = Tr(current.language);
     let failed = |e| PageError::Domain(e, tr);
@@ -81,7 +80,6 @@ pub async fn page(
 /// what the administrator changed is written, not what the page showed a while ago.
 #[derive(Deserialize)]
 pub struct TermsForm {
-    csrf: String,
     /// `YYYY-MM-DDTHH:MM` in UTC; empty clears it.
     blocking_date: String,
     blocking_date_was: String,
@@ -119,14 +117,11 @@ impl TermsForm {
 /// `POST /accounts/{id}`: the blocking date and services of an account below.
 pub async fn save(
     State(app): State<App>,
-    visitor: Visitor,
     session: PageSession,
     client: Client,
     Path(id): Path<i64>,
-    Form(form): Form<TermsForm>,
+    FormPost(form): FormPost<TermsForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let Some(changes) = form.changes() else {
         return Ok(Redirect::to("/accounts?error=invalid").into_response());
     };

@@ -3,16 +3,15 @@
 //! and trusted devices.
 
 use axum::{
-    Form,
     extract::{Path, State},
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 
 use super::{
-    PageError, PageSession, Visitor, back_to_security,
-    login::CsrfForm,
+    guard::{FormPost, PageError, PageSession, back_to_security},
     templates::{AuthenticatorPage, BackupCodesPage},
+    visitor::Visitor,
 };
 use crate::{
     app::App,
@@ -25,7 +24,6 @@ use crate::{
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
-    csrf: String,
     password: Option<String>,
 }
 
@@ -36,10 +34,8 @@ pub async fn start(
     visitor: Visitor,
     session: PageSession,
     client: Client,
-    Form(form): Form<PasswordForm>,
+    FormPost(form): FormPost<PasswordForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let tr = Tr(session.0.language);
     let actor = session.0.actor(client.ip);
     let password = form.password.filter(|p| !p.is_empty()).map(Into::into);
@@ -56,7 +52,6 @@ pub async fn start(
 
 #[derive(Deserialize)]
 pub struct CodeForm {
-    csrf: String,
     code: String,
 }
 
@@ -67,10 +62,8 @@ pub async fn confirm(
     visitor: Visitor,
     session: PageSession,
     client: Client,
-    Form(form): Form<CodeForm>,
+    FormPost(form): FormPost<CodeForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let tr = Tr(session.0.language);
     let failed = |e| PageError::Domain(e, tr);
     let actor = session.0.actor(client.ip);
@@ -94,13 +87,10 @@ pub async fn confirm(
 /// `POST /security/authenticator/disable`, with the password.
 pub async fn disable(
     State(app): State<App>,
-    visitor: Visitor,
     session: PageSession,
     client: Client,
-    Form(form): Form<PasswordForm>,
+    FormPost(form): FormPost<PasswordForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let actor = session.0.actor(client.ip);
     let password = form.password.unwrap_or_default().into();
     match totp::disable(&app.store, &app.hasher, &actor, password, to_unix(app.now())).await {
@@ -116,10 +106,8 @@ pub async fn regenerate(
     visitor: Visitor,
     session: PageSession,
     client: Client,
-    Form(form): Form<CsrfForm>,
+    _: FormPost,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let tr = Tr(session.0.language);
     let actor = session.0.actor(client.ip);
     let codes = backup::regenerate(&app.store, &app.keys, &actor, to_unix(app.now()))
@@ -132,14 +120,11 @@ pub async fn regenerate(
 /// `POST /security/devices/{id}/revoke`.
 pub async fn revoke_device(
     State(app): State<App>,
-    visitor: Visitor,
     session: PageSession,
     client: Client,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    _: FormPost,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let actor = session.0.actor(client.ip);
     devices::revoke(&app.store, &actor, id, to_unix(app.now()))
         .await

@@ -2,7 +2,6 @@
 //! challenge's handle lives in a short-lived HttpOnly cookie, never in the address.
 
 use axum::{
-    Form,
     extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
@@ -10,9 +9,9 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    CHALLENGE_COOKIE, PageError, Visitor,
-    login::CsrfForm,
+    guard::{FormPost, PageError, locked_message},
     templates::{CodePage, LoginPage},
+    visitor::{CHALLENGE_COOKIE, Visitor},
 };
 use crate::{
     app::App,
@@ -41,7 +40,6 @@ pub async fn page(
 
 #[derive(Deserialize)]
 pub struct CodeForm {
-    csrf: String,
     code: String,
     trust_device: Option<String>,
 }
@@ -51,9 +49,8 @@ pub struct CodeForm {
 pub async fn submit(
     State(app): State<App>,
     visitor: Visitor,
-    Form(form): Form<CodeForm>,
+    FormPost(form): FormPost<CodeForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
     let tr = Tr(visitor.lang);
     let Some(handle) = visitor.jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(Redirect::to("/login").into_response());
@@ -86,7 +83,6 @@ pub async fn submit(
 
 #[derive(Deserialize)]
 pub struct ResendForm {
-    csrf: String,
     channel: Option<Channel>,
 }
 
@@ -94,9 +90,8 @@ pub struct ResendForm {
 pub async fn resend(
     State(app): State<App>,
     visitor: Visitor,
-    Form(form): Form<ResendForm>,
+    FormPost(form): FormPost<ResendForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
     let tr = Tr(visitor.lang);
     let Some(handle) = visitor.jar.get(CHALLENGE_COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(Redirect::to("/login").into_response());
@@ -114,12 +109,7 @@ pub async fn resend(
 }
 
 /// Cancels the sign-in: `POST /login/code/cancel`.
-pub async fn cancel(
-    State(app): State<App>,
-    visitor: Visitor,
-    Form(form): Form<CsrfForm>,
-) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
+pub async fn cancel(State(_app): State<App>, visitor: Visitor, _: FormPost) -> Result<Response, PageError> {
     Ok((visitor.without_challenge().jar, Redirect::to("/login")).into_response())
 }
 
@@ -171,7 +161,7 @@ async fn render(
 
 /// Back to the sign-in page: too many wrong codes.
 fn locked(visitor: Visitor, retry_after: time::Duration) -> Response {
-    let message = super::locked_message(Tr(visitor.lang), retry_after);
+    let message = locked_message(Tr(visitor.lang), retry_after);
     signed_out(visitor, StatusCode::LOCKED, message)
 }
 

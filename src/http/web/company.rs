@@ -4,7 +4,6 @@
 //! unlock, end sessions).
 
 use axum::{
-    Form,
     extract::{Path, Query, State},
     http::header,
     response::{IntoResponse, Redirect, Response},
@@ -13,9 +12,9 @@ use serde::Deserialize;
 use time::{Date, OffsetDateTime, macros::format_description};
 
 use super::{
-    PageError, PageSession, Visitor,
-    login::CsrfForm,
+    guard::{CompanyAdmin, FormPost, PageError},
     templates::{AuditLine, CompanyPage, UserLine, show_time},
+    visitor::Visitor,
 };
 use crate::{
     accounts,
@@ -26,8 +25,7 @@ use crate::{
     http::extract::Client,
     i18n::Tr,
     mfa,
-    policy::{self, CodeDelivery, PolicyChange, TwoFactorPolicy},
-    sessions::Current,
+    policy::{self, CodeDelivery, PolicyChange},
     users,
     values::{Contact, UserId},
 };
@@ -115,36 +113,19 @@ fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// The page is for the top users of the session's own account.
-async fn own_policy(app: &App, current: &Current, client: &Client) -> Result<TwoFactorPolicy, Error> {
-    if current.impersonator.is_some() {
-        return Err(Error::Forbidden);
-    }
-    let actor = current.actor(client.ip);
-    let account = current.account.id;
-    let mut tx = app.store.read().await?;
-    let me = tx.user_by_id(current.user.id).await?.ok_or(Error::Unauthenticated)?;
-    if !(me.top_user && me.account_id == account) {
-        return Err(Error::Forbidden);
-    }
-    drop(tx);
-    policy::get(&app.store, &actor, account).await
-}
-
 /// `GET /company`.
 pub async fn page(
     State(app): State<App>,
     visitor: Visitor,
-    session: PageSession,
+    session: CompanyAdmin,
     client: Client,
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, PageError> {
-    session.require_no_duty()?;
     let current = &session.0;
     let tr = Tr(current.language);
     let failed = |e| PageError::Domain(e, tr);
-    let policy = own_policy(&app, current, &client).await.map_err(failed)?;
     let actor = current.actor(client.ip);
+    let policy = policy::get(&app.store, &actor, current.account.id).await.map_err(failed)?;
     let (entries, next) =
         audit::page(&app.store, &actor, current.account.id, &query.filter(25)).await.map_err(failed)?;
     let users = accounts::users(&app.store, &actor, current.account.id).await.map_err(failed)?;
@@ -211,15 +192,13 @@ const COMPANY_NOTICES: &[&str] = &["saved", "two-factor-reset", "unlocked", "ses
 /// `GET /company/audit.csv`: the filtered log, up to 10,000 events, as CSV.
 pub async fn audit_csv(
     State(app): State<App>,
-    session: PageSession,
+    session: CompanyAdmin,
     client: Client,
     Query(query): Query<AuditQuery>,
 ) -> Result<Response, PageError> {
-    session.require_no_duty()?;
     let current = &session.0;
     let tr = Tr(current.language);
     let failed = |e| PageError::Domain(e, tr);
-    own_policy(&app, current, &client).await.map_err(failed)?;
     let mut entries = Vec::new();
     let mut filter = query.filter(500);
     loop {
@@ -249,7 +228,6 @@ pub async fn audit_csv(
 
 #[derive(Deserialize)]
 pub struct GeneralForm {
-    csrf: String,
     delivery: String,
     contact_name: String,
     contact_phone: String,
@@ -260,12 +238,10 @@ pub struct GeneralForm {
 /// `POST /company/general`: the delivery method, the contact person, trusted devices.
 pub async fn save_general(
     State(app): State<App>,
-    visitor: Visitor,
-    session: PageSession,
+    session: CompanyAdmin,
     client: Client,
-    Form(form): Form<GeneralForm>,
+    FormPost(form): FormPost<GeneralForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
     let change = PolicyChange {
         delivery: Some(if form.delivery == "email_only" {
             CodeDelivery::EmailOnly
@@ -285,7 +261,6 @@ pub async fn save_general(
 
 #[derive(Deserialize)]
 pub struct DefaultsForm {
-    csrf: String,
     web: Option<String>,
     manager: Option<String>,
 }
@@ -293,26 +268,22 @@ pub struct DefaultsForm {
 /// `POST /company/defaults`: 2FA for new users, per app.
 pub async fn save_defaults(
     State(app): State<App>,
-    visitor: Visitor,
-    session: PageSession,
+    session: CompanyAdmin,
     client: Client,
-    Form(form): Form<DefaultsForm>,
+    FormPost(form): FormPost<DefaultsForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
     let defaults = policy::Defaults { web: form.web.is_some(), manager: form.manager.is_some() };
     save(&app, &session, &client, PolicyChange { defaults: Some(defaults), ..Default::default() }).await
 }
 
 async fn save(
     app: &App,
-    session: &PageSession,
+    session: &CompanyAdmin,
     client: &Client,
     change: PolicyChange,
 ) -> Result<Response, PageError> {
-    session.require_no_duty()?;
     let current = &session.0;
     let tr = Tr(current.language);
-    own_policy(app, current, client).await.map_err(|e| PageError::Domain(e, tr))?;
     let actor = current.actor(client.ip);
     match policy::put(&app.store, &actor, current.account.id, &change, to_unix(app.now())).await {
         Ok(_) => Ok(Redirect::to("/company?done=saved").into_response()),
@@ -324,18 +295,14 @@ async fn save(
 /// `POST /company/users/{id}/{action}`: reset the second factor, unlock, end sessions.
 pub async fn user_action(
     State(app): State<App>,
-    visitor: Visitor,
-    session: PageSession,
+    session: CompanyAdmin,
     client: Client,
     Path((id, action)): Path<(i64, String)>,
-    Form(form): Form<CsrfForm>,
+    _: FormPost,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let current = &session.0;
     let tr = Tr(current.language);
     let failed = |e| PageError::Domain(e, tr);
-    own_policy(&app, current, &client).await.map_err(failed)?;
     let (actor, target, now) = (current.actor(client.ip), UserId(id), to_unix(app.now()));
     let done = match action.as_str() {
         "reset-two-factor" => mfa::reset(&app.store, &actor, target, now).await.map(|_| "two-factor-reset"),

@@ -1,7 +1,6 @@
 //! The first-login duties in the browser: accept the agreement, change the password.
 
 use axum::{
-    Form,
     extract::State,
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
@@ -9,9 +8,9 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    PageError, PageSession, Visitor,
-    login::CsrfForm,
+    guard::{AnyPageSession, FormPost, PageError, locked_message},
     templates::{DpaPage, PasswordPage},
+    visitor::Visitor,
 };
 use crate::{
     app::App,
@@ -24,7 +23,7 @@ use crate::{
     values::Duty,
 };
 
-pub async fn dpa_page(State(app): State<App>, visitor: Visitor, session: PageSession) -> Response {
+pub async fn dpa_page(State(app): State<App>, visitor: Visitor, session: AnyPageSession) -> Response {
     let current = &session.0;
     if !current.pending.contains(&Duty::AcceptDpa) {
         return Redirect::to("/").into_response();
@@ -35,12 +34,10 @@ pub async fn dpa_page(State(app): State<App>, visitor: Visitor, session: PageSes
 
 pub async fn dpa_accept(
     State(app): State<App>,
-    visitor: Visitor,
-    session: PageSession,
+    session: AnyPageSession,
     client: Client,
-    Form(form): Form<CsrfForm>,
+    _: FormPost,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
     let actor = session.0.actor(client.ip);
     dpa::accept(&app.store, &actor, to_unix(app.now()))
         .await
@@ -48,7 +45,7 @@ pub async fn dpa_accept(
     Ok(Redirect::to("/").into_response())
 }
 
-pub async fn password_page(visitor: Visitor, session: PageSession) -> Result<Response, PageError> {
+pub async fn password_page(visitor: Visitor, session: AnyPageSession) -> Result<Response, PageError> {
     let current = &session.0;
     if current.pending.contains(&Duty::AcceptDpa) {
         return Err(PageError::Duty(Duty::AcceptDpa));
@@ -60,7 +57,6 @@ pub async fn password_page(visitor: Visitor, session: PageSession) -> Result<Res
 
 #[derive(Deserialize)]
 pub struct PasswordForm {
-    csrf: String,
     current_password: String,
     new_password: String,
     new_password_confirmation: String,
@@ -69,11 +65,10 @@ pub struct PasswordForm {
 pub async fn password_submit(
     State(app): State<App>,
     visitor: Visitor,
-    session: PageSession,
+    session: AnyPageSession,
     client: Client,
-    Form(form): Form<PasswordForm>,
+    FormPost(form): FormPost<PasswordForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
     let current = &session.0;
     let tr = Tr(current.language);
     let change = PasswordChange {
@@ -94,7 +89,7 @@ pub async fn password_submit(
             Err(Error::Invalid { .. }) => "error-password-weak",
             Err(Error::Locked { retry_after }) => {
                 let mut page = visitor.layout(tr, Some(current));
-                page.error = Some(super::locked_message(tr, retry_after));
+                page.error = Some(locked_message(tr, retry_after));
                 let forced = current.pending.contains(&Duty::ChangePassword);
                 return Ok((StatusCode::LOCKED, visitor.jar, PasswordPage { page, forced }).into_response());
             }

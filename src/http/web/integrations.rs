@@ -1,12 +1,11 @@
 //! The flespi section of the Security tab, for top users: store a token and its region,
 //! check it with flespi, remove it.
 
-use axum::{Form, extract::State, response::Response};
+use axum::{extract::State, response::Response};
 use serde::Deserialize;
 
 use super::{
-    PageError, PageSession, Visitor, back_to_security,
-    login::CsrfForm,
+    guard::{FormPost, PageError, PageSession, back_to_security},
     templates::{FlespiSection, show_time},
 };
 use crate::{
@@ -38,7 +37,6 @@ pub fn section(tr: Tr, stored: Option<FlespiSettings>) -> FlespiSection {
 
 #[derive(Deserialize)]
 pub struct FlespiForm {
-    csrf: String,
     token: String,
     region: String,
 }
@@ -46,13 +44,10 @@ pub struct FlespiForm {
 /// `POST /security/flespi`: stores the token and its region.
 pub async fn save(
     State(app): State<App>,
-    visitor: Visitor,
     session: PageSession,
     client: Client,
-    Form(form): Form<FlespiForm>,
+    FormPost(form): FormPost<FlespiForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let actor = session.0.actor(client.ip);
     let region = Region::parse(&form.region).map_err(|e| PageError::Domain(e, Tr(session.0.language)))?;
     let token = (form.token.as_str(), region, Source::Manual);
@@ -66,13 +61,10 @@ pub async fn save(
 /// `POST /security/flespi/check`: asks flespi about the stored token.
 pub async fn check(
     State(app): State<App>,
-    visitor: Visitor,
     session: PageSession,
     client: Client,
-    Form(form): Form<CsrfForm>,
+    _: FormPost,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let actor = session.0.actor(client.ip);
     let now = to_unix(app.now());
     match integrations::check(&app.store, &app.keys, &app.flespi, &actor, now).await {
@@ -85,13 +77,10 @@ pub async fn check(
 /// `POST /security/flespi/remove`: forgets the token.
 pub async fn remove(
     State(app): State<App>,
-    visitor: Visitor,
     session: PageSession,
     client: Client,
-    Form(form): Form<CsrfForm>,
+    _: FormPost,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let actor = session.0.actor(client.ip);
     match integrations::remove(&app.store, &actor, to_unix(app.now())).await {
         Ok(()) | Err(Error::NotFound) => Ok(back_to_security("done=flespi-removed#flespi")),

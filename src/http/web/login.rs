@@ -1,7 +1,6 @@
 //! Signing in and out in the browser, the home page, and quick login by `?sid=` link.
 
 use axum::{
-    Form,
     extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
@@ -9,8 +8,9 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    DEVICE_COOKIE, PageError, PageSession, Visitor, browser_session,
+    guard::{AnyPageSession, FormPost, PageError, PageSession, browser_session, locked_message},
     templates::{HomePage, LoginPage},
+    visitor::{DEVICE_COOKIE, Visitor},
 };
 use crate::{
     app::App,
@@ -44,7 +44,6 @@ pub async fn home(
         return Ok(Redirect::to("/login").into_response());
     };
     let session = PageSession(current);
-    session.require_no_duty()?;
     let current = session.0;
     let page = visitor.layout(Tr(current.language), Some(&current));
     let me = app
@@ -128,7 +127,6 @@ pub async fn page(State(app): State<App>, visitor: Visitor, Query(query): Query<
 
 #[derive(Deserialize)]
 pub struct LoginForm {
-    csrf: String,
     username: String,
     password: String,
     remember_me: Option<String>,
@@ -142,9 +140,8 @@ pub async fn submit(
     State(app): State<App>,
     visitor: Visitor,
     client: Client,
-    Form(form): Form<LoginForm>,
+    FormPost(form): FormPost<LoginForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
     let language = form.language.as_deref().and_then(|l| Language::parse(l).ok()).unwrap_or(visitor.lang);
     let tr = Tr(language);
     let remember = form.remember_me.is_some();
@@ -169,7 +166,7 @@ pub async fn submit(
             return Ok((visitor.jar, Redirect::to("/login/code")).into_response());
         }
         Err(Error::InvalidCredentials) => (StatusCode::UNAUTHORIZED, tr.t("error-invalid-credentials")),
-        Err(Error::Locked { retry_after }) => (StatusCode::LOCKED, super::locked_message(tr, retry_after)),
+        Err(Error::Locked { retry_after }) => (StatusCode::LOCKED, locked_message(tr, retry_after)),
         Err(Error::AccountBlocked) => (StatusCode::FORBIDDEN, tr.t("error-account-blocked")),
         Err(Error::Forbidden) => (StatusCode::FORBIDDEN, tr.t("error-login-as")),
         Err(Error::TargetBlocked) => (StatusCode::FORBIDDEN, tr.t("error-target-blocked")),
@@ -201,19 +198,13 @@ pub async fn submit(
         .into_response())
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    pub csrf: String,
-}
-
 /// Signs out: ends the session and forgets the cookie.
 pub async fn logout(
     State(app): State<App>,
     visitor: Visitor,
-    session: PageSession,
-    Form(form): Form<CsrfForm>,
+    session: AnyPageSession,
+    _: FormPost,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
     sessions::end(&app.store, &session.0, to_unix(app.now()))
         .await
         .map_err(|e| PageError::Domain(e, Tr(visitor.lang)))?;

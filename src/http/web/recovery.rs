@@ -3,7 +3,6 @@
 //! spend them.
 
 use axum::{
-    Form,
     extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
@@ -11,9 +10,9 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    PageError, Visitor,
-    login::CsrfForm,
+    guard::{FormPost, PageError},
     templates::{ForgotPage, ResetPage},
+    visitor::Visitor,
 };
 use crate::{
     app::App,
@@ -32,7 +31,6 @@ pub async fn forgot_page(visitor: Visitor) -> Response {
 
 #[derive(Deserialize)]
 pub struct ForgotForm {
-    csrf: String,
     username: String,
     email: String,
 }
@@ -42,9 +40,8 @@ pub async fn forgot_submit(
     State(app): State<App>,
     visitor: Visitor,
     client: Client,
-    Form(form): Form<ForgotForm>,
+    FormPost(form): FormPost<ForgotForm>,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
     let tr = Tr(visitor.lang);
     let ip = client.ip.to_string();
     let request = recovery::Request { username: &form.username, email: &form.email, ip: &ip };
@@ -86,9 +83,8 @@ pub async fn reset_submit(
     visitor: Visitor,
     client: Client,
     Path(token): Path<String>,
-    Form(form): Form<CsrfForm>,
+    _: FormPost,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
     let tr = Tr(visitor.lang);
     let now = to_unix(app.now());
     match recovery::reset(&app.store, &app.hasher, &token, &client.ip.to_string(), now).await {

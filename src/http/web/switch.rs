@@ -2,13 +2,16 @@
 //! switching in this tab or a new one, and switching back.
 
 use axum::{
-    Form,
     extract::{Path, Query, State},
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 
-use super::{PageError, PageSession, Visitor, login::CsrfForm, templates::SwitchPage};
+use super::{
+    guard::{AnyPageSession, FormPost, PageError, PageSession},
+    templates::SwitchPage,
+    visitor::Visitor,
+};
 use crate::{
     app::App,
     clock::to_unix,
@@ -33,7 +36,6 @@ pub async fn page(
     session: PageSession,
     Query(query): Query<SwitchQuery>,
 ) -> Result<Response, PageError> {
-    session.require_no_duty()?;
     let current = &session.0;
     let tr = Tr(current.language);
     let targets = match current.impersonator {
@@ -59,10 +61,8 @@ pub async fn start(
     session: PageSession,
     client: Client,
     Path(id): Path<i64>,
-    Form(form): Form<CsrfForm>,
+    _: FormPost,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
-    session.require_no_duty()?;
     let current = &session.0;
     let origin = (client.ip.to_string(), client.user_agent.clone());
     let now = to_unix(app.now());
@@ -78,11 +78,10 @@ pub async fn start(
 pub async fn back(
     State(app): State<App>,
     visitor: Visitor,
-    session: PageSession,
+    session: AnyPageSession,
     client: Client,
-    Form(form): Form<CsrfForm>,
+    _: FormPost,
 ) -> Result<Response, PageError> {
-    visitor.check_csrf(&app, &form.csrf)?;
     let current = &session.0;
     let origin = (client.ip.to_string(), client.user_agent.clone());
     let now = to_unix(app.now());

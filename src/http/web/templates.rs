@@ -3,7 +3,26 @@
 use askama::Template;
 use askama_web::WebTemplate;
 
-use super::Layout;
+use crate::i18n::Tr;
+
+/// The languages offered on the sign-in page, as (code, own name).
+pub const LANGUAGES: &[(&str, &str)] = &[("en", "English"), ("ru", "Русский"), ("es", "Español")];
+
+/// What the shared layout shows around every page.
+pub struct Layout {
+    pub tr: Tr,
+    pub csrf: String,
+    /// The top bar's name of who is signed in; `None` on the sign-in pages.
+    pub user: Option<String>,
+    /// Acting as someone else: the top bar offers to switch back.
+    pub acting: bool,
+    pub error: Option<String>,
+    pub notice: Option<String>,
+    pub languages: &'static [(&'static str, &'static str)],
+    /// For signed-in pages: how often to ask for the session and when to call the
+    /// connection lost, in milliseconds.
+    pub poll: Option<(u64, u64)>,
+}
 
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
