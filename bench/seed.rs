@@ -150,7 +150,7 @@ async fn challenges(
         };
         let challenge =
             challenge::open(&app.store, &app.delivery, app.store.write().await?, signing, now).await?;
-        opened.push((challenge.handle, user.email.unwrap_or_default(), authenticator));
+        opened.push((challenge.handle, user.email.map(|e| e.to_string()).unwrap_or_default(), authenticator));
     }
     // Codes of the step after this one: accepted from now on (one step of drift) for a
     // minute or more, and never before, since each app's confirming step is spent.

@@ -33,7 +33,7 @@ fn main() {
                             &mut out,
                             &mut blocks,
                         )
-                        .unwrap();
+                        .expect("the default parameters hash");
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             });

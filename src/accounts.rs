@@ -12,9 +12,9 @@ use crate::{
     lifecycle,
     passwords::Hasher,
     rights::{Actor, ManagesAccount},
-    store::{AccountRow, NewAccount, Store, UserRow},
+    store::{AccountRow, NewAccount, Store},
     users::{self, UserRequest},
-    values::{AccountId, StoredHash},
+    values::{AccountId, StoredHash, User},
 };
 
 /// How deep accounts nest: a top-level account and at most this many levels below it.
@@ -61,7 +61,7 @@ pub async fn create(
     actor: &Actor,
     request: &AccountRequest,
     now: i64,
-) -> Result<(AccountRow, UserRow)> {
+) -> Result<(AccountRow, User)> {
     let new = request.parse()?;
     if new.parent_id.is_none() && actor.user.is_some() {
         return Err(Error::Forbidden);
@@ -100,7 +100,7 @@ pub async fn create(
 }
 
 /// The users of an account the actor manages, by username.
-pub async fn users(store: &Store, actor: &Actor, account: AccountId) -> Result<Vec<UserRow>> {
+pub async fn users(store: &Store, actor: &Actor, account: AccountId) -> Result<Vec<User>> {
     let mut tx = store.read().await?;
     ManagesAccount::check(&mut tx, actor, account).await?;
     tx.users_of_account(account).await

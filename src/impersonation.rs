@@ -17,9 +17,9 @@ use crate::{
     lifecycle,
     rights::{Actor, ManagesUser},
     sessions::{self, AccountRef, Current, Lifetimes, UserRef},
-    store::{NewSession, Store, Tx, UserRow},
+    store::{NewSession, Store, Tx},
     tokens::Token,
-    values::{AccountId, Right, UserId},
+    values::{AccountId, Right, User, UserId},
 };
 
 /// Someone the user may act as.
@@ -79,7 +79,7 @@ async fn manages(tx: &mut Tx, user: UserId, other: UserId) -> Result<bool> {
 
 /// The user `holder` may act as, checked: the grant held, not themselves, not someone
 /// who manages them, and not in a blocked account.
-pub(crate) async fn allowed_target(tx: &mut Tx, holder: UserId, target: UserId, now: i64) -> Result<UserRow> {
+pub(crate) async fn allowed_target(tx: &mut Tx, holder: UserId, target: UserId, now: i64) -> Result<User> {
     if holder == target
         || !tx.has_grant(holder, target, Right::ActAs).await?
         || manages(tx, target, holder).await?
@@ -171,7 +171,7 @@ async fn switch(
 async fn record_both(
     tx: &mut Tx,
     own_account: AccountId,
-    target: &UserRow,
+    target: &User,
     actor: &Actor,
     action: &'static str,
     details: serde_json::Value,

@@ -25,8 +25,8 @@ use crate::{
     error::{Error, Result},
     keys::SecretKey,
     rights::Actor,
-    store::{FlespiRow, Store, Tx, UserRow},
-    values::UserId,
+    store::{FlespiRow, Store, Tx},
+    values::{User, UserId},
 };
 
 /// Where flespi keeps the data the token opens.
@@ -203,7 +203,7 @@ impl Flespi {
 }
 
 /// The actor, when a top user acting for themselves: only they see this section.
-async fn top_user(tx: &mut Tx, actor: &Actor) -> Result<UserRow> {
+async fn top_user(tx: &mut Tx, actor: &Actor) -> Result<User> {
     let user = tx.user_by_id(actor.own_user()?).await?.ok_or(Error::Unauthenticated)?;
     if user.top_user { Ok(user) } else { Err(Error::Forbidden) }
 }

@@ -10,6 +10,7 @@ pub mod config; // the one typed configuration
 pub mod delivery; // the outbox: email and SMS that are never lost
 pub mod demo; // the demo company
 pub mod dpa; // the Data Protection Agreement users accept
+pub mod emails; // the emails people get, one template each
 pub mod error; // the domain's error type
 pub mod http; // the HTTP shell: JSON API, pages, operations endpoints
 pub mod i18n; // translations into English, Russian and Spanish

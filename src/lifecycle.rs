@@ -25,12 +25,12 @@ use crate::{
     audit::{self, Event},
     clock::from_unix,
     delivery::{self, Message},
+    emails,
     error::{Error, Result},
     i18n::Tr,
     rights::{Actor, ManagesAccount},
     store::{AccountRow, NoticeRecipient, Store, TermsChanges, Tx},
     values::{AccountId, Language},
-    verification::escape_html,
 };
 
 /// Notices start this many days before the blocking date.
@@ -148,7 +148,7 @@ pub async fn send_notices(store: &Store, from_hour: u8, now: i64) -> Result<usiz
     let mut sent = 0;
     for recipient in due(tx.notice_recipients(window, today).await?) {
         if tx.claim_notice(recipient.user_id, today, recipient.blocked_from, now).await? {
-            delivery::enqueue(&mut tx, &notice(&recipient, today), now).await?;
+            delivery::enqueue(&mut tx, &notice(&recipient, today)?, now).await?;
             sent += 1;
         }
     }
@@ -157,24 +157,10 @@ pub async fn send_notices(store: &Store, from_hour: u8, now: i64) -> Result<usiz
 }
 
 /// The email announcing the blocking date, in the user's language.
-fn notice(r: &NoticeRecipient, today: i64) -> Message {
+fn notice(r: &NoticeRecipient, today: i64) -> Result<Message> {
     let tr = Tr(Language::parse(&r.language).unwrap_or_default());
-    let date = show_date(r.blocked_from);
     let days = day_of(r.blocked_from) - today;
-    let text = tr.with(
-        "email-blocking-text",
-        [("account", r.account_name.clone().into()), ("date", date.clone().into()), ("days", days.into())],
-    );
-    let html = tr.with(
-        "email-blocking-html",
-        [
-            ("account", escape_html(&r.account_name).into()),
-            ("date", date.clone().into()),
-            ("days", days.into()),
-        ],
-    );
-    let subject = tr.t1("email-blocking-subject", "date", date);
-    Message::Email { to: r.email.clone(), subject, text, html }
+    emails::blocking(tr, &r.email, &r.account_name, &show_date(r.blocked_from), days)
 }
 
 /// "2030-03-06 09:00 UTC".

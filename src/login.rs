@@ -25,9 +25,9 @@ use crate::{
     policy,
     rights::Actor,
     sessions::{self, Current, Lifetimes},
-    store::{NewSession, Store, Tx, UserRow},
+    store::{NewSession, Store, Tx},
     tokens::Token,
-    values::{AppKind, Language, MAX_USERNAME_CHARS},
+    values::{AppKind, Language, MAX_USERNAME_CHARS, User},
 };
 
 /// What signing in uses of the server: the store, the password hasher, the outbox that
@@ -65,7 +65,7 @@ struct Origin<'a> {
     user_agent: &'a str,
     remember_me: bool,
     /// "Login as": the user the session acts as.
-    acting_as: Option<&'a UserRow>,
+    acting_as: Option<&'a User>,
 }
 
 impl Attempt {
@@ -163,9 +163,9 @@ async fn check_and_start(cx: Context<'_>, attempt: Attempt, now: i64) -> Result<
         tx.commit().await?;
         return Err(Error::AccountBlocked);
     }
-    if let Some(language) = attempt.language.filter(|l| l.code() != user.language) {
+    if let Some(language) = attempt.language.filter(|l| *l != user.language) {
         let mut user = user.clone();
-        user.language = language.code().to_owned();
+        user.language = language;
         tx.update_user(&user).await?;
     }
     let acting_as = match attempt.login_as.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
@@ -273,7 +273,7 @@ async fn check_code(
 async fn start(
     cx: Context<'_>,
     mut tx: Tx,
-    user: &UserRow,
+    user: &User,
     origin: Origin<'_>,
     second_factor: Option<&str>,
     now: i64,
@@ -310,7 +310,7 @@ async fn start(
 /// Writes a sign-in attempt into the login history of the person who typed the password.
 async fn record(
     tx: &mut Tx,
-    user: &UserRow,
+    user: &User,
     origin: Origin<'_>,
     action: &'static str,
     result: &str,

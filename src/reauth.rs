@@ -5,7 +5,8 @@ use crate::{
     error::{Error, Result},
     lockout::{self, Scope},
     passwords::{Hasher, Password},
-    store::{Store, UserRow},
+    store::Store,
+    values::User,
 };
 
 /// Checks the password a signed-in user typed to confirm a sensitive change. A wrong one
@@ -15,7 +16,7 @@ use crate::{
 pub async fn check_current(
     store: &Store,
     hasher: &Hasher,
-    user: &UserRow,
+    user: &User,
     password: Password,
     field: &'static str,
     now: i64,

@@ -13,7 +13,8 @@ use url::Url;
 
 use crate::{
     audit::{self, Event},
-    delivery::{self, Message},
+    delivery::{self},
+    emails,
     error::{Error, Result},
     i18n::Tr,
     lockout::{self, Rule, Scope},
@@ -21,7 +22,7 @@ use crate::{
     rights::Actor,
     store::{ResetRow, Store},
     tokens::{Token, TokenHash},
-    values::{Language, MAX_EMAIL_LEN, StoredHash, Username},
+    values::{MAX_EMAIL_LEN, StoredHash, Username},
 };
 
 /// One request per username per minute.
@@ -97,15 +98,9 @@ pub async fn request(
         let token = Token::generate();
         tx.put_password_reset(user.id, &token.hash().0, now, now + valid_for).await?;
         let link = public_url.join(&format!("reset/{}", token.expose())).map_err(anyhow::Error::from)?;
-        let tr = Tr(Language::parse(&user.language).unwrap_or_default());
+        let tr = Tr(user.language);
         let hours = valid_for / 3600;
-        let text = tr.with("email-reset-text", [("link", link.to_string().into()), ("hours", hours.into())]);
-        let html = tr.with(
-            "email-reset-html",
-            [("link", crate::verification::escape_html(link.as_str()).into()), ("hours", hours.into())],
-        );
-        let message =
-            Message::Email { to: address.clone(), subject: tr.t("email-reset-subject"), text, html };
+        let message = emails::reset(tr, address, &link, hours)?;
         delivery::enqueue(&mut tx, &message, now).await?;
     }
     Ok(tx.commit().await?)
@@ -142,7 +137,7 @@ pub async fn reset(store: &Store, hasher: &Hasher, token: &str, ip: &str, now: i
     };
     // Hashing is slow: never hold the write transaction across it.
     let password = Password::generate();
-    let new_hash = hasher.hash_new(password.clone(), vec![user.username.clone()]).await?;
+    let new_hash = hasher.hash_new(password.clone(), vec![user.username.to_string()]).await?;
     let mut tx = store.write().await?;
     if !tx.use_password_reset(&hash.0, now).await? {
         return Err(Error::Conflict { field: "token" });
@@ -159,5 +154,5 @@ pub async fn reset(store: &Store, hasher: &Hasher, token: &str, ip: &str, now: i
     let event = Event::new(user.account_id, &Actor::anonymous(ip), "password.reset").subject(user.id);
     audit::record(&mut tx, event.details(details), now).await?;
     tx.commit().await?;
-    Ok(Reset { username: user.username, password, must_change: user.must_change_password })
+    Ok(Reset { username: user.username.to_string(), password, must_change: user.must_change_password })
 }

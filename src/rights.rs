@@ -12,8 +12,8 @@
 
 use crate::{
     error::{Error, Result},
-    store::{AccountRow, Tx, UserRow},
-    values::{AccountId, Right, UserId},
+    store::{AccountRow, Tx},
+    values::{AccountId, Right, User, UserId},
 };
 
 /// Who is acting: a signed-in user (perhaps as someone else) or the operator.
@@ -112,7 +112,7 @@ impl ManagesAccount {
 /// Proof that the actor manages a user.
 #[derive(Debug)]
 pub struct ManagesUser {
-    target: UserRow,
+    target: User,
 }
 
 impl ManagesUser {
@@ -134,12 +134,12 @@ impl ManagesUser {
         if allowed { Ok(Self { target: row }) } else { Err(Error::Forbidden) }
     }
 
-    pub fn target(&self) -> &UserRow {
+    pub fn target(&self) -> &User {
         &self.target
     }
 }
 
 /// Whether `user` is a top user of `account` or of an account above it.
-async fn is_top_user_above(tx: &mut Tx, user: &UserRow, account: AccountId) -> Result<bool> {
+async fn is_top_user_above(tx: &mut Tx, user: &User, account: AccountId) -> Result<bool> {
     Ok(user.top_user && tx.account_lineage(account).await?.contains(&user.account_id))
 }

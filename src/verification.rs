@@ -12,13 +12,14 @@ use crate::{
     audit::{self, Event},
     clock::from_unix,
     delivery::{self, Message},
+    emails,
     error::{Error, Result},
     i18n::Tr,
     keys::SecretKey,
     mfa::codes::{self, OneTimeCode},
     rights::Actor,
-    store::{Store, UserRow},
-    values::Language,
+    store::Store,
+    values::User,
 };
 
 /// Seconds before another code may be sent.
@@ -42,7 +43,7 @@ impl Channel {
         }
     }
 
-    pub(crate) fn destination(self, user: &UserRow) -> Option<&str> {
+    pub(crate) fn destination(self, user: &User) -> Option<&str> {
         match self {
             Self::Email => user.email.as_deref(),
             Self::Sms => user.phone.as_deref(),
@@ -116,17 +117,11 @@ pub async fn send_code(
     let code = OneTimeCode::generate();
     let expires_at = now + codes::VALIDITY;
     tx.put_verification(id, channel.as_str(), &destination, &code.hash(keys), now, expires_at).await?;
-    let tr = Tr(Language::parse(&user.language).unwrap_or_default());
+    let tr = Tr(user.language);
     let args = [("code", code.expose().to_owned().into()), ("minutes", (codes::VALIDITY / 60).into())];
     let message = match channel {
         Channel::Email => {
-            let text = tr.with("email-verify-text", args);
-            Message::Email {
-                to: destination.clone(),
-                subject: tr.t("email-verify-subject"),
-                html: format!("<p>{}</p>", escape_html(&text)),
-                text,
-            }
+            emails::code(tr, &destination, tr.t("email-verify-subject"), tr.with("email-verify-text", args))?
         }
         Channel::Sms => Message::Sms { to: destination.clone(), text: tr.with("sms-verify-text", args) },
     };
@@ -212,10 +207,6 @@ pub fn mask_email(email: &str) -> String {
         }
         None => "*".repeat(email.chars().count()),
     }
-}
-
-pub(crate) fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 #[cfg(test)]

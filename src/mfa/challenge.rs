@@ -19,22 +19,24 @@
 //! the company's contact person and the 3rd is audited; the 5th blocks the code step for
 //! that user for 15 minutes.
 
-use std::sync::Arc;
-
-use serde::Serialize;
-
-use super::{backup, codes::OneTimeCode, method::Method, totp};
+pub use super::dispatch::{Fallback, Sent};
+use super::{
+    backup,
+    codes::OneTimeCode,
+    dispatch::{deliver, no_destination, route},
+    method::Method,
+    totp,
+};
 use crate::{
     audit::{self, Event},
-    delivery::{self, Delivery, Message, sms::SmsGateway},
+    delivery::Delivery,
     error::{Error, Result},
-    i18n::Tr,
     lockout::{self, Rule, Scope},
     policy::{self, CodeDelivery, TwoFactorPolicy},
     rights::Actor,
-    store::{ChallengeCode, ChallengeRow, NewChallenge, Store, Tx, UserRow},
+    store::{ChallengeCode, ChallengeRow, NewChallenge, Store, Tx},
     tokens::{Token, TokenHash},
-    values::{AppKind, Contact, Language},
+    values::{AppKind, Contact, User},
     verification::{Channel, RESEND_AFTER},
 };
 
@@ -46,31 +48,6 @@ pub const CONTACT_AFTER: i64 = 3;
 
 /// Wrong codes of one user: the 5th in 15 minutes blocks the code step for 15 minutes.
 pub const CODES_PER_USER: Rule = Rule { max_failures: 5, window: 15 * 60, lock: 15 * 60, max_lock: 15 * 60 };
-
-/// Why a code for an SMS user went by email.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Fallback {
-    EmailOnlyPolicy,
-    SmsNotAllowed,
-    PhoneNotConfirmed,
-    NoSmsGateway,
-    SmsServiceOff,
-    QuotaUsedUp,
-    GatewayFailed,
-}
-
-/// Where the current code went.
-#[derive(Debug, Clone)]
-pub struct Sent {
-    pub channel: Channel,
-    /// Masked: `+35*******78`, `d*****@fleet.example`.
-    pub destination: String,
-    /// Set when an SMS user's code went by email.
-    pub fallback: Option<Fallback>,
-    pub expires_at: i64,
-    pub resend_at: i64,
-}
 
 /// A challenge just opened: the handle is shown to the client once.
 #[derive(Debug)]
@@ -86,7 +63,7 @@ pub struct Opened {
 /// Who is signing in, and from where.
 #[derive(Debug, Clone, Copy)]
 pub struct Signing<'a> {
-    pub user: &'a UserRow,
+    pub user: &'a User,
     pub method: Method,
     pub app: AppKind,
     pub remember: bool,
@@ -112,7 +89,7 @@ pub struct Waiting {
 pub struct Accepted {
     pub tx: Tx,
     pub challenge: ChallengeRow,
-    pub user: UserRow,
+    pub user: User,
     /// Set when a backup code was used: how many remain.
     pub backup_codes_left: Option<i64>,
 }
@@ -316,7 +293,7 @@ pub async fn waiting(store: &Store, handle: &str, now: i64) -> Result<Waiting> {
 }
 
 /// The challenge behind a handle, unless it has run out.
-async fn live(tx: &mut Tx, handle: &str, now: i64) -> Result<(ChallengeRow, UserRow)> {
+async fn live(tx: &mut Tx, handle: &str, now: i64) -> Result<(ChallengeRow, User)> {
     let challenge = tx.challenge_by_handle(&TokenHash::of(handle).0).await?;
     let challenge = challenge.filter(|c| c.expires_at > now).ok_or(Error::CodeExpired)?;
     let user = tx.user_by_id(challenge.user_id).await?.ok_or(Error::CodeExpired)?;
@@ -337,176 +314,6 @@ fn sent_before(c: &ChallengeRow) -> Option<Sent> {
         expires_at: c.code_expires_at,
         resend_at: c.sent_at + RESEND_AFTER,
     })
-}
-
-/// Where a code is about to go.
-enum Route {
-    Sms { phone: String, gateway: Arc<SmsGateway> },
-    Email { address: String, fallback: Option<Fallback> },
-}
-
-impl Route {
-    fn channel(&self) -> Channel {
-        match self {
-            Self::Sms { .. } => Channel::Sms,
-            Self::Email { .. } => Channel::Email,
-        }
-    }
-
-    fn masked(&self) -> String {
-        match self {
-            Self::Sms { phone, .. } => Channel::Sms.mask(phone),
-            Self::Email { address, .. } => Channel::Email.mask(address),
-        }
-    }
-
-    fn record<'a>(&self, code_hash: &'a [u8], now: i64) -> ChallengeCode<'a> {
-        ChallengeCode {
-            channel: self.channel().as_str(),
-            destination: self.masked(),
-            code_hash,
-            sent_at: now,
-            code_expires_at: now + super::codes::VALIDITY,
-        }
-    }
-}
-
-/// Chooses where a code goes: by SMS when the user's method is SMS, nobody asked for
-/// email and an SMS can be sent (taking one from the account's quota); else by email.
-/// The user's email address, if they confirmed it: codes go nowhere else, since an
-/// address an administrator typed may not be theirs.
-fn confirmed_email(user: &UserRow) -> Option<&String> {
-    user.email.as_ref().filter(|_| user.email_verified)
-}
-
-/// The answer for a user no code can reach: whom in the company to call.
-async fn no_destination(tx: &mut Tx, user: &UserRow) -> Error {
-    match policy::of_account(tx, user.account_id).await {
-        Ok(policy) => Error::NoCodeDestination { contact: policy.contact().cloned().map(Box::new) },
-        Err(e) => e,
-    }
-}
-
-async fn route(
-    tx: &mut Tx,
-    outbox: &Delivery,
-    user: &UserRow,
-    method: Method,
-    delivery: CodeDelivery,
-    requested: Option<Channel>,
-) -> Result<Route> {
-    let by_email = |fallback| match confirmed_email(user) {
-        Some(address) => Ok(Route::Email { address: address.clone(), fallback }),
-        None => Err(Error::NoCodeDestination { contact: None }),
-    };
-    if method != Method::Sms || requested == Some(Channel::Email) {
-        return by_email(None);
-    }
-    let phone = user.phone.as_ref().filter(|_| user.phone_verified);
-    let fallback = match (phone, &outbox.sms) {
-        _ if delivery == CodeDelivery::EmailOnly => Fallback::EmailOnlyPolicy,
-        _ if !user.can_send_sms => Fallback::SmsNotAllowed,
-        (None, _) => Fallback::PhoneNotConfirmed,
-        (_, None) => Fallback::NoSmsGateway,
-        (Some(phone), Some(gateway)) => {
-            if tx.take_sms(user.account_id).await? {
-                return Ok(Route::Sms { phone: phone.clone(), gateway: gateway.clone() });
-            }
-            let enabled = tx.account_by_id(user.account_id).await?.is_some_and(|a| a.sms_enabled);
-            if enabled { Fallback::QuotaUsedUp } else { Fallback::SmsServiceOff }
-        }
-    };
-    by_email(Some(fallback))
-}
-
-/// Sends the code the challenge now holds and commits. An SMS goes out at once, after
-/// the commit; if the gateway fails, its quota is given back and the same code goes by
-/// email instead.
-async fn deliver(
-    store: &Store,
-    outbox: &Delivery,
-    mut tx: Tx,
-    (id, user, app_kind): (i64, &UserRow, AppKind),
-    route: Route,
-    code: &OneTimeCode,
-    now: i64,
-) -> Result<Sent> {
-    let tr = Tr(Language::parse(&user.language).unwrap_or_default());
-    let sent = |route: &Route, fallback| Sent {
-        channel: route.channel(),
-        destination: route.masked(),
-        fallback,
-        expires_at: now + super::codes::VALIDITY,
-        resend_at: now + RESEND_AFTER,
-    };
-    match route {
-        Route::Email { ref address, fallback } => {
-            let sent = sent(&route, fallback);
-            enqueue_email(&mut tx, &tr, address, code, now).await?;
-            record_sent(&mut tx, user, app_kind, &sent, now).await?;
-            tx.commit().await?;
-            outbox.wake.notify_one();
-            crate::metrics::code_sent("email", fallback.is_some());
-            Ok(sent)
-        }
-        Route::Sms { ref phone, ref gateway } => {
-            let sms = sent(&route, None);
-            record_sent(&mut tx, user, app_kind, &sms, now).await?;
-            tx.commit().await?;
-            let text = tr.with("sms-sign-in-text", code_args(code));
-            let Err(e) = gateway.send(phone, &text).await else {
-                crate::metrics::code_sent("sms", false);
-                return Ok(sms);
-            };
-            tracing::warn!(error = format!("{e:#}"), "an SMS code could not be sent; sending it by email");
-            let mut tx = store.write().await?;
-            tx.give_back_sms(user.account_id).await?;
-            let Some(address) = confirmed_email(user) else {
-                let error = no_destination(&mut tx, user).await;
-                tx.commit().await?;
-                return Err(error);
-            };
-            let email = Route::Email { address: address.clone(), fallback: Some(Fallback::GatewayFailed) };
-            let sent = sent(&email, Some(Fallback::GatewayFailed));
-            tx.set_challenge_code(id, &email.record(&code.hash(store.keys()), now)).await?;
-            enqueue_email(&mut tx, &tr, address, code, now).await?;
-            record_sent(&mut tx, user, app_kind, &sent, now).await?;
-            tx.commit().await?;
-            outbox.wake.notify_one();
-            crate::metrics::code_sent("email", true);
-            Ok(sent)
-        }
-    }
-}
-
-fn code_args(
-    code: &OneTimeCode,
-) -> [(&'static str, fluent_templates::fluent_bundle::FluentValue<'static>); 2] {
-    [("code", code.expose().to_owned().into()), ("minutes", (super::codes::VALIDITY / 60).into())]
-}
-
-async fn enqueue_email(tx: &mut Tx, tr: &Tr, address: &str, code: &OneTimeCode, now: i64) -> Result<()> {
-    let text = tr.with("email-sign-in-text", code_args(code));
-    let message = Message::Email {
-        to: address.to_owned(),
-        subject: tr.t("email-sign-in-subject"),
-        html: format!("<p>{}</p>", crate::verification::escape_html(&text)),
-        text,
-    };
-    delivery::enqueue(tx, &message, now).await
-}
-
-/// Audits a code sent, with where it went (masked) and why an SMS user's went by email.
-async fn record_sent(tx: &mut Tx, user: &UserRow, app: AppKind, sent: &Sent, now: i64) -> Result<()> {
-    let actor = Actor::user(user.id, None, None);
-    let details = serde_json::json!({
-        "app": app,
-        "channel": sent.channel,
-        "destination": sent.destination,
-        "fallback": sent.fallback,
-    });
-    let event = Event::new(user.account_id, &actor, "second_factor.sent").subject(user.id).details(details);
-    audit::record(tx, event, now).await
 }
 
 #[cfg(test)]

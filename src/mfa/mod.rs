@@ -5,6 +5,7 @@ pub mod backup;
 pub mod challenge;
 pub mod codes;
 pub mod devices;
+mod dispatch;
 pub mod method;
 pub mod totp;
 
@@ -17,8 +18,8 @@ use crate::{
     policy::{self, CodeDelivery},
     reauth,
     rights::Actor,
-    store::{Store, Tx, UserRow},
-    values::AppKind,
+    store::{Store, Tx},
+    values::{AppKind, User},
 };
 
 /// Sets the user's own second factor per app (`None`: off), all or nothing. Email
@@ -100,7 +101,7 @@ pub async fn reset(store: &Store, actor: &Actor, target: crate::values::UserId, 
 }
 
 /// Sets the company's defaults on a user just created, inside the caller's transaction.
-pub(crate) async fn apply_defaults(tx: &mut Tx, user: &UserRow, now: i64) -> Result<Settings> {
+pub(crate) async fn apply_defaults(tx: &mut Tx, user: &User, now: i64) -> Result<Settings> {
     let policy = policy::of_account(tx, user.account_id).await?;
     let method = default_method(policy.delivery);
     let mut settings = Settings::default();
@@ -111,7 +112,7 @@ pub(crate) async fn apply_defaults(tx: &mut Tx, user: &UserRow, now: i64) -> Res
     Ok(settings)
 }
 
-fn check_usable(user: &UserRow, method: Method, delivery: CodeDelivery, authenticator: bool) -> Result<()> {
+fn check_usable(user: &User, method: Method, delivery: CodeDelivery, authenticator: bool) -> Result<()> {
     match method {
         Method::Totp if !authenticator => Err(Error::invalid("method", "add an authenticator app first")),
         Method::Email if !(user.email.is_some() && user.email_verified) => {
@@ -130,24 +131,24 @@ fn check_usable(user: &UserRow, method: Method, delivery: CodeDelivery, authenti
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::values::{AccountId, UserId};
+    use crate::values::{AccountId, Email, Language, Phone, UserId, Username};
 
-    fn user(email_verified: bool, phone_verified: bool) -> UserRow {
-        UserRow {
+    fn user(email_verified: bool, phone_verified: bool) -> User {
+        User {
             id: UserId(1),
             account_id: AccountId(1),
-            username: "driver".into(),
+            username: Username::from_stored("driver".into()),
             creator_id: None,
             top_user: false,
-            email: Some("driver@fleet.example".into()),
+            email: Some(Email::from_stored("driver@fleet.example".into())),
             email_verified,
-            phone: Some("+35312345678".into()),
+            phone: Some(Phone::from_stored("+35312345678".into())),
             phone_verified,
             password_hash: crate::values::StoredHash(String::new()),
             can_change_password: false,
             can_send_sms: true,
             must_change_password: false,
-            language: "en".into(),
+            language: Language::En,
             dpa_accepted_version: 0,
             notify_account_blocking: false,
             created_at: 0,

@@ -21,8 +21,8 @@ use crate::{
     passwords::{Hasher, Password},
     reauth,
     rights::Actor,
-    store::{Store, Tx, UserRow},
-    values::AppKind,
+    store::{Store, Tx},
+    values::{AppKind, User},
 };
 
 /// The name authenticator apps show above the code.
@@ -171,7 +171,7 @@ pub(crate) async fn remove(tx: &mut Tx, user: crate::values::UserId, now: i64) -
 pub(crate) async fn accept(
     tx: &mut Tx,
     keys: &SecretKey,
-    user: &UserRow,
+    user: &User,
     typed: &str,
     now: i64,
 ) -> Result<bool> {

@@ -35,5 +35,5 @@ pub use session_check::SessionView;
 pub use sessions::{NewSession, SessionRow};
 pub use throttles::Counter;
 pub use two_factor::{ChallengeCode, ChallengeRow, NewChallenge, PolicyRow};
-pub use users::{NewUser, TargetRow, UserRow};
+pub use users::{NewUser, TargetRow};
 pub use verifications::VerificationRow;

@@ -48,7 +48,7 @@ impl Tx {
             .fetch_one(c)
             .await
         })?;
-        Ok(row.into())
+        Ok(row)
     }
 
     pub async fn save_throttle(&mut self, scope: &str, subject: &str, counter: &Counter) -> Result<()> {

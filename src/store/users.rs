@@ -5,7 +5,7 @@ use sqlx::FromRow;
 use super::db::{Tx, is_unique_violation, with_tx};
 use crate::{
     error::{Error, Result},
-    values::{AccountId, Email, Language, Phone, Right, StoredHash, UserId, Username},
+    values::{AccountId, Email, Language, Phone, Right, StoredHash, User, UserId, Username},
 };
 
 /// A user about to be created, every field already checked.
@@ -25,8 +25,9 @@ pub struct NewUser {
     pub language: Language,
 }
 
+/// A user as stored; the store hands out [`User`]s.
 #[derive(Debug, Clone, FromRow)]
-pub struct UserRow {
+struct UserRow {
     pub id: UserId,
     pub account_id: AccountId,
     pub username: String,
@@ -44,6 +45,30 @@ pub struct UserRow {
     pub dpa_accepted_version: i64,
     pub notify_account_blocking: bool,
     pub created_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        Self {
+            id: r.id,
+            account_id: r.account_id,
+            username: Username::from_stored(r.username),
+            creator_id: r.creator_id,
+            top_user: r.top_user,
+            email: r.email.map(Email::from_stored),
+            email_verified: r.email_verified,
+            phone: r.phone.map(Phone::from_stored),
+            phone_verified: r.phone_verified,
+            password_hash: r.password_hash,
+            can_change_password: r.can_change_password,
+            can_send_sms: r.can_send_sms,
+            must_change_password: r.must_change_password,
+            language: Language::from_stored(&r.language),
+            dpa_accepted_version: r.dpa_accepted_version,
+            notify_account_blocking: r.notify_account_blocking,
+            created_at: r.created_at,
+        }
+    }
 }
 
 /// A user someone may act as.
@@ -128,14 +153,17 @@ impl Tx {
         }
     }
 
-    pub async fn user_by_id(&mut self, id: UserId) -> Result<Option<UserRow>> {
-        Ok(with_tx!(self, c => sqlx::query_as(select!("WHERE id = $1")).bind(id).fetch_optional(c).await)?)
+    pub async fn user_by_id(&mut self, id: UserId) -> Result<Option<User>> {
+        let row: Option<UserRow> =
+            with_tx!(self, c => sqlx::query_as(select!("WHERE id = $1")).bind(id).fetch_optional(c).await)?;
+        Ok(row.map(User::from))
     }
 
-    pub async fn user_by_username(&mut self, username: &str) -> Result<Option<UserRow>> {
-        Ok(with_tx!(self, c => {
+    pub async fn user_by_username(&mut self, username: &str) -> Result<Option<User>> {
+        let row: Option<UserRow> = with_tx!(self, c => {
             sqlx::query_as(select!("WHERE username = $1")).bind(username).fetch_optional(c).await
-        })?)
+        })?;
+        Ok(row.map(User::from))
     }
 
     /// The users `holder` holds `act_as` on, with their accounts, by username.
@@ -153,14 +181,15 @@ impl Tx {
     }
 
     /// The users of an account, by username.
-    pub async fn users_of_account(&mut self, account: AccountId) -> Result<Vec<UserRow>> {
-        Ok(with_tx!(self, c => {
+    pub async fn users_of_account(&mut self, account: AccountId) -> Result<Vec<User>> {
+        let rows: Vec<UserRow> = with_tx!(self, c => {
             sqlx::query_as(select!("WHERE account_id = $1 ORDER BY username")).bind(account).fetch_all(c).await
-        })?)
+        })?;
+        Ok(rows.into_iter().map(User::from).collect())
     }
 
     /// Writes back every field a user's settings or an administrator can change.
-    pub async fn update_user(&mut self, u: &UserRow) -> Result<()> {
+    pub async fn update_user(&mut self, u: &User) -> Result<()> {
         with_tx!(self, c => {
             sqlx::query(
                 "UPDATE users SET top_user = $2, email = $3, email_verified = $4, phone = $5, \
@@ -170,15 +199,15 @@ impl Tx {
             )
             .bind(u.id)
             .bind(u.top_user)
-            .bind(u.email.as_deref())
+            .bind(u.email.as_ref().map(Email::as_str))
             .bind(u.email_verified)
-            .bind(u.phone.as_deref())
+            .bind(u.phone.as_ref().map(Phone::as_str))
             .bind(u.phone_verified)
             .bind(&u.password_hash)
             .bind(u.can_change_password)
             .bind(u.can_send_sms)
             .bind(u.must_change_password)
-            .bind(u.language.as_str())
+            .bind(u.language.code())
             .bind(u.dpa_accepted_version)
             .bind(u.notify_account_blocking)
             .execute(c)

@@ -5,8 +5,8 @@ use crate::{
     error::Result,
     passwords::{Hasher, Password},
     rights::{Actor, ManagesAccount, ManagesUser},
-    store::{Store, UserRow},
-    values::{Email, Language, Phone, StoredHash, UserId},
+    store::Store,
+    values::{Email, Language, Phone, StoredHash, User, UserId},
 };
 
 /// Changes to a user an administrator may make; `None` leaves a field as it is.
@@ -37,7 +37,7 @@ pub async fn update(
     target: UserId,
     changes: &UserChanges,
     now: i64,
-) -> Result<UserRow> {
+) -> Result<User> {
     let email = changes.email.as_ref().map(|e| e.as_deref().map(Email::parse).transpose()).transpose()?;
     let phone = changes.phone.as_ref().map(|p| p.as_deref().map(Phone::parse).transpose()).transpose()?;
     let language = changes.language.as_deref().map(Language::parse).transpose()?;
@@ -53,7 +53,7 @@ pub async fn update(
         Some(password) => {
             // Hashing is slow: never hold the write transaction across it.
             drop(tx);
-            let inputs = vec![before.username.clone()];
+            let inputs = vec![before.username.to_string()];
             let hash = hasher.hash_new(password.clone(), inputs).await?;
             tx = store.write().await?;
             ManagesUser::check(&mut tx, actor, target).await?;
@@ -69,7 +69,7 @@ pub async fn update(
         user.phone_verified = verified && user.phone.is_some();
     }
     if let Some(language) = language {
-        user.language = language.code().to_owned();
+        user.language = language;
     }
     user.can_change_password = changes.can_change_password.unwrap_or(user.can_change_password);
     user.can_send_sms = changes.can_send_sms.unwrap_or(user.can_send_sms);
@@ -96,23 +96,23 @@ pub async fn update(
 
 /// Puts new addresses on a user (`None`: leave as is; `Some(None)`: remove); a changed
 /// address is unconfirmed until its owner confirms it.
-pub(super) fn set_addresses(user: &mut UserRow, email: Option<Option<Email>>, phone: Option<Option<Phone>>) {
+pub(super) fn set_addresses(user: &mut User, email: Option<Option<Email>>, phone: Option<Option<Phone>>) {
     if let Some(email) = email
-        && user.email.as_deref() != email.as_ref().map(Email::as_str)
+        && user.email != email
     {
-        user.email = email.map(|e| e.as_str().to_owned());
+        user.email = email;
         user.email_verified = false;
     }
     if let Some(phone) = phone
-        && user.phone.as_deref() != phone.as_ref().map(Phone::as_str)
+        && user.phone != phone
     {
-        user.phone = phone.map(|p| p.as_str().to_owned());
+        user.phone = phone;
         user.phone_verified = false;
     }
 }
 
 /// The fields of a user that an audit event shows before and after a change.
-pub(super) fn describe(u: &UserRow) -> serde_json::Value {
+pub(super) fn describe(u: &User) -> serde_json::Value {
     serde_json::json!({
         "email": u.email,
         "email_verified": u.email_verified,

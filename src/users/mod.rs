@@ -22,8 +22,8 @@ use crate::{
     error::{Error, Result},
     passwords::{Hasher, Password},
     rights::{Actor, ManagesAccount},
-    store::{NewUser, Store, UserRow},
-    values::{AccountId, Email, Language, Phone, StoredHash, UserId, Username},
+    store::{NewUser, Store},
+    values::{AccountId, Email, Language, Phone, StoredHash, User, UserId, Username},
 };
 
 /// What a caller asks for when creating a user; parsed by [`UserRequest::parse`].
@@ -88,7 +88,7 @@ pub async fn create(
     creator: Option<UserId>,
     request: &UserRequest,
     now: i64,
-) -> Result<UserRow> {
+) -> Result<User> {
     let new = request.parse(account, creator, false)?;
     let hash = StoredHash(hash_initial_password(hasher, request).await?);
     let mut tx = store.write().await?;
@@ -106,7 +106,7 @@ pub(crate) async fn insert(
     new: &NewUser,
     hash: &StoredHash,
     now: i64,
-) -> Result<UserRow> {
+) -> Result<User> {
     let id = tx.insert_user(new, hash, now).await?;
     let user = tx.user_by_id(id).await?.ok_or(Error::NotFound)?;
     let two_factor = crate::mfa::apply_defaults(tx, &user, now).await?;

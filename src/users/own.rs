@@ -11,7 +11,8 @@ use crate::{
     passwords::{Hasher, Password},
     policy::{self, CodeDelivery},
     rights::Actor,
-    store::{Store, Tx, UserRow},
+    store::{Store, Tx},
+    values::User,
 };
 use crate::{
     reauth,
@@ -90,7 +91,7 @@ pub async fn update_own(
     }
     let mut tx = store.write().await?;
     if let Some(language) = language {
-        user.language = language.code().to_owned();
+        user.language = language;
     }
     user.notify_account_blocking = changes.notify_account_blocking.unwrap_or(user.notify_account_blocking);
     tx.update_user(&user).await?;
@@ -112,7 +113,7 @@ struct Facts {
 }
 
 impl Facts {
-    async fn of(tx: &mut Tx, user: &UserRow) -> Result<Self> {
+    async fn of(tx: &mut Tx, user: &User) -> Result<Self> {
         let account = tx.account_by_id(user.account_id).await?;
         Ok(Self {
             email_notifications_service: account.is_some_and(|a| a.email_notifications),
@@ -124,19 +125,19 @@ impl Facts {
     }
 }
 
-fn settings(user: UserRow, facts: Facts) -> SecuritySettings {
+fn settings(user: User, facts: Facts) -> SecuritySettings {
     SecuritySettings {
-        username: user.username,
-        email: user.email,
+        username: user.username.to_string(),
+        email: user.email.map(|e| e.to_string()),
         email_verified: user.email_verified,
-        phone: user.phone,
+        phone: user.phone.map(|p| p.to_string()),
         phone_verified: user.phone_verified,
         can_send_sms: user.can_send_sms,
         can_change_password: user.can_change_password,
         notify_account_blocking: user.notify_account_blocking,
         email_notifications_service: facts.email_notifications_service,
         top_user: user.top_user,
-        language: user.language,
+        language: user.language.code().to_owned(),
         two_factor: facts.two_factor,
         code_delivery: facts.code_delivery,
         authenticator: facts.authenticator,

@@ -41,7 +41,10 @@ pub async fn change_password(
         return Err(Error::invalid("new_password", "choose a password different from the current one"));
     }
     reauth::check_current(store, hasher, &user, change.current, "current_password", now).await?;
-    let inputs = [Some(&user.username), user.email.as_ref()].into_iter().flatten().cloned().collect();
+    let inputs = [Some(user.username.to_string()), user.email.as_ref().map(|e| e.to_string())]
+        .into_iter()
+        .flatten()
+        .collect();
     let hash = hasher.hash_new(change.new, inputs).await.map_err(|e| match e {
         Error::Invalid { message, .. } => Error::Invalid { field: "new_password", message },
         other => other,

@@ -15,10 +15,16 @@ pub const MAX_USERNAME_CHARS: usize = 64;
 /// A username: 1 to 64 characters in Unicode's compatibility form (NFKC: `ｄｅｍｏ` is
 /// `demo`), with no control, invisible or direction-changing characters and no spaces at
 /// the ends. Names that look alike ([`Username::skeleton`]) cannot both exist.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct Username(String);
 
 impl Username {
+    /// A value read back from the database, which was checked when it was written.
+    pub fn from_stored(s: String) -> Self {
+        Self(s)
+    }
+
     pub fn parse(s: &str) -> Result<Self> {
         let s: String = s.nfkc().collect();
         let chars = s.chars().count();
@@ -45,6 +51,27 @@ impl Username {
     }
 }
 
+/// Checked names and addresses read as the text they are.
+macro_rules! text {
+    ($($name:ident),*) => {$(
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    )*};
+}
+
+text!(Username, Email, Phone);
+
 /// The TR39 skeleton of any name, stored or typed.
 pub fn skeleton_of(name: &str) -> String {
     unicode_security::skeleton(name).collect()
@@ -60,10 +87,16 @@ fn is_invisible(c: char) -> bool {
 pub const MAX_EMAIL_LEN: usize = 254;
 
 /// An email address, checked for shape only; confirming it is a separate step.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct Email(String);
 
 impl Email {
+    /// A value read back from the database, which was checked when it was written.
+    pub fn from_stored(s: String) -> Self {
+        Self(s)
+    }
+
     pub fn parse(s: &str) -> Result<Self> {
         let s = s.trim();
         let valid = s.len() <= MAX_EMAIL_LEN
@@ -84,10 +117,16 @@ impl Email {
 }
 
 /// A phone number in E.164 form: `+` and 8 to 15 digits.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct Phone(String);
 
 impl Phone {
+    /// A value read back from the database, which was checked when it was written.
+    pub fn from_stored(s: String) -> Self {
+        Self(s)
+    }
+
     pub fn parse(s: &str) -> Result<Self> {
         let digits: String = s.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
         let valid = digits.strip_prefix('+').is_some_and(|d| {
@@ -124,6 +163,11 @@ impl Language {
             Self::Ru => "ru",
             Self::Es => "es",
         }
+    }
+
+    /// A language read back from the database; one it does not know reads as English.
+    pub fn from_stored(s: &str) -> Self {
+        Self::parse(s).unwrap_or_default()
     }
 
     pub fn parse(s: &str) -> Result<Self> {

@@ -6,6 +6,7 @@ pub mod contact;
 pub mod fields;
 pub mod ids;
 pub mod session;
+pub mod user;
 
 pub use contact::Contact;
 pub use fields::{
@@ -13,3 +14,4 @@ pub use fields::{
 };
 pub use ids::{AccountId, UserId};
 pub use session::{AppKind, Duty};
+pub use user::User;

@@ -37,7 +37,7 @@ db_test! {
         let row = app.app.store.read().await.unwrap().user_by_username("dispatcher").await.unwrap().unwrap();
         assert_eq!(row.creator_id.map(|c| c.0), account["admin_id"].as_i64());
         assert!(row.phone_verified && row.can_send_sms && !row.must_change_password);
-        assert_eq!(row.language, "ru");
+        assert_eq!(row.language.code(), "ru");
         assert_eq!(app.login("dispatcher", PASSWORD).await.status(), StatusCode::OK);
         let acc = app.app.store.read().await.unwrap().account_by_name("Fleet One").await.unwrap().unwrap();
         assert!(acc.sms_enabled && acc.email_notifications);
@@ -119,6 +119,7 @@ db_test! {
         let driver_password = first["seeded"]["subordinate"][1].as_str().unwrap();
         assert_eq!(app.login("driver", driver_password).await.status(), StatusCode::OK);
         // The branch is blocked 30 days after the command ran, by the wall clock.
+        #[allow(clippy::disallowed_methods, reason = "the command ran on the wall clock")]
         app.clock.set(time::OffsetDateTime::now_utc());
         let east_password = first["seeded"]["branch_admin"][1].as_str().unwrap();
         let east = json_of(app.login("east", east_password).await, StatusCode::OK).await;

@@ -1,6 +1,9 @@
 //! Black-box tests through the HTTP API (and the command line), each on a fresh
 //! database, every one on SQLite and on PostgreSQL.
 
+// A test that unwraps fails loudly, which is what a test should do.
+#![allow(clippy::unwrap_used)]
+
 mod browser;
 mod helpers;
 

@@ -70,7 +70,7 @@ async fn the_language_chosen_on_the_sign_in_page_is_shown_and_remembered() {
     browser.click("#accept-dpa").await;
     assert_eq!(browser.text("h1").await, "Главная");
     let user = app.app.store.read().await.unwrap().user_by_id(company.admin).await.unwrap().unwrap();
-    assert_eq!(user.language, "ru");
+    assert_eq!(user.language.code(), "ru");
     browser.close().await;
 }
 

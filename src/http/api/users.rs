@@ -10,9 +10,8 @@ use crate::{
     error::Result,
     http::extract::{ApiJson, ApiPath, Client, Session},
     passwords::Password,
-    store::UserRow,
     users::{self, UserChanges, UserRequest},
-    values::{AccountId, Right, UserId},
+    values::{AccountId, Right, User, UserId},
 };
 
 /// A user as administrators see it.
@@ -35,22 +34,22 @@ pub struct UserBody {
     created_at: OffsetDateTime,
 }
 
-impl From<UserRow> for UserBody {
-    fn from(u: UserRow) -> Self {
+impl From<User> for UserBody {
+    fn from(u: User) -> Self {
         Self {
             id: u.id,
             account_id: u.account_id,
-            username: u.username,
+            username: u.username.to_string(),
             creator_id: u.creator_id,
             top_user: u.top_user,
-            email: u.email,
+            email: u.email.map(|e| e.to_string()),
             email_verified: u.email_verified,
-            phone: u.phone,
+            phone: u.phone.map(|p| p.to_string()),
             phone_verified: u.phone_verified,
             can_change_password: u.can_change_password,
             can_send_sms: u.can_send_sms,
             must_change_password: u.must_change_password,
-            language: u.language,
+            language: u.language.code().to_owned(),
             created_at: from_unix(u.created_at),
         }
     }

@@ -164,7 +164,7 @@ pub async fn page(
             .into_iter()
             .map(|u| UserLine {
                 id: u.id.0,
-                username: u.username,
+                username: u.username.to_string(),
                 top_user: u.top_user,
                 me: u.id == current.user.id,
             })

@@ -54,8 +54,15 @@ impl FromRequestParts<App> for PageSession {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
         let AnyPageSession(current) = AnyPageSession::from_request_parts(parts, app).await?;
+        Self::ready(current).map_err(IntoResponse::into_response)
+    }
+}
+
+impl PageSession {
+    /// The session, unless a duty comes first (for a page that found the session itself).
+    pub fn ready(current: Current) -> Result<Self, PageError> {
         match current.pending.first() {
-            Some(duty) => Err(PageError::Duty(*duty).into_response()),
+            Some(duty) => Err(PageError::Duty(*duty)),
             None => Ok(Self(current)),
         }
     }

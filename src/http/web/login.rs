@@ -43,8 +43,7 @@ pub async fn home(
     else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let session = PageSession(current);
-    let current = session.0;
+    let current = PageSession::ready(current)?.0;
     let page = visitor.layout(Tr(current.language), Some(&current));
     let me = app
         .store

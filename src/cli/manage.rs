@@ -1,87 +1,19 @@
-//! The operator's command line. Every command reads the same configuration as `serve`,
-//! prints a line for people or JSON with `--json`, and exits non-zero with a one-line
-//! reason when it fails.
+//! The operator's commands on accounts and users.
 
-use std::path::PathBuf;
-
-use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::Subcommand;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::{
     accounts::{self, AccountRequest},
     app::App,
-    audit,
     clock::{from_unix, to_unix},
-    config::Config,
-    demo, lifecycle,
+    lifecycle,
     rights::Actor,
-    server::{self, Server},
     store::TermsChanges,
     users::{self, UserRequest},
     values::Right,
 };
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "portcullis",
-    version,
-    about = "Authentication and account security for multi-tenant platforms"
-)]
-pub struct Cli {
-    #[command(flatten)]
-    pub config: Config,
-
-    /// Print the result as JSON.
-    #[arg(long, global = true)]
-    pub json: bool,
-
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Run the server (JSON API, pages, metrics).
-    Serve {
-        /// Seed the demo company when it is not there yet.
-        #[arg(long)]
-        demo: bool,
-    },
-    /// Bring the database schema up to date.
-    Migrate,
-    /// Seed the demo company and print how to sign in.
-    Demo,
-    /// Manage accounts.
-    #[command(subcommand)]
-    Account(AccountCommand),
-    /// Manage users.
-    #[command(subcommand)]
-    User(UserCommand),
-    /// Check the audit trail.
-    #[command(subcommand)]
-    Audit(AuditCommand),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AuditCommand {
-    /// Walk every account's sealed chain; fail naming the first event that was changed,
-    /// removed or reordered.
-    Verify {
-        /// Heads exported earlier by `audit heads`: also fail if a trail was cut back to
-        /// before one of them.
-        #[arg(long, value_name = "FILE")]
-        heads: Option<PathBuf>,
-    },
-    /// Print every account's chain head, signed with the server key, as JSON: keep it
-    /// outside the database and check against it later with `audit verify --heads`.
-    Heads,
-    /// Once, right after upgrading from a version whose trails were not sealed with the
-    /// key: check each old trail and seal it. Never run it otherwise: a trail marked as
-    /// old that you did not upgrade is a trail someone rewrote.
-    SealLegacy,
-}
 
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
@@ -210,126 +142,7 @@ fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, String> {
         .map_err(|e| format!("not an RFC 3339 time ({e}), e.g. 2027-01-31T00:00:00Z"))
 }
 
-/// Runs a command to completion.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let app = App::from_config(cli.config.clone()).await?;
-    let (text, value) = match cli.command {
-        Command::Serve { demo } => return serve(app, demo).await,
-        Command::Migrate => ("the database schema is up to date".to_owned(), json!({ "migrated": true })),
-        Command::Demo => {
-            let seeded = demo::seed_if_missing(&app.store, &app.hasher, to_unix(app.now())).await?;
-            (
-                demo_text(&app, seeded.is_some()),
-                json!({ "url": app.config.public_url().as_str(), "seeded": seeded }),
-            )
-        }
-        Command::Account(command) => account(&app, command).await?,
-        Command::User(command) => user(&app, command).await?,
-        Command::Audit(AuditCommand::SealLegacy) => {
-            let sealed = audit::reseal_legacy(&app.store).await?;
-            (format!("{sealed} audit trail(s) sealed with the server key"), json!({ "sealed": sealed }))
-        }
-        Command::Audit(AuditCommand::Heads) => {
-            let heads = audit::heads(&app.store, &app.keys).await?;
-            let value = serde_json::to_value(&heads)?;
-            (value.to_string(), value)
-        }
-        Command::Audit(AuditCommand::Verify { heads }) => {
-            let known: Vec<audit::Head> = match heads {
-                Some(path) => {
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("cannot read {}", path.display()))?;
-                    serde_json::from_str(&text)
-                        .with_context(|| format!("{} is not a file of `audit heads`", path.display()))?
-                }
-                None => Vec::new(),
-            };
-            let found = audit::verify(&app.store, &app.keys, &known).await?;
-            let value = serde_json::to_value(&found)?;
-            if let Some(first) = found.breaks.first() {
-                if cli.json {
-                    println!("{value}");
-                }
-                anyhow::bail!(
-                    "the audit trail of account {} breaks at event {}: {}{}",
-                    first.account_id,
-                    first.seq,
-                    first.problem,
-                    match found.breaks.len() {
-                        1 => String::new(),
-                        n => format!(" (and {} more accounts)", n - 1),
-                    }
-                );
-            }
-            let text = format!(
-                "the audit trail is intact: {} events in {} account(s){}",
-                found.events,
-                found.accounts,
-                match found.heads_checked {
-                    0 => String::new(),
-                    n => format!(", and {n} exported head(s) still in it"),
-                }
-            );
-            (text, value)
-        }
-    };
-    if cli.json {
-        println!("{value}");
-    } else {
-        println!("{text}");
-    }
-    Ok(())
-}
-
-async fn serve(app: App, seed_demo: bool) -> anyhow::Result<()> {
-    let seeded = if seed_demo {
-        demo::seed_if_missing(&app.store, &app.hasher, to_unix(app.now())).await?.is_some()
-    } else {
-        false
-    };
-    let server = Server::bind(app).await?;
-    let url = server
-        .app
-        .config
-        .public_url
-        .clone()
-        .map_or_else(|| format!("http://{}", server.addr()), String::from);
-    tracing::info!(%url, "portcullis is listening");
-    println!("Portcullis is running at {url}");
-    if seed_demo {
-        println!("{}", demo_text(&server.app, seeded));
-    }
-    server.run(server::shutdown_signal()).await
-}
-
-fn demo_text(app: &App, seeded: bool) -> String {
-    let state = if seeded { "created" } else { "already there" };
-    let log = if app.config.smtp_url.is_none() { ", shown in this log" } else { "" };
-    let sms = match app.config.sms_webhook_url {
-        Some(_) => {
-            format!("a code by SMS; the company has {} SMS, then codes come by email{log}", demo::SMS_QUOTA)
-        }
-        None => format!("a code by SMS; with no SMS gateway configured, codes come by email{log}"),
-    };
-    format!(
-        "Demo company \"{}\" ({state}). Sign in at {} as\n  {} / {}  (top user)\n  {} / {}  (subordinate)\n  \
-         {} / {}  ({sms})\n  {} / {}  (top user of \"{}\", an account below with a blocking date, which the \
-         top user moves on the Accounts page)",
-        demo::ACCOUNT,
-        app.config.public_url(),
-        demo::ADMIN,
-        demo::ADMIN_PASSWORD,
-        demo::DRIVER,
-        demo::DRIVER_PASSWORD,
-        demo::DISPATCHER,
-        demo::DISPATCHER_PASSWORD,
-        demo::BRANCH_ADMIN,
-        demo::BRANCH_ADMIN_PASSWORD,
-        demo::BRANCH,
-    )
-}
-
-async fn account(app: &App, command: AccountCommand) -> anyhow::Result<(String, Value)> {
+pub(super) async fn account(app: &App, command: AccountCommand) -> anyhow::Result<(String, Value)> {
     let now = to_unix(app.now());
     let (name, changes) = match command {
         AccountCommand::Create {
@@ -427,7 +240,7 @@ async fn create_account(
     Ok((text, json!({ "account_id": account.id, "name": account.name, "admin_id": admin.id })))
 }
 
-async fn user(app: &App, command: UserCommand) -> anyhow::Result<(String, Value)> {
+pub(super) async fn user(app: &App, command: UserCommand) -> anyhow::Result<(String, Value)> {
     let now = to_unix(app.now());
     match command {
         UserCommand::Create {
@@ -506,7 +319,7 @@ async fn account_named(app: &App, name: &str) -> anyhow::Result<crate::store::Ac
     found.ok_or_else(|| anyhow::anyhow!("no account named {name:?}"))
 }
 
-async fn user_named(app: &App, username: &str) -> anyhow::Result<crate::store::UserRow> {
+async fn user_named(app: &App, username: &str) -> anyhow::Result<crate::values::User> {
     let found = app.store.read().await?.user_by_username(username).await?;
     found.ok_or_else(|| anyhow::anyhow!("no user named {username:?}"))
 }
