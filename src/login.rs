@@ -108,6 +108,14 @@ pub async fn sign_in(cx: Context<'_>, attempt: Attempt, now: i64) -> Result<Outc
 }
 
 async fn check_and_start(cx: Context<'_>, attempt: Attempt, now: i64) -> Result<Outcome> {
+    let (tx, user) = check_password(cx, &attempt, now).await?;
+    admit(cx, tx, user, &attempt, now).await
+}
+
+/// The password, counted against both locks before its hash is checked: a wrong one is
+/// recorded and refused; a right one hands back the write transaction that cleared the
+/// counters.
+async fn check_password(cx: Context<'_>, attempt: &Attempt, now: i64) -> Result<(Tx, User)> {
     // No user has a longer name: refuse before a counter row is written for it.
     for (field, name) in [("username", Some(&attempt.username)), ("login_as", attempt.login_as.as_ref())] {
         if name.is_some_and(|n| n.chars().count() > MAX_USERNAME_CHARS) {
@@ -158,6 +166,12 @@ async fn check_and_start(cx: Context<'_>, attempt: Attempt, now: i64) -> Result<
     };
     lockout::clear(&mut tx, Scope::Password, &by_user).await?;
     lockout::release(&mut tx, Scope::Password, &by_address, &PASSWORD_PER_ADDRESS, now).await?;
+    Ok((tx, user))
+}
+
+/// After a right password: the account's blocking, the language chosen, "Login as", and
+/// then a session, or a challenge for the second factor.
+async fn admit(cx: Context<'_>, mut tx: Tx, user: User, attempt: &Attempt, now: i64) -> Result<Outcome> {
     if lifecycle::is_blocked(&mut tx, user.account_id, now).await? {
         record(&mut tx, &user, attempt.origin(), "sign_in.failed", "account_blocked", now).await?;
         tx.commit().await?;

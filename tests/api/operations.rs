@@ -112,6 +112,29 @@ db_test! {
 }
 
 db_test! {
+    async fn a_signed_in_page_form_with_a_forged_token_is_refused_and_changes_nothing(app: TestApp) {
+        let acme = app.company("acme").await;
+        let token = app.signed_in("acme-admin").await;
+        let form = "csrf=forged&delivery=email_only&contact_name=Mallory&contact_phone=&contact_email=";
+        let response = app
+            .http
+            .post(app.url("/company/general"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", format!("portcullis_session={token}; portcullis_csrf=seed-of-some-other-page"))
+            .body(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert!(response.text().await.unwrap().contains("The form has expired"));
+        let path = format!("/api/v1/accounts/{}/two-factor-policy", acme.account);
+        let policy = json_of(app.get(&path, Some(&token)).await, StatusCode::OK).await;
+        assert_eq!(policy["delivery"], "sms_then_email", "{policy}");
+        assert_eq!(policy["contact"]["name"], "", "{policy}");
+    }
+}
+
+db_test! {
     async fn a_server_behind_https_tells_browsers_to_keep_to_it(app: TestApp) {
         let plain = app.get("/healthz", None).await;
         assert!(plain.headers().get("strict-transport-security").is_none());
