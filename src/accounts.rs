@@ -12,9 +12,9 @@ use crate::{
     lifecycle,
     passwords::Hasher,
     rights::{Actor, ManagesAccount},
-    store::{AccountRow, NewAccount, Store},
+    store::{NewAccount, Store},
     users::{self, UserRequest},
-    values::{AccountId, StoredHash, User},
+    values::{Account, AccountId, StoredHash, User},
 };
 
 /// How deep accounts nest: a top-level account and at most this many levels below it.
@@ -61,7 +61,7 @@ pub async fn create(
     actor: &Actor,
     request: &AccountRequest,
     now: i64,
-) -> Result<(AccountRow, User)> {
+) -> Result<(Account, User)> {
     let new = request.parse()?;
     if new.parent_id.is_none() && actor.user.is_some() {
         return Err(Error::Forbidden);

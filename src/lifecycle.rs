@@ -29,8 +29,8 @@ use crate::{
     error::{Error, Result},
     i18n::Tr,
     rights::{Actor, ManagesAccount},
-    store::{AccountRow, NoticeRecipient, Store, TermsChanges, Tx},
-    values::{AccountId, Language},
+    store::{NoticeRecipient, Store, TermsChanges, Tx},
+    values::{Account, AccountId, Language},
 };
 
 /// Notices start this many days before the blocking date.
@@ -46,13 +46,13 @@ pub async fn is_blocked(tx: &mut Tx, account: AccountId, now: i64) -> Result<boo
 }
 
 /// The account with its terms, for anyone who manages it.
-pub async fn terms(store: &Store, actor: &Actor, account: AccountId) -> Result<AccountRow> {
+pub async fn terms(store: &Store, actor: &Actor, account: AccountId) -> Result<Account> {
     let mut tx = store.read().await?;
     Ok(ManagesAccount::check(&mut tx, actor, account).await?.account().clone())
 }
 
 /// The accounts right below one the actor manages, with their terms.
-pub async fn children(store: &Store, actor: &Actor, account: AccountId) -> Result<Vec<AccountRow>> {
+pub async fn children(store: &Store, actor: &Actor, account: AccountId) -> Result<Vec<Account>> {
     let mut tx = store.read().await?;
     ManagesAccount::check(&mut tx, actor, account).await?;
     tx.child_accounts(account).await
@@ -66,7 +66,7 @@ pub async fn change_terms(
     account: AccountId,
     changes: &TermsChanges,
     now: i64,
-) -> Result<AccountRow> {
+) -> Result<Account> {
     if changes.sms_quota.flatten().is_some_and(|q| !(0..=MAX_SMS_QUOTA).contains(&q)) {
         return Err(Error::invalid("sms_quota", format!("use 0 to {MAX_SMS_QUOTA}")));
     }
@@ -112,7 +112,7 @@ pub(crate) async fn check_quota_grant(tx: &mut Tx, actor: &Actor, quota: i64) ->
 }
 
 /// The terms as the audit trail shows them.
-fn describe(a: &AccountRow) -> Value {
+fn describe(a: &Account) -> Value {
     json!({
         "blocking_date": a.blocking_at.map(|at| from_unix(at).format(&Rfc3339).unwrap_or_default()),
         "sms": a.sms_enabled.then(|| json!({ "quota": a.sms_quota })),

@@ -12,8 +12,8 @@
 
 use crate::{
     error::{Error, Result},
-    store::{AccountRow, Tx},
-    values::{AccountId, Right, User, UserId},
+    store::Tx,
+    values::{Account, AccountId, Right, User, UserId},
 };
 
 /// Who is acting: a signed-in user (perhaps as someone else) or the operator.
@@ -57,7 +57,7 @@ impl Actor {
 /// Proof that the actor manages an account.
 #[derive(Debug)]
 pub struct ManagesAccount {
-    account: AccountRow,
+    account: Account,
     from: Position,
 }
 
@@ -91,7 +91,7 @@ impl ManagesAccount {
         }
     }
 
-    pub fn account(&self) -> &AccountRow {
+    pub fn account(&self) -> &Account {
         &self.account
     }
 

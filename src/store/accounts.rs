@@ -1,11 +1,9 @@
 //! Queries on accounts (companies).
 
-use sqlx::FromRow;
-
 use super::db::{Tx, is_unique_violation, with_tx};
 use crate::{
     error::{Error, Result},
-    values::AccountId,
+    values::{Account, AccountId},
 };
 
 /// Changes to an account's terms; `None` leaves a field as it is.
@@ -31,21 +29,6 @@ pub struct NewAccount {
 
 /// The PostgreSQL advisory lock that makes refreshes of `blocked_from` take turns.
 const BLOCKING_DATES_LOCK: i64 = 0x706f_7274_626c_6b64;
-
-#[derive(Debug, Clone, FromRow)]
-pub struct AccountRow {
-    pub id: AccountId,
-    pub name: String,
-    pub parent_id: Option<AccountId>,
-    pub blocking_at: Option<i64>,
-    /// The blocking date in force: the earliest of this account's and those above it.
-    pub blocked_from: Option<i64>,
-    pub sms_enabled: bool,
-    pub sms_quota: i64,
-    pub email_notifications: bool,
-    pub dpa_version: i64,
-    pub created_at: i64,
-}
 
 /// `SELECT <every column> FROM accounts <rest>`.
 macro_rules! select {
@@ -81,11 +64,11 @@ impl Tx {
         })
     }
 
-    pub async fn account_by_id(&mut self, id: AccountId) -> Result<Option<AccountRow>> {
+    pub async fn account_by_id(&mut self, id: AccountId) -> Result<Option<Account>> {
         Ok(with_tx!(self, c => sqlx::query_as(select!("WHERE id = $1")).bind(id).fetch_optional(c).await)?)
     }
 
-    pub async fn account_by_name(&mut self, name: &str) -> Result<Option<AccountRow>> {
+    pub async fn account_by_name(&mut self, name: &str) -> Result<Option<Account>> {
         Ok(
             with_tx!(self, c => sqlx::query_as(select!("WHERE name = $1")).bind(name).fetch_optional(c).await)?,
         )
@@ -157,7 +140,7 @@ impl Tx {
     }
 
     /// The accounts right below `parent`, by name.
-    pub async fn child_accounts(&mut self, parent: AccountId) -> Result<Vec<AccountRow>> {
+    pub async fn child_accounts(&mut self, parent: AccountId) -> Result<Vec<Account>> {
         Ok(with_tx!(self, c => sqlx::query_as(select!("WHERE parent_id = $1 ORDER BY name"))
             .bind(parent)
             .fetch_all(c)

@@ -23,7 +23,7 @@ mod two_factor;
 mod users;
 mod verifications;
 
-pub use accounts::{AccountRow, NewAccount, TermsChanges};
+pub use accounts::{NewAccount, TermsChanges};
 pub use audit::{AuditFilter, AuditListRow, AuditRow, Sealed};
 pub use authenticators::{AuthenticatorRow, DeviceRow};
 pub use db::{Store, Tx};

@@ -20,9 +20,9 @@ use crate::{
     lifecycle,
     passwords::Password,
     policy::{self, PolicyChange, TwoFactorPolicy},
-    store::{AccountRow, TermsChanges},
+    store::TermsChanges,
     users::UserRequest,
-    values::{AccountId, UserId},
+    values::{Account, AccountId, UserId},
 };
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -55,8 +55,8 @@ pub struct SmsService {
     quota: i64,
 }
 
-impl From<AccountRow> for AccountBody {
-    fn from(a: AccountRow) -> Self {
+impl From<Account> for AccountBody {
+    fn from(a: Account) -> Self {
         Self {
             id: a.id,
             name: a.name,

@@ -20,15 +20,15 @@ use crate::{
     http::extract::Client,
     i18n::Tr,
     lifecycle,
-    store::{AccountRow, TermsChanges},
-    values::AccountId,
+    store::TermsChanges,
+    values::{Account, AccountId},
 };
 
 /// How a `datetime-local` field writes a time.
 const FIELD_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]");
 
-fn terms(a: AccountRow, now: i64) -> AccountTerms {
+fn terms(a: Account, now: i64) -> AccountTerms {
     AccountTerms {
         id: a.id.0,
         name: a.name,

@@ -129,12 +129,12 @@ impl<T: DeserializeOwned + Send> FromRequest<App> for FormPost<T> {
             .await
             .map_err(IntoResponse::into_response)?;
         let form = |bytes| Request::from_parts(parts.clone(), Body::from(bytes));
-        let Form(fields) =
-            Form::<T>::from_request(form(bytes.clone()), app).await.map_err(IntoResponse::into_response)?;
-        let token = Form::<CsrfField>::from_request(form(bytes), app).await.map(|f| f.0.csrf);
+        let token = Form::<CsrfField>::from_request(form(bytes.clone()), app).await.map(|f| f.0.csrf);
         if !token.is_ok_and(|token| visitor.posted_from_here(app, &token)) {
             return Err(PageError::FormExpired(Tr(visitor.lang)).into_response());
         }
+        let Form(fields) =
+            Form::<T>::from_request(form(bytes), app).await.map_err(IntoResponse::into_response)?;
         Ok(Self(fields))
     }
 }
