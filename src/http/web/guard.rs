@@ -3,8 +3,9 @@
 //! CSRF check. Each is an extractor, so a handler cannot forget one; and the one way a
 //! page answers when something is in the way ([`PageError`]).
 
+#[allow(clippy::disallowed_types, reason = "FormPost is the one place that reads a page form")]
+use axum::Form;
 use axum::{
-    Form,
     body::{Body, Bytes},
     extract::{FromRequest, FromRequestParts, Request},
     http::{StatusCode, request::Parts},
@@ -119,6 +120,7 @@ struct CsrfField {
     csrf: String,
 }
 
+#[allow(clippy::disallowed_types, reason = "FormPost is the one place that reads a page form")]
 impl<T: DeserializeOwned + Send> FromRequest<App> for FormPost<T> {
     type Rejection = Response;
 
