@@ -9,6 +9,7 @@ use crate::{
     error::{Error, Result},
     rights::Actor,
     store::Store,
+    values::User,
 };
 
 /// The agreement shown when the operator configured none.
@@ -22,11 +23,11 @@ administrator for a copy of your data or for its correction or deletion.";
 pub async fn accept(store: &Store, actor: &Actor, now: i64) -> Result<i64> {
     let id = actor.person()?;
     let mut tx = store.write().await?;
-    let mut user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
+    let user = tx.user_for_update(id).await?.ok_or(Error::Unauthenticated)?;
     let account = tx.account_by_id(user.account_id).await?.ok_or(Error::NotFound)?;
     if user.dpa_accepted_version < account.dpa_version {
-        user.dpa_accepted_version = account.dpa_version;
-        tx.update_user(&user).await?;
+        let accepted = User { dpa_accepted_version: account.dpa_version, ..user.clone() };
+        tx.update_user(&user, &accepted).await?;
         let details = serde_json::json!({ "version": account.dpa_version });
         audit::record(
             &mut tx,

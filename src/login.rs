@@ -178,9 +178,8 @@ async fn admit(cx: Context<'_>, mut tx: Tx, user: User, attempt: &Attempt, now: 
         return Err(Error::AccountBlocked);
     }
     if let Some(language) = attempt.language.filter(|l| *l != user.language) {
-        let mut user = user.clone();
-        user.language = language;
-        tx.update_user(&user).await?;
+        // Only the language: the row was read before the password check, long ago.
+        tx.update_user(&user, &User { language, ..user.clone() }).await?;
     }
     let acting_as = match attempt.login_as.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
         Some(name) => {

@@ -22,7 +22,7 @@ use crate::{
     rights::Actor,
     store::{ResetRow, Store},
     tokens::{Token, TokenHash},
-    values::{MAX_EMAIL_LEN, StoredHash, Username},
+    values::{MAX_EMAIL_LEN, StoredHash, User, Username},
 };
 
 /// One request per username per minute.
@@ -142,10 +142,10 @@ pub async fn reset(store: &Store, hasher: &Hasher, token: &str, ip: &str, now: i
     if !tx.use_password_reset(&hash.0, now).await? {
         return Err(Error::Conflict { field: "token" });
     }
-    let mut user = tx.user_by_id(user.id).await?.ok_or(Error::CodeExpired)?;
-    user.password_hash = StoredHash(new_hash);
-    user.must_change_password = user.can_change_password;
-    tx.update_user(&user).await?;
+    let before = tx.user_for_update(user.id).await?.ok_or(Error::CodeExpired)?;
+    let must_change_password = before.can_change_password;
+    let user = User { password_hash: StoredHash(new_hash), must_change_password, ..before.clone() };
+    tx.update_user(&before, &user).await?;
     let sessions = tx.end_sessions_of_user(user.id, None, now).await?;
     let devices = tx.revoke_trusted_devices(user.id, None, now).await?;
     tx.delete_challenges_of(user.id).await?;

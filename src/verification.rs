@@ -150,7 +150,8 @@ pub async fn confirm(
 ) -> Result<()> {
     let id = actor.own_user()?;
     let mut tx = store.write().await?;
-    let mut user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
+    let before = tx.user_for_update(id).await?.ok_or(Error::Unauthenticated)?;
+    let mut user = before.clone();
     let pending = tx.verification(id, channel.as_str()).await?;
     // A code sent to an address the user has since changed confirms nothing.
     let Some(pending) = pending.filter(|p| Some(p.destination.as_str()) == channel.destination(&user)) else {
@@ -174,7 +175,7 @@ pub async fn confirm(
         Channel::Email => user.email_verified = true,
         Channel::Sms => user.phone_verified = true,
     }
-    tx.update_user(&user).await?;
+    tx.update_user(&before, &user).await?;
     tx.delete_verification(id, channel.as_str()).await?;
     let details = serde_json::json!({ "channel": channel.as_str(), "destination": pending.destination });
     let event = Event::new(user.account_id, actor, "verification.confirmed").subject(id).details(details);

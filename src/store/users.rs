@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::db::{Tx, is_unique_violation, with_tx};
+use super::db::{Db, Tx, is_unique_violation, with_tx};
 use crate::{
     error::{Error, Result},
     values::{AccountId, Email, Language, Phone, Right, StoredHash, User, UserId, Username},
@@ -188,28 +188,75 @@ impl Tx {
         Ok(rows.into_iter().map(User::from).collect())
     }
 
-    /// Writes back every field a user's settings or an administrator can change.
-    pub async fn update_user(&mut self, u: &User) -> Result<()> {
+    /// The user, locked until this transaction ends: what it writes next is decided on
+    /// what is stored now, not on what an earlier read saw. (SQLite's write transaction
+    /// holds the whole database already.)
+    pub async fn user_for_update(&mut self, id: UserId) -> Result<Option<User>> {
+        let sql = match self.db {
+            Db::Sqlite(..) => select!("WHERE id = $1"),
+            Db::Postgres(_) => select!("WHERE id = $1 FOR UPDATE"),
+        };
+        let row: Option<UserRow> = with_tx!(self, c => sqlx::query_as(sql).bind(id).fetch_optional(c).await)?;
+        Ok(row.map(User::from))
+    }
+
+    /// Writes the fields in which `after` differs from `before`, and no other: a change
+    /// someone made meanwhile to another field stays. `before` is the row as this
+    /// transaction read it with [`Tx::user_for_update`].
+    pub async fn update_user(&mut self, before: &User, after: &User) -> Result<()> {
+        fn changed<'a, T: PartialEq>(before: &T, after: &'a T) -> Option<&'a T> {
+            (before != after).then_some(after)
+        }
+        let email = changed(&before.email, &after.email);
+        let phone = changed(&before.phone, &after.phone);
+        let hash = changed(&before.password_hash, &after.password_hash);
+        let flags = [
+            changed(&before.top_user, &after.top_user),
+            changed(&before.email_verified, &after.email_verified),
+            changed(&before.phone_verified, &after.phone_verified),
+            changed(&before.can_change_password, &after.can_change_password),
+            changed(&before.can_send_sms, &after.can_send_sms),
+            changed(&before.must_change_password, &after.must_change_password),
+            changed(&before.notify_account_blocking, &after.notify_account_blocking),
+        ];
+        let language = changed(&before.language, &after.language).map(|l| l.code());
+        let dpa = changed(&before.dpa_accepted_version, &after.dpa_accepted_version);
+        let unchanged = email.is_none() && phone.is_none() && hash.is_none() && language.is_none();
+        if unchanged && dpa.is_none() && flags.iter().all(Option::is_none) {
+            return Ok(());
+        }
+        let [top_user, email_verified, phone_verified, can_change_password, can_send_sms, must_change, notify] =
+            flags.map(|f| f.copied());
         with_tx!(self, c => {
             sqlx::query(
-                "UPDATE users SET top_user = $2, email = $3, email_verified = $4, phone = $5, \
-                 phone_verified = $6, password_hash = $7, can_change_password = $8, \
-                 can_send_sms = $9, must_change_password = $10, language = $11, \
-                 dpa_accepted_version = $12, notify_account_blocking = $13 WHERE id = $1",
+                "UPDATE users SET top_user = COALESCE($2, top_user), \
+                 email = CASE WHEN $3 THEN $4 ELSE email END, \
+                 email_verified = COALESCE($5, email_verified), \
+                 phone = CASE WHEN $6 THEN $7 ELSE phone END, \
+                 phone_verified = COALESCE($8, phone_verified), \
+                 password_hash = COALESCE($9, password_hash), \
+                 can_change_password = COALESCE($10, can_change_password), \
+                 can_send_sms = COALESCE($11, can_send_sms), \
+                 must_change_password = COALESCE($12, must_change_password), \
+                 language = COALESCE($13, language), \
+                 dpa_accepted_version = COALESCE($14, dpa_accepted_version), \
+                 notify_account_blocking = COALESCE($15, notify_account_blocking) WHERE id = $1",
             )
-            .bind(u.id)
-            .bind(u.top_user)
-            .bind(u.email.as_ref().map(Email::as_str))
-            .bind(u.email_verified)
-            .bind(u.phone.as_ref().map(Phone::as_str))
-            .bind(u.phone_verified)
-            .bind(&u.password_hash)
-            .bind(u.can_change_password)
-            .bind(u.can_send_sms)
-            .bind(u.must_change_password)
-            .bind(u.language.code())
-            .bind(u.dpa_accepted_version)
-            .bind(u.notify_account_blocking)
+            .bind(after.id)
+            .bind(top_user)
+            .bind(email.is_some())
+            .bind(email.and_then(|e| e.as_ref().map(Email::as_str)))
+            .bind(email_verified)
+            .bind(phone.is_some())
+            .bind(phone.and_then(|p| p.as_ref().map(Phone::as_str)))
+            .bind(phone_verified)
+            .bind(hash)
+            .bind(can_change_password)
+            .bind(can_send_sms)
+            .bind(must_change)
+            .bind(language)
+            .bind(dpa.copied())
+            .bind(notify)
             .execute(c)
             .await
             .map(|r| r.rows_affected())

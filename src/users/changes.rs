@@ -2,7 +2,7 @@
 
 use crate::{
     audit::{self, Event},
-    error::Result,
+    error::{Error, Result},
     passwords::{Hasher, Password},
     rights::{Actor, ManagesAccount, ManagesUser},
     store::Store,
@@ -42,25 +42,26 @@ pub async fn update(
     let phone = changes.phone.as_ref().map(|p| p.as_deref().map(Phone::parse).transpose()).transpose()?;
     let language = changes.language.as_deref().map(Language::parse).transpose()?;
     let mut tx = store.write().await?;
-    let proof = ManagesUser::check(&mut tx, actor, target).await?;
-    if changes.top_user.is_some() {
-        // Making or unmaking an administrator is for those who administer the account.
-        ManagesAccount::check(&mut tx, actor, proof.target().account_id).await?;
-    }
-    let before = proof.target().clone();
-    let mut user = before.clone();
+    let mut proof = ManagesUser::check(&mut tx, actor, target).await?;
     let new_hash = match &changes.password {
         Some(password) => {
-            // Hashing is slow: never hold the write transaction across it.
+            // Hashing is slow: never hold the write transaction across it, and check the
+            // rights again after it.
+            let inputs = vec![proof.target().username.to_string()];
             drop(tx);
-            let inputs = vec![before.username.to_string()];
             let hash = hasher.hash_new(password.clone(), inputs).await?;
             tx = store.write().await?;
-            ManagesUser::check(&mut tx, actor, target).await?;
+            proof = ManagesUser::check(&mut tx, actor, target).await?;
             Some(hash)
         }
         None => None,
     };
+    if changes.top_user.is_some() {
+        // Making or unmaking an administrator is for those who administer the account.
+        ManagesAccount::check(&mut tx, actor, proof.target().account_id).await?;
+    }
+    let before = tx.user_for_update(target).await?.ok_or(Error::NotFound)?;
+    let mut user = before.clone();
     set_addresses(&mut user, email, phone);
     if let Some(verified) = changes.email_verified {
         user.email_verified = verified && user.email.is_some();
@@ -82,7 +83,7 @@ pub async fn update(
         tx.delete_challenges_of(user.id).await?;
     }
     user.must_change_password = changes.must_change_password.unwrap_or(user.must_change_password);
-    tx.update_user(&user).await?;
+    tx.update_user(&before, &user).await?;
     let details = audit::changes(&describe(&before), &describe(&user), changes.password.is_some());
     audit::record(
         &mut tx,

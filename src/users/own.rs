@@ -80,21 +80,31 @@ pub async fn update_own(
     let phone = changes.phone.as_ref().map(|p| p.as_deref().map(Phone::parse).transpose()).transpose()?;
     let language = changes.language.as_deref().map(Language::parse).transpose()?;
     let id = actor.own_user()?;
-    let before = store.read().await?.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
+    let moves = |user: &User| {
+        let mut moved = user.clone();
+        set_addresses(&mut moved, email.clone(), phone.clone());
+        (moved.email, moved.phone) != (user.email.clone(), user.phone.clone())
+    };
+    let missing = || Error::invalid("current_password", "enter your current password to change an address");
+    let current = store.read().await?.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
+    let checked = moves(&current);
+    if checked {
+        let password = changes.current_password.clone().ok_or_else(missing)?;
+        reauth::check_current(store, hasher, &current, password, "current_password", now).await?;
+    }
+    // Decided again on the row as it is now: the password check took a while.
+    let mut tx = store.write().await?;
+    let before = tx.user_for_update(id).await?.ok_or(Error::Unauthenticated)?;
+    if moves(&before) && !checked {
+        return Err(missing());
+    }
     let mut user = before.clone();
     set_addresses(&mut user, email, phone);
-    if (&user.email, &user.phone) != (&before.email, &before.phone) {
-        let missing =
-            || Error::invalid("current_password", "enter your current password to change an address");
-        let password = changes.current_password.clone().ok_or_else(missing)?;
-        reauth::check_current(store, hasher, &before, password, "current_password", now).await?;
-    }
-    let mut tx = store.write().await?;
     if let Some(language) = language {
         user.language = language;
     }
     user.notify_account_blocking = changes.notify_account_blocking.unwrap_or(user.notify_account_blocking);
-    tx.update_user(&user).await?;
+    tx.update_user(&before, &user).await?;
     let details = audit::changes(&describe(&before), &describe(&user), false);
     let event = Event::new(user.account_id, actor, "user.updated").subject(id).details(details);
     audit::record(&mut tx, event, now).await?;

@@ -7,7 +7,10 @@ use crate::{
     rights::Actor,
     store::Store,
 };
-use crate::{reauth, values::StoredHash};
+use crate::{
+    reauth,
+    values::{StoredHash, User},
+};
 
 /// What the user gives to change their own password.
 #[derive(Debug, Clone)]
@@ -50,10 +53,9 @@ pub async fn change_password(
         other => other,
     })?;
     let mut tx = store.write().await?;
-    let mut user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
-    user.password_hash = StoredHash(hash);
-    user.must_change_password = false;
-    tx.update_user(&user).await?;
+    let before = tx.user_for_update(id).await?.ok_or(Error::Unauthenticated)?;
+    let user = User { password_hash: StoredHash(hash), must_change_password: false, ..before.clone() };
+    tx.update_user(&before, &user).await?;
     let ended = tx.end_sessions_of_user(id, Some(session_id), now).await?;
     let untrusted = tx.revoke_trusted_devices(id, None, now).await?;
     tx.delete_challenges_of(id).await?;

@@ -19,6 +19,7 @@ mod lifecycle;
 mod login;
 mod matrix;
 mod operations;
+mod races;
 mod pages;
 mod recovery;
 mod sessions;
