@@ -111,6 +111,11 @@ pub struct Config {
           value_parser = clap::value_parser!(u8).range(0..=23))]
     pub notice_hour: u8,
 
+    /// Seconds between two runs of `purge` in this instance (0: never; run
+    /// `portcullis purge` from a timer instead). Every instance may run it.
+    #[arg(long, env = "PORTCULLIS_PURGE_SECONDS", global = true, default_value_t = 600)]
+    pub purge_seconds: u64,
+
     /// Write logs as JSON lines instead of text.
     #[arg(long, env = "PORTCULLIS_LOG_JSON", global = true)]
     pub log_json: bool,

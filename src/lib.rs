@@ -24,6 +24,7 @@ pub mod metrics; // Prometheus metrics
 pub mod mfa; // second factors, sign-in challenges and one-time codes
 pub mod passwords; // password policy and Argon2id hashing
 pub mod policy; // each company's second-factor policy
+pub mod purge; // deleting what has run out
 pub mod reauth; // the password asked again before a sensitive change
 pub mod recovery; // "Forgot your password?": reset links and new passwords
 pub mod rights; // who may do what to whom

@@ -49,3 +49,8 @@ pub fn code_sent(channel: &'static str, fallback: bool) {
     metrics::counter!("second_factor_codes_sent_total", "channel" => channel, "fallback" => if fallback { "yes" } else { "no" })
         .increment(1);
 }
+
+/// Counts rows `purge` deleted, by kind.
+pub fn purged(kind: &'static str, rows: u64) {
+    metrics::counter!("purged_rows_total", "kind" => kind).increment(rows);
+}

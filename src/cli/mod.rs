@@ -2,7 +2,7 @@
 //! prints a line for people or JSON with `--json`, and exits non-zero with a one-line
 //! reason when it fails.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -17,7 +17,7 @@ use crate::{
     audit,
     clock::to_unix,
     config::Config,
-    demo,
+    demo, purge,
     server::{self, Server},
 };
 
@@ -60,6 +60,10 @@ pub enum Command {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Delete what has expired (sessions, challenges, reset links, trusted devices,
+    /// codes, failure counters, delivered messages, old notices) and print how much.
+    /// Audit events are kept. Every instance also runs it on a schedule.
+    Purge,
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +100,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Account(command) => manage::account(&app, command).await?,
         Command::User(command) => manage::user(&app, command).await?,
+        Command::Purge => {
+            let purged = purge::run(&app.store, app.lifetimes.idle, to_unix(app.now()), Duration::ZERO).await?;
+            let counts: serde_json::Map<String, serde_json::Value> =
+                purged.0.iter().map(|(kind, n)| ((*kind).to_owned(), json!(n))).collect();
+            let lines: Vec<String> = purged.0.iter().map(|(kind, n)| format!("  {kind}: {n}")).collect();
+            (format!("purged {} rows\n{}", purged.total(), lines.join("\n")), counts.into())
+        }
         Command::Audit(AuditCommand::SealLegacy) => {
             let sealed = audit::reseal_legacy(&app.store).await?;
             (format!("{sealed} audit trail(s) sealed with the server key"), json!({ "sealed": sealed }))

@@ -1,5 +1,5 @@
 //! The server's assembly: the application bound to its address, the router over it, the
-//! background workers (outbox, blocking notices) and the connection loop, started and
+//! background workers (outbox, blocking notices, purge) and the connection loop, started and
 //! stopped together.
 
 use std::{future::Future, net::SocketAddr, time::Duration};
@@ -47,6 +47,7 @@ impl Server {
         let jobs = [
             tokio::spawn(workers::deliver_outbox(self.app.clone(), stopped())),
             tokio::spawn(workers::send_notices(self.app.clone(), stopped())),
+            tokio::spawn(workers::purge(self.app.clone(), stopped())),
         ];
         let limits = serve::Limits {
             header_timeout: Duration::from_secs(self.app.config.header_timeout_seconds),

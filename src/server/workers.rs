@@ -1,5 +1,5 @@
-//! The background work every instance runs beside its requests: delivering the outbox
-//! and queueing the day's blocking notices. Each loop stops when `stop` completes; the
+//! The background work every instance runs beside its requests: delivering the outbox,
+//! queueing the day's blocking notices and purging what has run out. Each loop stops when `stop` completes; the
 //! work itself is the domain's (`delivery`, `lifecycle`).
 
 use std::{future::Future, time::Duration};
@@ -49,6 +49,33 @@ pub async fn send_notices(app: App, stop: impl Future<Output = ()>) {
         tokio::select! {
             _ = &mut stop => return,
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        }
+    }
+}
+
+/// Purges what has run out every `purge_seconds` (the first run one period after the
+/// start), until `stop` completes; batches are paced so requests never wait long.
+pub async fn purge(app: App, stop: impl Future<Output = ()>) {
+    const PAUSE: Duration = Duration::from_millis(20);
+    tokio::pin!(stop);
+    let every = Duration::from_secs(app.config.purge_seconds);
+    if every.is_zero() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let purging = crate::purge::run(&app.store, app.lifetimes.idle, to_unix(app.now()), PAUSE);
+        let purged = tokio::select! {
+            _ = &mut stop => return,
+            purged = purging => purged,
+        };
+        match purged {
+            Ok(purged) if purged.total() == 0 => {}
+            Ok(purged) => tracing::info!(deleted = purged.total(), details = ?purged.0, "purged what ran out"),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "purging failed; trying again next time"),
         }
     }
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::{db_test, helpers::*};
 
 /// Runs the real binary against the test app's database.
-fn portcullis(app: &TestApp, args: &[&str]) -> Output {
+pub fn portcullis(app: &TestApp, args: &[&str]) -> Output {
     let data_dir = app.dir.path().display().to_string();
     Command::new(env!("CARGO_BIN_EXE_portcullis"))
         .args(["--database-url", &app.database_url, "--data-dir", &data_dir])
