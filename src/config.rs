@@ -116,6 +116,11 @@ pub struct Config {
     #[arg(long, env = "PORTCULLIS_PURGE_SECONDS", global = true, default_value_t = 600)]
     pub purge_seconds: u64,
 
+    /// Messages this instance sends at once.
+    #[arg(long, env = "PORTCULLIS_OUTBOX_SENDERS", global = true, default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub outbox_senders: u16,
+
     /// Write logs as JSON lines instead of text.
     #[arg(long, env = "PORTCULLIS_LOG_JSON", global = true)]
     pub log_json: bool,

@@ -24,7 +24,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::{
     audit::{self, Event},
     clock::from_unix,
-    delivery::{self, Message},
+    delivery::{self, Envelope, Message, Priority},
     emails,
     error::{Error, Result},
     i18n::Tr,
@@ -148,7 +148,13 @@ pub async fn send_notices(store: &Store, from_hour: u8, now: i64) -> Result<usiz
     let mut sent = 0;
     for recipient in due(tx.notice_recipients(window, today).await?) {
         if tx.claim_notice(recipient.user_id, today, recipient.blocked_from, now).await? {
-            delivery::enqueue(&mut tx, &notice(&recipient, today)?, now).await?;
+            // A notice still unsent when the blocking begins has nothing left to announce.
+            let envelope = Envelope {
+                account: recipient.account_id,
+                priority: Priority::Notice,
+                expires_at: Some(recipient.blocked_from),
+            };
+            delivery::enqueue(&mut tx, &notice(&recipient, today)?, envelope, now).await?;
             sent += 1;
         }
     }

@@ -15,6 +15,11 @@ fn handle() -> &'static PrometheusHandle {
                 &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
             )
             .expect("valid buckets")
+            .set_buckets_for_metric(
+                Matcher::Full("outbox_delay_seconds".into()),
+                &[1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0],
+            )
+            .expect("valid buckets")
             .build_recorder();
         let handle = recorder.handle();
         // Another recorder may already be installed (by an embedding program); then ours
@@ -53,4 +58,20 @@ pub fn code_sent(channel: &'static str, fallback: bool) {
 /// Counts rows `purge` deleted, by kind.
 pub fn purged(kind: &'static str, rows: u64) {
     metrics::counter!("purged_rows_total", "kind" => kind).increment(rows);
+}
+
+/// A message sent, `waited` seconds after it was queued.
+pub fn outbox_sent(priority: &'static str, waited: i64) {
+    metrics::histogram!("outbox_delay_seconds", "priority" => priority).record(waited as f64);
+}
+
+/// A message dropped because what it carried expired before it could be sent.
+pub fn outbox_dropped(priority: &'static str) {
+    metrics::counter!("outbox_dropped_total", "priority" => priority).increment(1);
+}
+
+/// What waits in the outbox of one priority: how many, and the age of the oldest.
+pub fn outbox_backlog(priority: &'static str, waiting: i64, oldest_age: i64) {
+    metrics::gauge!("outbox_waiting", "priority" => priority).set(waiting as f64);
+    metrics::gauge!("outbox_oldest_age_seconds", "priority" => priority).set(oldest_age as f64);
 }

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::{
     audit::{self, Event},
-    delivery::{self},
+    delivery::{self, Envelope, Priority},
     emails,
     error::{Error, Result},
     i18n::Tr,
@@ -101,7 +101,9 @@ pub async fn request(
         let tr = Tr(user.language);
         let hours = valid_for / 3600;
         let message = emails::reset(tr, address, &link, hours)?;
-        delivery::enqueue(&mut tx, &message, now).await?;
+        let expires_at = Some(now + valid_for);
+        let envelope = Envelope { account: user.account_id, priority: Priority::Awaited, expires_at };
+        delivery::enqueue(&mut tx, &message, envelope, now).await?;
     }
     Ok(tx.commit().await?)
 }

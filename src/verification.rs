@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::{
     audit::{self, Event},
     clock::from_unix,
-    delivery::{self, Message},
+    delivery::{self, Envelope, Message, Priority},
     emails,
     error::{Error, Result},
     i18n::Tr,
@@ -125,7 +125,8 @@ pub async fn send_code(
         }
         Channel::Sms => Message::Sms { to: destination.clone(), text: tr.with("sms-verify-text", args) },
     };
-    delivery::enqueue(&mut tx, &message, now).await?;
+    let envelope = Envelope { account: user.account_id, priority: Priority::Awaited, expires_at: Some(expires_at) };
+    delivery::enqueue(&mut tx, &message, envelope, now).await?;
     let masked = channel.mask(&destination);
     let details = serde_json::json!({ "channel": channel.as_str(), "destination": masked });
     let event = Event::new(user.account_id, actor, "verification.sent").subject(id).details(details);

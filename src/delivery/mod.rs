@@ -1,10 +1,17 @@
 //! Delivery of email and SMS that never loses a message.
 //!
 //! Domain functions [`enqueue`] a message inside the transaction that causes it, so it
-//! exists exactly when its cause does. A worker in every instance claims due messages one
-//! at a time, sends them, and on failure tries again later with growing waits (30 s,
-//! 1 min, 2 min... up to an hour, twelve tries in all). A message survives a restart, and
-//! the payload, which may hold a code, is encrypted in the table.
+//! exists exactly when its cause does. Senders in every instance claim due messages one
+//! at a time, several at once, send them, and on failure try again later with growing
+//! waits (30 s, 1 min, 2 min... up to an hour, twelve tries in all). A message survives a
+//! restart, and the payload, which may hold a code, is encrypted in the table.
+//!
+//! The order is fair and urgent things go first: sign-in codes before anything else,
+//! then what a person waits for (confirmation codes, reset links), then notices; within
+//! each, every account's first waiting message before anyone's second, so one company's
+//! flood never delays another's code. A message whose code has expired is dropped, not
+//! sent late. Delivery is at least once: a sender that dies after sending and before
+//! recording it leaves the message to be sent again when its claim runs out.
 
 use std::sync::Arc;
 
@@ -15,7 +22,8 @@ use crate::{
     clock::{Clock, to_unix},
     error::Result,
     keys::SecretKey,
-    store::{Store, Tx},
+    store::{NewMessage, Store, Tx},
+    values::AccountId,
 };
 
 pub mod email;
@@ -49,10 +57,49 @@ impl Message {
     }
 }
 
+/// How urgent a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Priority {
+    /// Someone is signing in and waits for it.
+    SignInCode = 0,
+    /// Someone waits for it: a confirmation code, a reset link.
+    Awaited = 1,
+    /// Nobody waits: notices.
+    Notice = 2,
+}
+
+impl Priority {
+    /// The label of a stored priority, for metrics.
+    pub fn label(stored: i64) -> &'static str {
+        match stored {
+            0 => "sign_in_code",
+            1 => "awaited",
+            _ => "notice",
+        }
+    }
+}
+
+/// Whose a message is, how urgent, and until when it is worth sending.
+#[derive(Debug, Clone, Copy)]
+pub struct Envelope {
+    pub account: AccountId,
+    pub priority: Priority,
+    /// When the code or link it carries stops working.
+    pub expires_at: Option<i64>,
+}
+
 /// Puts `message` in the outbox, inside the caller's transaction.
-pub async fn enqueue(tx: &mut Tx, message: &Message, now: i64) -> Result<()> {
+pub async fn enqueue(tx: &mut Tx, message: &Message, envelope: Envelope, now: i64) -> Result<()> {
     let payload = tx.keys().seal(SEAL, &serde_json::to_vec(message).map_err(anyhow::Error::from)?);
-    tx.insert_outbox(message.channel(), message.recipient(), &payload, now).await?;
+    let new = NewMessage {
+        channel: message.channel(),
+        recipient: message.recipient(),
+        payload: &payload,
+        account: envelope.account,
+        priority: envelope.priority as i64,
+        expires_at: envelope.expires_at,
+    };
+    tx.insert_outbox(&new, now).await?;
     Ok(())
 }
 
@@ -70,7 +117,8 @@ fn backoff(attempts: i64) -> i64 {
     (30i64 << (attempts - 1).clamp(0, 7)).min(3600)
 }
 
-/// Claims and sends one due message; false when none is due.
+/// Claims and sends one due message; false when none is due. While it sends, another
+/// sender is woken for the next message.
 pub async fn deliver_one(
     store: &Store,
     delivery: &Delivery,
@@ -81,6 +129,14 @@ pub async fn deliver_one(
     let Some(row) = store.claim_outbox(now, now + CLAIM).await? else {
         return Ok(false);
     };
+    delivery.wake.notify_one();
+    let priority = Priority::label(row.priority);
+    if row.expires_at.is_some_and(|end| end <= now) {
+        tracing::info!(id = row.id, priority, "a message expired before it could be sent; dropping it");
+        crate::metrics::outbox_dropped(priority);
+        store.outbox_failed(row.id, "expired before it could be sent", None, now).await?;
+        return Ok(true);
+    }
     let message =
         keys.open(SEAL, &row.payload).and_then(|plain| serde_json::from_slice::<Message>(&plain).ok());
     let Some(message) = message else {
@@ -102,6 +158,7 @@ pub async fn deliver_one(
     match sent {
         Ok(()) => {
             tracing::info!(id = row.id, channel = row.channel, "message sent");
+            crate::metrics::outbox_sent(priority, now - row.created_at);
             store.outbox_sent(row.id, now).await?;
         }
         Err(e) => {

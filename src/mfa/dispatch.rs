@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{codes::OneTimeCode, method::Method};
 use crate::{
     audit::{self, Event},
-    delivery::{self, Delivery, sms::SmsGateway},
+    delivery::{self, Delivery, Envelope, Priority, sms::SmsGateway},
     emails,
     error::{Error, Result},
     i18n::Tr,
@@ -142,7 +142,7 @@ pub(super) async fn deliver(
     match route {
         Route::Email { ref address, fallback } => {
             let sent = sent(&route, fallback);
-            enqueue_email(&mut tx, &tr, address, code, now).await?;
+            enqueue_email(&mut tx, &tr, (user, address), code, now).await?;
             record_sent(&mut tx, user, app_kind, &sent, now).await?;
             tx.commit().await?;
             outbox.wake.notify_one();
@@ -170,7 +170,7 @@ pub(super) async fn deliver(
                 Route::Email { address: address.to_string(), fallback: Some(Fallback::GatewayFailed) };
             let sent = sent(&email, Some(Fallback::GatewayFailed));
             tx.set_challenge_code(id, &email.record(&code.hash(store.keys()), now)).await?;
-            enqueue_email(&mut tx, &tr, address, code, now).await?;
+            enqueue_email(&mut tx, &tr, (user, address), code, now).await?;
             record_sent(&mut tx, user, app_kind, &sent, now).await?;
             tx.commit().await?;
             outbox.wake.notify_one();
@@ -186,16 +186,23 @@ pub(super) fn code_args(
     [("code", code.expose().to_owned().into()), ("minutes", (super::codes::VALIDITY / 60).into())]
 }
 
+/// Queues the email carrying a sign-in code to `user` at `address`: first in the outbox,
+/// and dropped rather than sent once the code has expired.
 pub(super) async fn enqueue_email(
     tx: &mut Tx,
     tr: &Tr,
-    address: &str,
+    (user, address): (&User, &str),
     code: &OneTimeCode,
     now: i64,
 ) -> Result<()> {
     let text = tr.with("email-sign-in-text", code_args(code));
     let message = emails::code(*tr, address, tr.t("email-sign-in-subject"), text)?;
-    delivery::enqueue(tx, &message, now).await
+    let envelope = Envelope {
+        account: user.account_id,
+        priority: Priority::SignInCode,
+        expires_at: Some(now + super::codes::VALIDITY),
+    };
+    delivery::enqueue(tx, &message, envelope, now).await
 }
 
 /// Audits a code sent, with where it went (masked) and why an SMS user's went by email.

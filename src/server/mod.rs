@@ -44,11 +44,13 @@ impl Server {
                 let _ = rx.changed().await;
             }
         };
-        let jobs = [
-            tokio::spawn(workers::deliver_outbox(self.app.clone(), stopped())),
+        let mut jobs = vec![
             tokio::spawn(workers::send_notices(self.app.clone(), stopped())),
             tokio::spawn(workers::purge(self.app.clone(), stopped())),
         ];
+        for sender in 0..self.app.config.outbox_senders {
+            jobs.push(tokio::spawn(workers::deliver_outbox(self.app.clone(), sender, stopped())));
+        }
         let limits = serve::Limits {
             header_timeout: Duration::from_secs(self.app.config.header_timeout_seconds),
             max_connections: self.app.config.max_connections,

@@ -2,15 +2,23 @@
 //! queueing the day's blocking notices and purging what has run out. Each loop stops when `stop` completes; the
 //! work itself is the domain's (`delivery`, `lifecycle`).
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, pin::Pin, time::Duration};
 
-use crate::{app::App, clock::to_unix};
+use crate::{app::App, clock::to_unix, delivery::Priority};
 
-/// Sends due messages until `stop` completes: at once when woken, else every second.
-pub async fn deliver_outbox(app: App, stop: impl Future<Output = ()>) {
+/// One of the instance's senders: sends due messages until `stop` completes, at once
+/// when woken, else every second; a stop lets it finish the message in hand. The first
+/// sender also reports the backlog to the metrics.
+pub async fn deliver_outbox(app: App, sender: u16, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);
     loop {
+        if sender == 0 {
+            report_backlog(&app).await;
+        }
         loop {
+            if has_completed(stop.as_mut()).await {
+                return;
+            }
             match crate::delivery::deliver_one(&app.store, &app.delivery, &app.keys, &*app.clock).await {
                 Ok(true) => continue,
                 Ok(false) => break,
@@ -28,6 +36,26 @@ pub async fn deliver_outbox(app: App, stop: impl Future<Output = ()>) {
             _ = app.delivery.wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+}
+
+/// Whether `stop` has completed, without waiting for it.
+async fn has_completed(stop: Pin<&mut impl Future<Output = ()>>) -> bool {
+    tokio::select! {
+        biased;
+        _ = stop => true,
+        _ = std::future::ready(()) => false,
+    }
+}
+
+/// Sets the outbox gauges: how many messages wait per priority, and the oldest's age.
+async fn report_backlog(app: &App) {
+    let Ok(backlog) = app.store.outbox_backlog().await else { return };
+    let now = to_unix(app.now());
+    for priority in [Priority::SignInCode, Priority::Awaited, Priority::Notice] {
+        let found = backlog.iter().find(|b| b.priority == priority as i64);
+        let (waiting, age) = found.map_or((0, 0), |b| (b.waiting, now - b.oldest));
+        crate::metrics::outbox_backlog(Priority::label(priority as i64), waiting, age);
     }
 }
 

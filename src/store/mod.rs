@@ -30,7 +30,7 @@ pub use authenticators::{AuthenticatorRow, DeviceRow};
 pub use db::{Store, Tx};
 pub use integrations::FlespiRow;
 pub use notices::NoticeRecipient;
-pub use outbox::OutboxRow;
+pub use outbox::{Backlog, NewMessage, OutboxRow};
 pub use purge::Expired;
 pub use resets::ResetRow;
 pub use session_check::SessionView;

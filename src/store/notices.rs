@@ -3,12 +3,16 @@
 use sqlx::FromRow;
 
 use super::db::{Tx, with_tx};
-use crate::{error::Result, values::UserId};
+use crate::{
+    error::Result,
+    values::{AccountId, UserId},
+};
 
 /// A user who asked to hear that their account's blocking date is near.
 #[derive(Debug, Clone, FromRow)]
 pub struct NoticeRecipient {
     pub user_id: UserId,
+    pub account_id: AccountId,
     pub username: String,
     pub email: String,
     pub language: String,
@@ -26,7 +30,7 @@ impl Tx {
         day: i64,
     ) -> Result<Vec<NoticeRecipient>> {
         Ok(with_tx!(self, c => sqlx::query_as(
-            "SELECT u.id AS user_id, u.username, u.email, u.language, a.name AS account_name, a.blocked_from \
+            "SELECT u.id AS user_id, a.id AS account_id, u.username, u.email, u.language, a.name AS account_name, a.blocked_from \
              FROM accounts a JOIN users u ON u.account_id = a.id \
              WHERE a.blocked_from >= $1 AND a.blocked_from < $2 AND a.email_notifications \
                AND u.notify_account_blocking AND u.email IS NOT NULL AND u.email_verified \

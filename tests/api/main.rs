@@ -19,6 +19,7 @@ mod lifecycle;
 mod login;
 mod matrix;
 mod operations;
+mod outbox;
 mod purge;
 mod races;
 mod pages;

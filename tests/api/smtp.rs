@@ -95,6 +95,15 @@ pub struct SmtpReceiver {
     mails: Arc<Mutex<Vec<Mail>>>,
     arrived: Arc<Notify>,
     task: Mutex<Option<JoinHandle<()>>>,
+    pace: Arc<Pace>,
+}
+
+/// How slowly the server accepts each message, and how many it has taken at once.
+#[derive(Default)]
+struct Pace {
+    delay_ms: std::sync::atomic::AtomicU64,
+    receiving: std::sync::atomic::AtomicUsize,
+    most_at_once: std::sync::atomic::AtomicUsize,
 }
 
 impl SmtpReceiver {
@@ -105,16 +114,17 @@ impl SmtpReceiver {
             mails: Default::default(),
             arrived: Default::default(),
             task: Mutex::new(None),
+            pace: Default::default(),
         });
         receiver.serve(listener);
         receiver
     }
 
     fn serve(&self, listener: TcpListener) {
-        let (mails, arrived) = (self.mails.clone(), self.arrived.clone());
+        let (mails, arrived, pace) = (self.mails.clone(), self.arrived.clone(), self.pace.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(session(stream, mails.clone(), arrived.clone()));
+                tokio::spawn(session(stream, mails.clone(), arrived.clone(), pace.clone()));
             }
         });
         *self.task.lock().unwrap() = Some(task);
@@ -137,6 +147,16 @@ impl SmtpReceiver {
         self.serve(TcpListener::bind(self.addr).await.expect("the same port again"));
     }
 
+    /// Makes the server take `delay` to accept each message, as a busy one does.
+    pub fn slow_down(&self, delay: Duration) {
+        self.pace.delay_ms.store(delay.as_millis() as u64, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The most messages the server was receiving at one moment.
+    pub fn most_at_once(&self) -> usize {
+        self.pace.most_at_once.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn mails(&self) -> Vec<Mail> {
         self.mails.lock().unwrap().clone()
     }
@@ -156,7 +176,7 @@ impl SmtpReceiver {
     }
 }
 
-async fn session(stream: TcpStream, mails: Arc<Mutex<Vec<Mail>>>, arrived: Arc<Notify>) {
+async fn session(stream: TcpStream, mails: Arc<Mutex<Vec<Mail>>>, arrived: Arc<Notify>, pace: Arc<Pace>) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     let mut to = Vec::new();
@@ -170,6 +190,11 @@ async fn session(stream: TcpStream, mails: Arc<Mutex<Vec<Mail>>>, arrived: Arc<N
             b"250 OK\r\n"
         } else if command.starts_with("DATA") {
             let _ = write.write_all(b"354 end with <CRLF>.<CRLF>\r\n").await;
+            use std::sync::atomic::Ordering::SeqCst;
+            let now_receiving = pace.receiving.fetch_add(1, SeqCst) + 1;
+            pace.most_at_once.fetch_max(now_receiving, SeqCst);
+            tokio::time::sleep(Duration::from_millis(pace.delay_ms.load(SeqCst))).await;
+            pace.receiving.fetch_sub(1, SeqCst);
             let mut data = String::new();
             while let Ok(Some(line)) = lines.next_line().await {
                 if line == "." {
