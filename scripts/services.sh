@@ -51,7 +51,23 @@ ensure_chromium() {
 
 # Databases left by earlier runs (each API test makes its own).
 drop_test_databases() {
-    psql "$PORTCULLIS_TEST_POSTGRES_URL" -qtAc \
-        "SELECT datname FROM pg_database WHERE datname LIKE 'portcullis\_test\_%'" |
-        while read -r db; do psql "$PORTCULLIS_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $db" >/dev/null; done
+    local server
+    for server in "$PORTCULLIS_TEST_POSTGRES_URL" ${PORTCULLIS_TEST_OUTAGE_POSTGRES_URL:-}; do
+        psql "$server" -qtAc "SELECT datname FROM pg_database WHERE datname LIKE 'portcullis\_test\_%'" |
+            while read -r db; do psql "$server" -qc "DROP DATABASE IF EXISTS $db" >/dev/null; done
+    done
+}
+
+# A second PostgreSQL cluster, on 127.0.0.1:5433, that the outage test stops and starts
+# to prove the server rides out a database that goes away and comes back.
+ensure_outage_postgres() {
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    if [ ! -d "/etc/postgresql/$version/outage" ]; then
+        as_root pg_createcluster -p 5433 "$version" outage >/dev/null
+        as_root sed -i '1i host all postgres 127.0.0.1/32 trust' "/etc/postgresql/$version/outage/pg_hba.conf"
+    fi
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" outage start 2>/dev/null || true
+    export PORTCULLIS_TEST_OUTAGE_CLUSTER="$version outage"
+    export PORTCULLIS_TEST_OUTAGE_POSTGRES_URL=postgres://postgres@127.0.0.1:5433/postgres
 }

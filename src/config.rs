@@ -83,6 +83,11 @@ pub struct Config {
     #[arg(long, env = "PORTCULLIS_REQUEST_TIMEOUT_SECONDS", global = true, default_value_t = 30)]
     pub request_timeout_seconds: u64,
 
+    /// On SIGTERM or Ctrl-C, seconds the requests in flight and the messages being sent
+    /// have to finish; then the server stops anyway.
+    #[arg(long, env = "PORTCULLIS_SHUTDOWN_SECONDS", global = true, default_value_t = 20)]
+    pub shutdown_seconds: u64,
+
     /// Connections served at once; further clients wait in the listen queue until one
     /// closes.
     #[arg(long, env = "PORTCULLIS_MAX_CONNECTIONS", global = true, default_value_t = 4096)]

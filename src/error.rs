@@ -40,6 +40,8 @@ pub enum Error {
     TooSoon { retry_after: Duration },
     #[error("the server is busy; try again in a moment")]
     Overloaded,
+    #[error("the service is briefly unavailable; try again in a moment")]
+    Unavailable,
     #[error("{service} could not be reached; try again later")]
     Unreachable { service: &'static str },
     #[error(transparent)]
@@ -53,8 +55,27 @@ impl Error {
 }
 
 impl From<sqlx::Error> for Error {
+    /// A database that cannot be reached is `Unavailable` (and logged here, since the
+    /// answer says nothing of it); anything else is unexpected.
     fn from(e: sqlx::Error) -> Self {
+        if is_outage(&e) {
+            tracing::warn!(error = %e, "the database cannot be reached");
+            return Self::Unavailable;
+        }
         Self::Unexpected(e.into())
+    }
+}
+
+/// Whether the database is down or out of reach, rather than the query wrong: a lost or
+/// refused connection, a pool that found none in time, or PostgreSQL saying it is
+/// shutting down, starting up or out of connections.
+pub fn is_outage(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
     }
 }
 

@@ -18,6 +18,7 @@ error-sid-other-address = This link works only from the computer on which its se
 error-session-ended = Your session has ended. Please sign in again.
 error-generic = Something went wrong. Please try again.
 error-forbidden = You do not have the right to do this.
+error-unavailable = The service is briefly unavailable. Please try again in a minute.
 dpa-title = Data Protection Agreement
 dpa-intro = Before you continue, please read and accept the agreement of your company.
 dpa-accept = I accept

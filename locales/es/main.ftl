@@ -18,6 +18,7 @@ error-sid-other-address = Este enlace solo funciona desde el equipo en el que se
 error-session-ended = Su sesión ha terminado. Vuelva a iniciar sesión.
 error-generic = Algo salió mal. Inténtelo de nuevo.
 error-forbidden = No tiene derecho a hacer esto.
+error-unavailable = El servicio no está disponible por un momento. Inténtelo de nuevo en un minuto.
 dpa-title = Acuerdo de protección de datos
 dpa-intro = Antes de continuar, lea y acepte el acuerdo de su empresa.
 dpa-accept = Acepto

@@ -54,6 +54,7 @@ impl IntoResponse for Error {
                 json!({ "retry_after": retry_after.whole_seconds() }),
             ),
             Error::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", json!({})),
+            Error::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", json!({})),
             Error::Unreachable { service } => {
                 (StatusCode::BAD_GATEWAY, "unreachable", json!({ "service": service }))
             }
@@ -68,6 +69,7 @@ impl IntoResponse for Error {
                 Some(retry_after.whole_seconds())
             }
             Error::Overloaded => Some(1),
+            Error::Unavailable => Some(5),
             _ => None,
         };
         let mut response = error_response(status, code, &message, extra);

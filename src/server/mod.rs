@@ -33,8 +33,9 @@ impl Server {
         self.addr
     }
 
-    /// Serves, delivers the outbox and sends the day's notices until `shutdown`
-    /// completes; then finishes the requests in flight.
+    /// Serves, delivers the outbox, sends the day's notices and purges until `shutdown`
+    /// completes; then stops accepting connections and finishes the requests in flight
+    /// and the messages being sent, within the shutdown deadline.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let router = crate::http::router(self.app.clone());
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(());
@@ -51,14 +52,25 @@ impl Server {
         for sender in 0..self.app.config.outbox_senders {
             jobs.push(tokio::spawn(workers::deliver_outbox(self.app.clone(), sender, stopped())));
         }
+        let deadline = Duration::from_secs(self.app.config.shutdown_seconds);
         let limits = serve::Limits {
             header_timeout: Duration::from_secs(self.app.config.header_timeout_seconds),
             max_connections: self.app.config.max_connections,
+            shutdown_deadline: deadline,
+        };
+        // The workers stop when the server does: each finishes what it has in hand.
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop_jobs.send(());
         };
         let served = serve::serve(self.listener, router, limits, shutdown).await;
-        let _ = stop_jobs.send(());
-        for job in jobs {
-            let _ = job.await;
+        let finished = async {
+            for job in jobs {
+                let _ = job.await;
+            }
+        };
+        if tokio::time::timeout(deadline, finished).await.is_err() {
+            tracing::warn!("a worker was still busy when the shutdown deadline passed; stopping anyway");
         }
         self.app.store.close().await;
         served.context("server error")

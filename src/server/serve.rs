@@ -2,7 +2,7 @@
 //! must send a request's head within a deadline (which also closes idle kept-alive
 //! connections), and only so many connections are served at once, so slow or idle
 //! clients cannot hold the server's memory and sockets. On shutdown no new connection is
-//! accepted and those open finish the requests in flight.
+//! accepted and those open finish the requests in flight, within a deadline.
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -21,6 +21,8 @@ pub struct Limits {
     /// Time to send a whole request head; also how long a kept-alive connection may idle.
     pub header_timeout: Duration,
     pub max_connections: usize,
+    /// How long the requests in flight may take to finish once shutdown begins.
+    pub shutdown_deadline: Duration,
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then lets the open
@@ -69,6 +71,8 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    if tokio::time::timeout(limits.shutdown_deadline, graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests were still running when the shutdown deadline passed; stopping anyway");
+    }
     Ok(())
 }

@@ -10,7 +10,11 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-use crate::{error::Result, keys::SecretKey, values::skeleton_of};
+use crate::{
+    error::{Result, is_outage},
+    keys::SecretKey,
+    values::skeleton_of,
+};
 
 /// Runs `$body` with `$conn` bound to the transaction's connection, whichever backend.
 macro_rules! with_tx {
@@ -28,15 +32,19 @@ macro_rules! with_tx {
     };
 }
 
-/// Runs `$body` with `$pool` bound to the live pool, whichever backend.
+/// Runs `$body` with `$pool` bound to the live pool, whichever backend (at once an
+/// error while the database is known to be out of reach).
 macro_rules! with_pool {
     ($store:expr, $pool:ident => $body:expr) => {
-        match &$store.backend {
-            $crate::store::db::Backend::Sqlite(sqlite) => {
-                let $pool = &sqlite.pool;
-                $body
-            }
-            $crate::store::db::Backend::Postgres($pool) => $body,
+        match $store.breaker.check() {
+            Err(e) => Err(e),
+            Ok(()) => $store.breaker.observe(match &$store.backend {
+                $crate::store::db::Backend::Sqlite(sqlite) => {
+                    let $pool = &sqlite.pool;
+                    $body
+                }
+                $crate::store::db::Backend::Postgres($pool) => $body,
+            }),
         }
     };
 }
@@ -44,13 +52,16 @@ macro_rules! with_pool {
 /// queue.
 macro_rules! with_writer {
     ($store:expr, $pool:ident => $body:expr) => {
-        match &$store.backend {
-            $crate::store::db::Backend::Sqlite(sqlite) => {
-                let _turn = sqlite.writers.lock().await;
-                let $pool = &sqlite.pool;
-                $body
-            }
-            $crate::store::db::Backend::Postgres($pool) => $body,
+        match $store.breaker.check() {
+            Err(e) => Err(e),
+            Ok(()) => $store.breaker.observe(match &$store.backend {
+                $crate::store::db::Backend::Sqlite(sqlite) => {
+                    let _turn = sqlite.writers.lock().await;
+                    let $pool = &sqlite.pool;
+                    $body
+                }
+                $crate::store::db::Backend::Postgres($pool) => $body,
+            }),
         }
     };
 }
@@ -65,6 +76,48 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 pub struct Store {
     pub(super) backend: Backend,
     keys: SecretKey,
+    pub(super) breaker: std::sync::Arc<Breaker>,
+}
+
+/// Fails fast while the database is out of reach. Reaching a database that is down
+/// takes the pool's whole timeout; after one such failure, requests for the next second
+/// get an error at once, and the first after it tries again.
+#[derive(Debug)]
+pub(super) struct Breaker {
+    since: std::time::Instant,
+    /// Milliseconds after `since` until which nobody tries.
+    open_until: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Breaker {
+    fn default() -> Self {
+        Self { since: std::time::Instant::now(), open_until: Default::default() }
+    }
+}
+
+impl Breaker {
+    const OPEN_FOR_MS: u64 = 1000;
+
+    fn elapsed_ms(&self) -> u64 {
+        self.since.elapsed().as_millis() as u64
+    }
+
+    pub(super) fn check(&self) -> sqlx::Result<()> {
+        match self.open_until.load(std::sync::atomic::Ordering::Relaxed) > self.elapsed_ms() {
+            true => Err(sqlx::Error::PoolTimedOut),
+            false => Ok(()),
+        }
+    }
+
+    pub(super) fn observe<T>(&self, result: sqlx::Result<T>) -> sqlx::Result<T> {
+        if let Err(e) = &result
+            && is_outage(e)
+        {
+            let until = self.elapsed_ms() + Self::OPEN_FOR_MS;
+            self.open_until.store(until, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -103,7 +156,7 @@ impl Store {
     /// Connects to `url` (`sqlite://...` or `postgres://...`), creating a SQLite file if
     /// missing. Fails with the reason when the database cannot be reached.
     pub async fn connect(url: &str, keys: SecretKey) -> anyhow::Result<Self> {
-        Ok(Self { backend: Backend::connect(url).await?, keys })
+        Ok(Self { backend: Backend::connect(url).await?, keys, breaker: Default::default() })
     }
 
     /// Brings the schema up to date.
@@ -144,7 +197,7 @@ impl Backend {
         } else {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
-                .acquire_timeout(Duration::from_secs(5))
+                .acquire_timeout(Duration::from_secs(3))
                 .connect(url)
                 .await
                 .context("cannot connect to PostgreSQL")?;
@@ -172,21 +225,23 @@ impl Store {
     /// A transaction that will write. On SQLite it takes the write lock at once, so two
     /// writers queue instead of one failing when it upgrades a read lock.
     pub async fn write(&self) -> sqlx::Result<Tx> {
+        self.breaker.check()?;
         let db = match &self.backend {
             Backend::Sqlite(sqlite) => {
                 let turn = sqlite.writers.clone().lock_owned().await;
                 Db::Sqlite(sqlite.pool.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
             }
-            Backend::Postgres(pool) => Db::Postgres(pool.begin().await?),
+            Backend::Postgres(pool) => Db::Postgres(self.breaker.observe(pool.begin().await)?),
         };
         Ok(Tx { db, keys: self.keys.clone() })
     }
 
     /// A transaction that only reads: a consistent view without taking a write lock.
     pub async fn read(&self) -> sqlx::Result<Tx> {
+        self.breaker.check()?;
         let db = match &self.backend {
             Backend::Sqlite(sqlite) => Db::Sqlite(sqlite.pool.begin().await?, None),
-            Backend::Postgres(pool) => Db::Postgres(pool.begin().await?),
+            Backend::Postgres(pool) => Db::Postgres(self.breaker.observe(pool.begin().await)?),
         };
         Ok(Tx { db, keys: self.keys.clone() })
     }
@@ -198,12 +253,24 @@ impl Store {
     }
 
     /// Whether the database answers: for `/readyz`.
+    /// It tries even while the breaker is open, and opens it when the database does not
+    /// answer within a second.
     pub async fn ping(&self) -> bool {
-        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|r| r.rows_affected()).is_ok())
+        let probe = async {
+            match &self.backend {
+                Backend::Sqlite(sqlite) => sqlx::query("SELECT 1").execute(&sqlite.pool).await.map(|_| ()),
+                Backend::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
+            }
+        };
+        let answered = tokio::time::timeout(Duration::from_secs(1), probe).await;
+        self.breaker.observe(answered.unwrap_or(Err(sqlx::Error::PoolTimedOut))).is_ok()
     }
 
     pub async fn close(&self) {
-        with_pool!(self, pool => pool.close().await)
+        match &self.backend {
+            Backend::Sqlite(sqlite) => sqlite.pool.close().await,
+            Backend::Postgres(pool) => pool.close().await,
+        }
     }
 }
 

@@ -97,6 +97,13 @@ impl TestApp {
         .await
     }
 
+    /// A server on the database at `database_url`, made beforehand.
+    pub async fn spawn_on(backend: Backend, database_url: String) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let services = (SmtpReceiver::start().await, SmsGateway::start().await);
+        Self::start(backend, services, dir, database_url, (&[], START)).await
+    }
+
     /// Starts another server on the same database and data directory (a second
     /// instance, or the same one after a restart), its clock at this one's time.
     pub async fn another_instance(&self) -> Self {
@@ -422,9 +429,14 @@ pub async fn json_of(response: Response, status: StatusCode) -> Value {
 
 /// A new, empty PostgreSQL database for one test.
 async fn fresh_postgres_database() -> String {
-    use sqlx::Connection;
     let admin = std::env::var("PORTCULLIS_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+    fresh_database_on(&admin).await
+}
+
+/// A new, empty database on the PostgreSQL server `admin` reaches; its URL.
+pub async fn fresh_database_on(admin: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(admin).await.unwrap_or_else(|e| {
         panic!("PostgreSQL tests need a server at {admin} (set PORTCULLIS_TEST_POSTGRES_URL): {e}")
     });
     let name = format!("portcullis_test_{}", hex::encode(rand::random::<[u8; 8]>()));
@@ -432,7 +444,7 @@ async fn fresh_postgres_database() -> String {
         .execute(&mut conn)
         .await
         .expect("create the test database");
-    let mut url = url::Url::parse(&admin).expect("a URL");
+    let mut url = url::Url::parse(admin).expect("a URL");
     url.set_path(&name);
     url.to_string()
 }

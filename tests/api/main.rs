@@ -19,6 +19,7 @@ mod lifecycle;
 mod login;
 mod matrix;
 mod operations;
+mod outage;
 mod outbox;
 mod purge;
 mod races;

@@ -48,8 +48,9 @@ impl Modify for CommonErrors {
             ("422", "`invalid`: `field` names the value that is wrong"),
             (
                 "503",
-                "`timeout` (the request took too long) or `overloaded` (too many password checks \
-                 waiting); `Retry-After` says when to try again",
+                "`timeout` (the request took too long), `overloaded` (too many password checks \
+                 waiting) or `unavailable` (the database cannot be reached); `Retry-After` says \
+                 when to try again",
             ),
         ];
         let signed_in = [
