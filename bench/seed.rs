@@ -4,7 +4,10 @@
 //! - `users N`: users `bench-0`.. `bench-<N-1>` in the account of `bench-admin`, with its
 //!   password hash (one Argon2id hash for all) and confirmed email addresses;
 //! - `sessions N`: open sessions of `bench-admin` that nobody presents, until the table
-//!   holds N sessions, to see whether the session check slows down as it grows;
+//!   holds N sessions, to see whether the session check slows down as it grows; with
+//!   `--expired`, N more that ran out two days ago, for `purge` to delete;
+//! - `two-factor FIRST N`: users FIRST..FIRST+N are sent an emailed code when they sign
+//!   in on the web;
 //! - `codes FIRST N FILE`: a sign-in waiting for an emailed code for users FIRST..FIRST+N,
 //!   written to FILE as `challenge code` lines (the code read back from the outbox);
 //! - `totp FIRST N FILE`: the same with an authenticator app: each user gets one, and
@@ -42,10 +45,28 @@ struct Seed {
 
 #[derive(Subcommand)]
 enum What {
-    Users { count: i64 },
-    Sessions { count: i64 },
-    Codes { first: i64, count: i64, file: std::path::PathBuf },
-    Totp { first: i64, count: i64, file: std::path::PathBuf },
+    Users {
+        count: i64,
+    },
+    Sessions {
+        count: i64,
+        #[arg(long)]
+        expired: bool,
+    },
+    TwoFactor {
+        first: i64,
+        count: i64,
+    },
+    Codes {
+        first: i64,
+        count: i64,
+        file: std::path::PathBuf,
+    },
+    Totp {
+        first: i64,
+        count: i64,
+        file: std::path::PathBuf,
+    },
     OutboxDrained,
 }
 
@@ -65,8 +86,12 @@ async fn main() -> anyhow::Result<()> {
                     TRUE, 1, $2 FROM n, (SELECT id, account_id, password_hash FROM users WHERE username = 'bench-admin') a";
             execute(&url, sql, &[count, now]).await?;
         }
-        What::Sessions { count } => {
-            let count = count - scalar(&url, "SELECT COUNT(*) FROM sessions").await?;
+        What::Sessions { count, expired } => {
+            // Expired ones ran out two days ago, past the day purge leaves them.
+            let (count, at, lasting) = match expired {
+                true => (count, now - 3 * 86400, 86400),
+                false => (count - scalar(&url, "SELECT COUNT(*) FROM sessions").await?, now, 30 * 86400),
+            };
             let token = if url.starts_with("sqlite") {
                 "randomblob(32)"
             } else {
@@ -75,12 +100,18 @@ async fn main() -> anyhow::Result<()> {
             let sql = format!(
                 "WITH RECURSIVE n(i) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1) \
                  INSERT INTO sessions (token_hash, user_id, app, ip, remember, created_at, last_seen_at, expires_at) \
-                 SELECT {token}, u.id, 'web', '127.0.0.1', TRUE, $2, $2, $2 + 2592000 \
+                 SELECT {token}, u.id, 'web', '127.0.0.1', TRUE, $2, $2, $2 + $3 \
                  FROM n, (SELECT id FROM users WHERE username = 'bench-admin') u"
             );
             if count > 0 {
-                execute(&url, &sql, &[count, now]).await?;
+                execute(&url, &sql, &[count, at, lasting]).await?;
             }
+        }
+        What::TwoFactor { first, count } => {
+            let sql = "WITH RECURSIVE n(i) AS (SELECT CAST($1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1 + $2) \
+                INSERT INTO two_factor_settings (user_id, app, method, updated_at) \
+                SELECT u.id, 'web', 'email', $3 FROM n JOIN users u ON u.username = 'bench-' || n.i";
+            execute(&url, sql, &[first, count, now]).await?;
         }
         What::Codes { first, count, file } => challenges(&app, Method::Email, (first, count), &file).await?,
         What::Totp { first, count, file } => challenges(&app, Method::Totp, (first, count), &file).await?,

@@ -71,3 +71,8 @@ ensure_outage_postgres() {
     export PORTCULLIS_TEST_OUTAGE_CLUSTER="$version outage"
     export PORTCULLIS_TEST_OUTAGE_POSTGRES_URL=postgres://postgres@127.0.0.1:5433/postgres
 }
+
+# wrk, the HTTP load generator of bench/.
+ensure_wrk() {
+    command -v wrk >/dev/null || apt_install wrk
+}

@@ -66,8 +66,12 @@ impl App {
         };
         let mailer = Mailer::new(config.smtp_url.as_ref(), &config.smtp_from)?;
         let sms = config.sms_webhook_url.clone().map(SmsGateway::new).transpose()?;
-        let delivery =
-            Delivery { mailer: Arc::new(mailer), sms: sms.map(Arc::new), wake: Default::default() };
+        let delivery = Delivery {
+            mailer: Arc::new(mailer),
+            sms: sms.map(Arc::new),
+            wake: Default::default(),
+            claim_seconds: config.outbox_claim_seconds.into(),
+        };
         let flespi = Flespi::new(config.flespi_url_eu.clone(), config.flespi_url_ru.clone())?;
         let hasher = Hasher::new(threads, config.hash_queue.map_or(threads * 32, |n| n.get()));
         Ok(Self(Arc::new(State {

@@ -126,6 +126,14 @@ pub struct Config {
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub outbox_senders: u16,
 
+    /// Seconds a sender may hold a message before any instance may send it again: how
+    /// late a message in hand when an instance died goes out. Keep it above the mail
+    /// server's and the SMS gateway's timeouts (10 s and 5 s per step), or a slow send may
+    /// go twice.
+    #[arg(long, env = "PORTCULLIS_OUTBOX_CLAIM_SECONDS", global = true, default_value_t = 60,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub outbox_claim_seconds: u16,
+
     /// Write logs as JSON lines instead of text.
     #[arg(long, env = "PORTCULLIS_LOG_JSON", global = true)]
     pub log_json: bool,

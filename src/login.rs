@@ -102,6 +102,7 @@ pub async fn sign_in(cx: Context<'_>, attempt: Attempt, now: i64) -> Result<Outc
         Err(Error::InvalidCredentials) => "invalid_credentials",
         Err(Error::Locked { .. }) => "locked",
         Err(Error::AccountBlocked) => "account_blocked",
+        Err(Error::Overloaded) => "overloaded",
         Err(_) => "error",
     });
     result
@@ -122,6 +123,9 @@ async fn check_password(cx: Context<'_>, attempt: &Attempt, now: i64) -> Result<
             return Err(Error::invalid(field, format!("use at most {MAX_USERNAME_CHARS} characters")));
         }
     }
+    // A place for the hash first: a sign-in the server has no room for is refused before
+    // it writes anything.
+    let slot = cx.hasher.slot()?;
     let store = cx.store;
     let by_user = lockout::username_subject(&attempt.username);
     let by_address = format!("ip:{}", attempt.ip);
@@ -134,18 +138,7 @@ async fn check_password(cx: Context<'_>, attempt: &Attempt, now: i64) -> Result<
         (user, counted[0])
     };
     let stored = user.as_ref().map(|u| u.password_hash.0.clone());
-    let right = match cx.hasher.verify(attempt.password.clone(), stored).await {
-        Ok(right) => right,
-        Err(Error::Overloaded) => {
-            // Shed before it was checked: the attempt does not count.
-            let mut tx = store.write().await?;
-            lockout::release(&mut tx, Scope::Password, &by_user, &PASSWORD_PER_USER, now).await?;
-            lockout::release(&mut tx, Scope::Password, &by_address, &PASSWORD_PER_ADDRESS, now).await?;
-            tx.commit().await?;
-            return Err(Error::Overloaded);
-        }
-        Err(e) => return Err(e),
-    };
+    let right = cx.hasher.verify_in(slot, attempt.password.clone(), stored).await?;
 
     let mut tx = store.write().await?;
     let user = match (user, right) {

@@ -109,6 +109,7 @@ impl Hasher {
             std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
                 .spawn(move || {
+                    yield_to_requests();
                     let mut workspace = Workspace::default();
                     loop {
                         // The lock is held only while taking a job, never while running it.
@@ -135,11 +136,27 @@ impl Hasher {
         .await
     }
 
+    /// A place in the queue, or `Overloaded` at once when it is full. A sign-in takes it
+    /// before anything else, so one that would be shed costs no database write.
+    pub fn slot(&self) -> Result<Slot> {
+        use std::sync::atomic::Ordering;
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(Error::Overloaded);
+        }
+        Ok(Slot { waiting: self.waiting.clone() })
+    }
+
     /// Whether `password` matches `stored`; with no stored hash (an unknown user) it does
     /// the same work against a dummy and answers false.
     pub async fn verify(&self, password: Password, stored: Option<String>) -> Result<bool> {
+        self.verify_in(self.slot()?, password, stored).await
+    }
+
+    /// [`Hasher::verify`] in a place taken beforehand.
+    pub async fn verify_in(&self, slot: Slot, password: Password, stored: Option<String>) -> Result<bool> {
         let dummy = self.dummy.clone();
-        self.run(move |workspace| {
+        self.run_in(slot, move |workspace| {
             let (hash, known) = match &stored {
                 Some(h) => (h.as_str(), true),
                 None => (&*dummy, false),
@@ -154,19 +171,46 @@ impl Hasher {
         &self,
         job: impl FnOnce(&mut Workspace) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        use std::sync::atomic::Ordering;
-        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(Error::Overloaded);
-        }
-        let waiting = self.waiting.clone();
+        self.run_in(self.slot()?, job).await
+    }
+
+    async fn run_in<T: Send + 'static>(
+        &self,
+        slot: Slot,
+        job: impl FnOnce(&mut Workspace) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
         let (answer, result) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |workspace| {
-            waiting.fetch_sub(1, Ordering::AcqRel);
+            drop(slot); // started: no longer waiting
             let _ = answer.send(job(workspace));
         });
         self.jobs.send(job).map_err(|_| anyhow::anyhow!("the hashing threads are gone"))?;
         result.await.map_err(|_| anyhow::anyhow!("a hashing thread failed"))?
+    }
+}
+
+/// How much a hashing thread yields to the threads that answer requests (a nice value):
+/// when both want the cores, requests such as the session check go first and sign-ins
+/// wait, or beyond the queue are shed. Idle cores still hash at full speed.
+const HASHING_NICENESS: i32 = 10;
+
+fn yield_to_requests() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASHING_NICENESS) {
+        tracing::warn!(error = %e, "cannot lower the hashing threads' priority");
+    }
+}
+
+/// A place in the hasher's queue, held from before a request's first write until its
+/// hash starts (or the request gives up).
+#[derive(Debug)]
+pub struct Slot {
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.waiting.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 

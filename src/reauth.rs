@@ -21,16 +21,17 @@ pub async fn check_current(
     field: &'static str,
     now: i64,
 ) -> Result<()> {
+    let slot = hasher.slot()?;
     let subject = lockout::username_subject(&user.username);
     let rule = &lockout::PASSWORD_PER_USER;
     let mut tx = store.write().await?;
     lockout::reserve(&mut tx, Scope::Password, &[(&subject, rule)], now).await?;
     tx.commit().await?;
-    let right = hasher.verify(password, Some(user.password_hash.0.clone())).await;
+    let right = hasher.verify_in(slot, password, Some(user.password_hash.0.clone())).await;
     if matches!(right, Ok(false)) {
         return Err(Error::invalid(field, "the current password is wrong"));
     }
-    // Right, or shed before it was checked: either way the attempt does not count.
+    // Right, or failed before it was checked: either way the attempt does not count.
     let mut tx = store.write().await?;
     lockout::release(&mut tx, Scope::Password, &subject, rule, now).await?;
     tx.commit().await?;

@@ -31,8 +31,6 @@ pub mod sms;
 
 const SEAL: &str = "outbox";
 const MAX_ATTEMPTS: i64 = 12;
-/// How long a worker may hold a message before another may take it over.
-const CLAIM: i64 = 120;
 
 /// A message to send.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,6 +108,8 @@ pub struct Delivery {
     /// `None` when no gateway is configured: no SMS can be sent.
     pub sms: Option<Arc<sms::SmsGateway>>,
     pub wake: Arc<Notify>,
+    /// Seconds a sender may hold a message before another may take it over.
+    pub claim_seconds: i64,
 }
 
 /// The wait before try number `attempts + 1`.
@@ -126,7 +126,7 @@ pub async fn deliver_one(
     clock: &dyn Clock,
 ) -> Result<bool> {
     let now = to_unix(clock.now());
-    let Some(row) = store.claim_outbox(now, now + CLAIM).await? else {
+    let Some(row) = store.claim_outbox(now, now + delivery.claim_seconds).await? else {
         return Ok(false);
     };
     delivery.wake.notify_one();

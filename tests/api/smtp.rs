@@ -108,7 +108,12 @@ struct Pace {
 
 impl SmtpReceiver {
     pub async fn start() -> Arc<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(0).await
+    }
+
+    /// A server on `port` of 127.0.0.1 (0: any free one).
+    pub async fn start_on(port: u16) -> Arc<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let receiver = Arc::new(Self {
             addr: listener.local_addr().unwrap(),
             mails: Default::default(),
