@@ -112,6 +112,12 @@ async fn send(tally: &Tally, what: &str, request: reqwest::RequestBuilder) {
     tally.record(kind, started.elapsed());
 }
 
+/// A client that, like a proxy in front of the server, lets a kept-alive connection go
+/// before the server would (after 10 s idle), so no request races the server's close.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().pool_idle_timeout(Duration::from_secs(5)).build().unwrap()
+}
+
 /// A request from `user`, through the proxy.
 fn from(http: &reqwest::Client, url: &str, user: usize) -> impl Fn(&str) -> reqwest::RequestBuilder {
     let (http, url) = (http.clone(), url.to_owned());
@@ -136,6 +142,7 @@ where
             break;
         }
         sent.spawn(request(n));
+        while sent.try_join_next().is_some() {} // keeps only the requests in flight
     }
     sent.join_all().await;
 }
@@ -156,7 +163,7 @@ fn report(title: &str, answers: &BTreeMap<String, Vec<Duration>>) {
 }
 
 async fn flood(load: &Load, rate: f64, seconds: u64, users: usize) -> bool {
-    let http = reqwest::Client::new();
+    let http = client();
     let tally = Arc::new(Tally::default());
     let end = Instant::now() + Duration::from_secs(seconds);
     on_schedule(rate, end, |n| {
@@ -189,7 +196,7 @@ async fn outbox_age(http: &reqwest::Client, url: &str) -> f64 {
 
 async fn soak(load: &Load, seconds: u64, pid: u32, smtp_port: u16, rates: [f64; 4]) -> bool {
     let mail = smtp::SmtpReceiver::start_on(smtp_port).await;
-    let http = reqwest::Client::new();
+    let http = client();
     let tally = Arc::new(Tally::default());
     let started = Instant::now();
     let end = started + Duration::from_secs(seconds);

@@ -2,7 +2,7 @@
 //! prints a line for people or JSON with `--json`, and exits non-zero with a one-line
 //! reason when it fails.
 
-use std::{path::PathBuf, time::Duration};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -101,7 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Account(command) => manage::account(&app, command).await?,
         Command::User(command) => manage::user(&app, command).await?,
         Command::Purge => {
-            let purged = purge::run(&app.store, app.lifetimes.idle, to_unix(app.now()), Duration::ZERO).await?;
+            let purged = purge::run(&app.store, app.lifetimes.idle, to_unix(app.now())).await?;
             let counts: serde_json::Map<String, serde_json::Value> =
                 purged.0.iter().map(|(kind, n)| ((*kind).to_owned(), json!(n))).collect();
             let lines: Vec<String> = purged.0.iter().map(|(kind, n)| format!("  {kind}: {n}")).collect();

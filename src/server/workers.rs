@@ -84,7 +84,6 @@ pub async fn send_notices(app: App, stop: impl Future<Output = ()>) {
 /// Purges what has run out every `purge_seconds` (the first run one period after the
 /// start), until `stop` completes; batches are paced so requests never wait long.
 pub async fn purge(app: App, stop: impl Future<Output = ()>) {
-    const PAUSE: Duration = Duration::from_millis(20);
     tokio::pin!(stop);
     let every = Duration::from_secs(app.config.purge_seconds);
     if every.is_zero() {
@@ -95,7 +94,7 @@ pub async fn purge(app: App, stop: impl Future<Output = ()>) {
             _ = &mut stop => return,
             _ = tokio::time::sleep(every) => {}
         }
-        let purging = crate::purge::run(&app.store, app.lifetimes.idle, to_unix(app.now()), PAUSE);
+        let purging = crate::purge::run(&app.store, app.lifetimes.idle, to_unix(app.now()));
         let purged = tokio::select! {
             _ = &mut stop => return,
             purged = purging => purged,

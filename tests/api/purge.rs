@@ -10,7 +10,7 @@ use time::Duration;
 use crate::{cli::portcullis, db_test, helpers::*};
 
 async fn purge_now(app: &TestApp) -> HashMap<&'static str, u64> {
-    let purged = portcullis::purge::run(&app.app.store, app.app.lifetimes.idle, app.now(), Default::default());
+    let purged = portcullis::purge::run(&app.app.store, app.app.lifetimes.idle, app.now());
     purged.await.unwrap().0.into_iter().collect()
 }
 
