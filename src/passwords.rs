@@ -93,8 +93,9 @@ type Job = Box<dyn FnOnce(&mut Workspace) + Send>;
 pub struct Hasher {
     jobs: std::sync::mpsc::Sender<Job>,
     dummy: Arc<str>,
-    /// Jobs sent and not yet started; past `max_waiting` new ones are refused at once, so
-    /// a flood of sign-ins costs neither unbounded memory nor unbounded waits.
+    /// Places taken (see [`Slot`]) whose hash has not started; past `max_waiting` new
+    /// ones are refused at once, so a flood of sign-ins costs neither unbounded memory
+    /// nor unbounded waits.
     waiting: Arc<std::sync::atomic::AtomicUsize>,
     max_waiting: usize,
 }
