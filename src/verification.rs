@@ -125,7 +125,8 @@ pub async fn send_code(
         }
         Channel::Sms => Message::Sms { to: destination.clone(), text: tr.with("sms-verify-text", args) },
     };
-    let envelope = Envelope { account: user.account_id, priority: Priority::Awaited, expires_at: Some(expires_at) };
+    let envelope =
+        Envelope { account: user.account_id, priority: Priority::Awaited, expires_at: Some(expires_at) };
     delivery::enqueue(&mut tx, &message, envelope, now).await?;
     let masked = channel.mask(&destination);
     let details = serde_json::json!({ "channel": channel.as_str(), "destination": masked });

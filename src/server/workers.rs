@@ -101,7 +101,9 @@ pub async fn purge(app: App, stop: impl Future<Output = ()>) {
         };
         match purged {
             Ok(purged) if purged.total() == 0 => {}
-            Ok(purged) => tracing::info!(deleted = purged.total(), details = ?purged.0, "purged what ran out"),
+            Ok(purged) => {
+                tracing::info!(deleted = purged.total(), details = ?purged.0, "purged what ran out")
+            }
             Err(e) => tracing::warn!(error = format!("{e:#}"), "purging failed; trying again next time"),
         }
     }

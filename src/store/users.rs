@@ -225,8 +225,15 @@ impl Tx {
         if unchanged && dpa.is_none() && flags.iter().all(Option::is_none) {
             return Ok(());
         }
-        let [top_user, email_verified, phone_verified, can_change_password, can_send_sms, must_change, notify] =
-            flags.map(|f| f.copied());
+        let [
+            top_user,
+            email_verified,
+            phone_verified,
+            can_change_password,
+            can_send_sms,
+            must_change,
+            notify,
+        ] = flags.map(|f| f.copied());
         with_tx!(self, c => {
             sqlx::query(
                 "UPDATE users SET top_user = COALESCE($2, top_user), \

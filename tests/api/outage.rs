@@ -38,7 +38,13 @@ async fn with_the_database_down_requests_get_a_clear_503_and_all_recovers_when_i
     assert!(asked.elapsed().as_secs() < 6, "answered after {:?}", asked.elapsed());
     let login = app.login("acme-admin", PASSWORD).await;
     assert_eq!(json_of(login, StatusCode::SERVICE_UNAVAILABLE).await["error"], "unavailable");
-    let page = app.http.get(app.url("/")).header("cookie", format!("portcullis_session={token}")).send().await.unwrap();
+    let page = app
+        .http
+        .get(app.url("/"))
+        .header("cookie", format!("portcullis_session={token}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(page.text().await.unwrap().contains("The service is briefly unavailable"));
     assert_eq!(app.get("/readyz", None).await.status(), StatusCode::SERVICE_UNAVAILABLE);

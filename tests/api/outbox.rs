@@ -29,7 +29,10 @@ async fn email_code_user(app: &TestApp, company: &Company, username: &str) {
     user_with_email(app, company, username).await;
     let token = app.signed_in(username).await;
     let on = json!({ "method": "email" });
-    assert_eq!(app.send(Method::PUT, "/api/v1/me/two-factor", Some(&token), Some(on)).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.send(Method::PUT, "/api/v1/me/two-factor", Some(&token), Some(on)).await.status(),
+        StatusCode::OK
+    );
 }
 
 async fn outbox_rows(app: &TestApp) -> i64 {

@@ -30,7 +30,8 @@ async fn page_sign_in(app: &TestApp, username: &str, language: &str) -> StatusCo
     let page = browser.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
     let at = page.find("name=\"csrf\" value=\"").expect("a form token") + 19;
     let csrf: String = page[at..].chars().take_while(|c| *c != '"').collect();
-    let form = [("csrf", csrf.as_str()), ("username", username), ("password", PASSWORD), ("language", language)];
+    let form =
+        [("csrf", csrf.as_str()), ("username", username), ("password", PASSWORD), ("language", language)];
     let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
     let post = browser.post(app.url("/login")).header("content-type", "application/x-www-form-urlencoded");
     post.body(body).send().await.unwrap().status()

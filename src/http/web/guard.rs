@@ -168,7 +168,9 @@ impl IntoResponse for PageError {
                     Error::Forbidden => (StatusCode::FORBIDDEN, "error-forbidden"),
                     Error::TargetBlocked => (StatusCode::FORBIDDEN, "error-target-blocked"),
                     Error::NotFound => (StatusCode::NOT_FOUND, "error-generic"),
-                    Error::Unavailable | Error::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "error-unavailable"),
+                    Error::Unavailable | Error::Overloaded => {
+                        (StatusCode::SERVICE_UNAVAILABLE, "error-unavailable")
+                    }
                     Error::Unexpected(e) => {
                         tracing::error!(error = format!("{e:#}"), "unexpected error on a page");
                         (StatusCode::INTERNAL_SERVER_ERROR, "error-generic")
