@@ -103,7 +103,9 @@ impl Breaker {
     }
 
     pub(super) fn check(&self) -> sqlx::Result<()> {
-        match self.open_until.load(std::sync::atomic::Ordering::Relaxed) > self.elapsed_ms() {
+        // Never opened (the usual case): no clock read on the way to every query.
+        let until = self.open_until.load(std::sync::atomic::Ordering::Relaxed);
+        match until != 0 && until > self.elapsed_ms() {
             true => Err(sqlx::Error::PoolTimedOut),
             false => Ok(()),
         }
