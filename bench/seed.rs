@@ -3,6 +3,8 @@
 //!
 //! - `users N`: users `bench-0`.. `bench-<N-1>` in the account of `bench-admin`, with its
 //!   password hash (one Argon2id hash for all) and confirmed email addresses;
+//! - `companies N`: accounts `company-0`.. below the account of `bench-admin`, each with
+//!   one user, `solo-0`.., with the same password (for sign-ins spread over companies);
 //! - `sessions N`: open sessions of `bench-admin` that nobody presents, until the table
 //!   holds N sessions, to see whether the session check slows down as it grows; with
 //!   `--expired`, N more that ran out two days ago, for `purge` to delete;
@@ -13,6 +15,10 @@
 //! - `totp FIRST N FILE`: the same with an authenticator app: each user gets one, and
 //!   FILE holds codes of the next 30-second step, good for a minute or more from the end
 //!   of seeding;
+//! - `oidc ALG N FILE`: an app (OpenID Connect client with a secret, ID tokens signed with
+//!   ALG) and N authorization codes of the open sessions of the bench users, good for an
+//!   hour rather than a minute so that the run can use them up; FILE gets the app's
+//!   `client_id secret` on its first line, then a code per line; FILE.spare gets 64 more;
 //! - `outbox-drained`: waits (up to 5 minutes) until the server has sent every queued
 //!   message.
 
@@ -48,6 +54,9 @@ enum What {
     Users {
         count: i64,
     },
+    Companies {
+        count: i64,
+    },
     Sessions {
         count: i64,
         #[arg(long)]
@@ -64,6 +73,11 @@ enum What {
     },
     Totp {
         first: i64,
+        count: i64,
+        file: std::path::PathBuf,
+    },
+    Oidc {
+        alg: String,
         count: i64,
         file: std::path::PathBuf,
     },
@@ -85,6 +99,24 @@ async fn main() -> anyhow::Result<()> {
                 SELECT a.account_id, 'bench-' || i, a.id, 'bench-' || i || '@bench.example', TRUE, a.password_hash, \
                     TRUE, 1, $2 FROM n, (SELECT id, account_id, password_hash FROM users WHERE username = 'bench-admin') a";
             execute(&url, sql, &[count, now]).await?;
+            fill_skeletons(&app).await?;
+        }
+        What::Companies { count } => {
+            let numbers = "WITH RECURSIVE n(i) AS (SELECT CAST(0 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $1) ";
+            let accounts = format!(
+                "{numbers} INSERT INTO accounts (name, parent_id, created_at) \
+                 SELECT 'company-' || i, a.account_id, $2 FROM n, (SELECT account_id FROM users WHERE username = 'bench-admin') a"
+            );
+            execute(&url, &accounts, &[count, now]).await?;
+            let users = format!(
+                "{numbers} INSERT INTO users (account_id, username, creator_id, email, email_verified, password_hash, \
+                    can_change_password, dpa_accepted_version, created_at) \
+                 SELECT c.id, 'solo-' || i, a.id, 'solo-' || i || '@bench.example', TRUE, a.password_hash, TRUE, 1, $2 \
+                 FROM n JOIN accounts c ON c.name = 'company-' || i, \
+                    (SELECT id, password_hash FROM users WHERE username = 'bench-admin') a"
+            );
+            execute(&url, &users, &[count, now]).await?;
+            fill_skeletons(&app).await?;
         }
         What::Sessions { count, expired } => {
             // Expired ones ran out two days ago, past the day purge leaves them.
@@ -115,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
         }
         What::Codes { first, count, file } => challenges(&app, Method::Email, (first, count), &file).await?,
         What::Totp { first, count, file } => challenges(&app, Method::Totp, (first, count), &file).await?,
+        What::Oidc { alg, count, file } => oidc_codes(&app, &alg, count, &file, now).await?,
         What::OutboxDrained => {
             let unsent = "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND gave_up_at IS NULL";
             for _ in 0..3000 {
@@ -139,6 +172,12 @@ async fn scalar(url: &str, sql: &'static str) -> anyhow::Result<i64> {
 }
 
 /// Runs one statement with integer parameters on whichever database `url` names.
+/// The look-alike skeletons of the names just inserted, which a starting server would
+/// otherwise compute one by one before it listens.
+async fn fill_skeletons(app: &App) -> anyhow::Result<()> {
+    app.store.migrate().await
+}
+
 async fn execute(url: &str, sql: &str, params: &[i64]) -> anyhow::Result<()> {
     let sql = AssertSqlSafe(sql.to_owned());
     if url.starts_with("sqlite") {
@@ -149,6 +188,68 @@ async fn execute(url: &str, sql: &str, params: &[i64]) -> anyhow::Result<()> {
         let mut conn = sqlx::PgConnection::connect(url).await?;
         let query = params.iter().fold(sqlx::query(sql), |q, p| q.bind(*p));
         query.execute(&mut conn).await?;
+    }
+    Ok(())
+}
+
+/// The redirect URI of the bench's app.
+const BENCH_CALLBACK: &str = "https://bench.example/cb";
+
+/// Registers an app and writes its credentials and `count` (+64 spare) codes.
+async fn oidc_codes(
+    app: &App,
+    alg: &str,
+    count: i64,
+    file: &std::path::Path,
+    now: i64,
+) -> anyhow::Result<()> {
+    use portcullis::{oidc, store::NewCode, tokens::Token};
+    let account = app.store.read().await?.account_by_name("bench").await?.context("no account bench")?;
+    let registration = oidc::Registration {
+        name: format!("bench {alg}"),
+        redirect_uris: vec![BENCH_CALLBACK.to_owned()],
+        post_logout_redirect_uris: Vec::new(),
+        public: false,
+        id_token_alg: Some(oidc::Alg::parse(alg).context("RS256, ES256 or EdDSA")?),
+    };
+    let registered =
+        oidc::clients::register(&app.store, &Actor::operator(), account.id, registration, now).await?;
+    let sessions: Vec<i64> = {
+        let url = app.config.database_url();
+        let sql = "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id \
+                   WHERE u.username LIKE 'bench-%' AND u.username <> 'bench-admin' AND s.remember AND s.ended_at IS NULL";
+        if url.starts_with("sqlite") {
+            sqlx::query_scalar(sql).fetch_all(&mut sqlx::SqliteConnection::connect(&url).await?).await?
+        } else {
+            sqlx::query_scalar(sql).fetch_all(&mut sqlx::PgConnection::connect(&url).await?).await?
+        }
+    };
+    anyhow::ensure!(!sessions.is_empty(), "no open sessions of bench users: sign them in first");
+    let mut codes = Vec::new();
+    let mut tx = app.store.write().await?;
+    for i in 0..count + 64 {
+        let code = Token::generate();
+        let new = NewCode {
+            client_id: &registered.client.client_id,
+            session_id: sessions[i as usize % sessions.len()],
+            redirect_uri: BENCH_CALLBACK,
+            scope: "openid email",
+            nonce: None,
+            code_challenge: None,
+        };
+        tx.insert_code(&code.hash().0, &new, now, now + 3600).await?;
+        codes.push(code.expose().to_owned());
+    }
+    tx.commit().await?;
+    let secret = registered.client_secret.context("a confidential client")?;
+    let mut out = std::fs::File::create(file)?;
+    writeln!(out, "{} {secret}", registered.client.client_id)?;
+    for code in &codes[..count as usize] {
+        writeln!(out, "{code}")?;
+    }
+    let mut spare = std::fs::File::create(file.with_extension("spare"))?;
+    for code in &codes[count as usize..] {
+        writeln!(spare, "{code}")?;
     }
     Ok(())
 }

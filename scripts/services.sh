@@ -49,6 +49,14 @@ ensure_chromium() {
     fi
 }
 
+# axe-core, which the page tests load into the browser for the accessibility checks
+# (tests/browser/package.json, at the version its lock file pins).
+ensure_axe() {
+    [ -f tests/browser/node_modules/axe-core/axe.min.js ] && return 0
+    command -v npm >/dev/null || apt_install npm
+    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
 # Databases left by earlier runs (each API test makes its own).
 drop_test_databases() {
     local server
@@ -75,4 +83,18 @@ ensure_outage_postgres() {
 # wrk, the HTTP load generator of bench/.
 ensure_wrk() {
     command -v wrk >/dev/null || apt_install wrk
+}
+
+# HAProxy, in front of the instances of scripts/cluster.
+ensure_haproxy() {
+    command -v haproxy >/dev/null || { echo "installing HAProxy for the cluster tests..."; apt_install haproxy; }
+}
+
+# nginx in front of a protected page proves forward auth (`auth_request`). The tests run
+# their own nginx with their own configuration; the package's service is not needed.
+ensure_nginx() {
+    command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || {
+        echo "installing nginx for the forward-auth tests..."
+        apt_install nginx-light
+    }
 }

@@ -30,9 +30,13 @@ pub struct State {
     pub keys: SecretKey,
     pub lifetimes: Lifetimes,
     /// The Data Protection Agreement users accept.
-    pub dpa_text: String,
+    pub dpa: crate::dpa::Texts,
     pub delivery: Delivery,
     pub flespi: Flespi,
+    /// The keys that sign ID tokens, as this instance last read them.
+    pub keyring: crate::oidc::Keyring,
+    /// The public URL in force: the configured one, or the address the server bound.
+    public_url: std::sync::OnceLock<url::Url>,
 }
 
 impl std::ops::Deref for App {
@@ -53,17 +57,13 @@ impl App {
             Some(key) => key.clone(),
             None => SecretKey::load_or_generate(&config.data_dir)?,
         };
-        let store = Store::connect(&config.database_url(), keys.clone()).await?;
+        let store = Store::connect(&config.database_url(), config.database_pool, keys.clone()).await?;
         store.migrate().await?;
         let threads = config
             .hash_threads
             .map(|n| n.get())
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        let dpa_text = match &config.dpa_file {
-            Some(path) => std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read PORTCULLIS_DPA_FILE {}", path.display()))?,
-            None => crate::dpa::DEFAULT_TEXT.to_owned(),
-        };
+        let dpa = crate::dpa::Texts::load(config.dpa_file.as_deref()).context("PORTCULLIS_DPA_FILE")?;
         let mailer = Mailer::new(config.smtp_url.as_ref(), &config.smtp_from)?;
         let sms = config.sms_webhook_url.clone().map(SmsGateway::new).transpose()?;
         let delivery = Delivery {
@@ -81,9 +81,11 @@ impl App {
             hasher,
             keys,
             lifetimes: Lifetimes::default(),
-            dpa_text,
+            dpa,
             delivery,
             flespi,
+            keyring: Default::default(),
+            public_url: std::sync::OnceLock::new(),
         })))
     }
 
@@ -100,6 +102,39 @@ impl App {
             outbox: &self.delivery,
             lifetimes: &self.lifetimes,
         }
+    }
+
+    /// What the OpenID Connect provider signs and checks tokens with.
+    pub fn provider(&self) -> crate::oidc::Provider<'_> {
+        crate::oidc::Provider {
+            store: &self.store,
+            secret: &self.keys,
+            keyring: &self.keyring,
+            lifetimes: &self.lifetimes,
+            issuer: self.issuer(),
+        }
+    }
+
+    /// The base of this server's URLs for the outside world: `PORTCULLIS_PUBLIC_URL`, or
+    /// else the address the server listens on (known once it is bound: see
+    /// [`App::bound_to`]).
+    pub fn public_url(&self) -> &url::Url {
+        self.public_url.get_or_init(|| self.config.public_url())
+    }
+
+    /// Records the address the server bound (port 0 picks one), for the public URL when
+    /// none is configured.
+    pub fn bound_to(&self, addr: std::net::SocketAddr) {
+        let url = match &self.config.public_url {
+            Some(url) => url.clone(),
+            None => url::Url::parse(&format!("http://{addr}")).expect("a socket address is a valid URL"),
+        };
+        let _ = self.public_url.set(url);
+    }
+
+    /// The OpenID Connect issuer: the public URL, without a trailing slash.
+    pub fn issuer(&self) -> &str {
+        self.public_url().as_str().trim_end_matches('/')
     }
 
     /// The current time, read once per request by the edges.

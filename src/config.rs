@@ -54,6 +54,18 @@ pub struct Config {
     #[arg(long, env = "PORTCULLIS_FLESPI_URL_RU", global = true, default_value = "https://flespi.ru")]
     pub flespi_url_ru: Url,
 
+    /// Comma-separated domains of apps behind forward auth (nginx `auth_request`, Traefik,
+    /// Caddy): after signing in, people are sent back only to these hosts and their
+    /// subdomains (`example.com` covers `app.example.com`).
+    #[arg(long, env = "PORTCULLIS_FORWARD_AUTH_DOMAINS", global = true, value_delimiter = ',')]
+    pub forward_auth_domains: Vec<String>,
+
+    /// The domain of the session cookie, to share it with apps on sibling hosts behind
+    /// forward auth (`example.com` for `auth.example.com` and `app.example.com`). Default:
+    /// this host only.
+    #[arg(long, env = "PORTCULLIS_COOKIE_DOMAIN", global = true)]
+    pub cookie_domain: Option<String>,
+
     /// Comma-separated addresses of proxies whose `X-Forwarded-For` is believed.
     #[arg(long, env = "PORTCULLIS_TRUSTED_PROXIES", global = true, value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -133,6 +145,17 @@ pub struct Config {
     #[arg(long, env = "PORTCULLIS_OUTBOX_CLAIM_SECONDS", global = true, default_value_t = 60,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub outbox_claim_seconds: u16,
+
+    /// Connections each instance keeps to PostgreSQL at most (SQLite: fixed). Instances times
+    /// this must stay below the server's `max_connections`.
+    #[arg(long, env = "PORTCULLIS_DATABASE_POOL", global = true, default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool: u32,
+
+    /// Serve `GET /bench/floor`, one primary-key `SELECT` on the pool: the reference the
+    /// benchmark measures the session check against. Off in production.
+    #[arg(long, env = "PORTCULLIS_BENCH_FLOOR", global = true, hide = true)]
+    pub bench_floor: bool,
 
     /// Write logs as JSON lines instead of text.
     #[arg(long, env = "PORTCULLIS_LOG_JSON", global = true)]

@@ -11,7 +11,7 @@ pub enum Error {
     #[error("too many failed attempts; try again later")]
     Locked { retry_after: Duration },
     #[error("the account is blocked")]
-    AccountBlocked,
+    AccountBlocked { notice: Option<Box<crate::values::contact::Blocked>> },
     #[error("the account of the user to act as is blocked")]
     TargetBlocked,
     #[error("sign in first")]
@@ -42,6 +42,15 @@ pub enum Error {
     Overloaded,
     #[error("the service is briefly unavailable; try again in a moment")]
     Unavailable,
+    /// The database aborted the transaction for a conflicting one running at the same time
+    /// (SQLSTATE 40001, a serialization failure, or 40P01, a deadlock): running it again is
+    /// safe and will most likely succeed.
+    #[error("a change made at the same moment got in the way; try again")]
+    Contended,
+    /// A request of OpenID Connect or OAuth refused with one of their error codes
+    /// (`invalid_grant`, `invalid_request`, `login_required`...).
+    #[error("{error}: {description}")]
+    OAuth { error: &'static str, description: String },
     #[error("{service} could not be reached; try again later")]
     Unreachable { service: &'static str },
     #[error(transparent)]
@@ -52,6 +61,10 @@ impl Error {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
         Self::Invalid { field, message: message.into() }
     }
+
+    pub fn oauth(error: &'static str, description: impl Into<String>) -> Self {
+        Self::OAuth { error, description: description.into() }
+    }
 }
 
 impl From<sqlx::Error> for Error {
@@ -61,6 +74,10 @@ impl From<sqlx::Error> for Error {
         if is_outage(&e) {
             tracing::warn!(error = %e, "the database cannot be reached");
             return Self::Unavailable;
+        }
+        if is_contention(&e) {
+            tracing::debug!(error = %e, "a transaction was aborted for a concurrent one");
+            return Self::Contended;
         }
         Self::Unexpected(e.into())
     }
@@ -79,6 +96,15 @@ pub fn is_outage(e: &sqlx::Error) -> bool {
         }),
         _ => false,
     }
+}
+
+/// Whether the database aborted a transaction because of a concurrent one: a serialization
+/// failure (what PostgreSQL at `REPEATABLE READ` or `SERIALIZABLE`, CockroachDB and YugabyteDB
+/// answer) or a deadlock.
+pub fn is_contention(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|code| matches!(code.as_ref(), "40001" | "40P01"))
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -33,6 +33,11 @@ impl Tr {
         LOCALES.lookup(&self.id(), key)
     }
 
+    /// The text for `key`, if there is one.
+    pub fn try_t(&self, key: &str) -> Option<String> {
+        LOCALES.try_lookup(&self.id(), key)
+    }
+
     /// The text for `key` with one argument.
     pub fn t1(&self, key: &str, name: &'static str, value: impl Into<FluentValue<'static>>) -> String {
         self.with(key, [(name, value.into())])
@@ -62,6 +67,24 @@ mod tests {
         let english = keys(include_str!("../locales/en/main.ftl"));
         assert_eq!(keys(include_str!("../locales/ru/main.ftl")), english);
         assert_eq!(keys(include_str!("../locales/es/main.ftl")), english);
+    }
+
+    #[test]
+    fn a_number_takes_the_form_of_the_noun_each_language_needs() {
+        let ended = |lang, n: i64| Tr(lang).t1("sessions-ended", "count", n);
+        assert_eq!(ended(Language::En, 1), "1 other session was ended.");
+        assert_eq!(ended(Language::En, 2), "2 other sessions were ended.");
+        assert_eq!(ended(Language::Ru, 1), "Завершён ещё 1 сеанс.");
+        assert_eq!(ended(Language::Ru, 3), "Завершены ещё 3 сеанса.");
+        assert_eq!(ended(Language::Ru, 5), "Завершено ещё 5 сеансов.");
+        assert_eq!(ended(Language::Ru, 21), "Завершён ещё 21 сеанс.");
+        assert_eq!(ended(Language::Es, 1), "Se cerró 1 sesión más.");
+        let left = |lang, n: i64| Tr(lang).t1("accounts-sms-left", "count", n);
+        assert_eq!(left(Language::En, 1), "On, 1 message left");
+        assert_eq!(left(Language::Es, 1), "Activado, queda 1 mensaje");
+        assert_eq!(left(Language::Es, 7), "Activado, quedan 7 mensajes");
+        let valid = Tr(Language::Ru).t1("email-reset-valid", "hours", 24);
+        assert_eq!(valid, "Ссылка действует 24 часа, один раз.");
     }
 
     #[test]

@@ -100,7 +100,8 @@ pub struct Switched {
     pub session: Current,
 }
 
-/// Switches the session to act as `target`: a new session, the old one ended.
+/// Switches the session to act as `target`: a new session, the old one ended or, for a
+/// browser tab of its own, kept.
 pub async fn start(
     store: &Store,
     lifetimes: &Lifetimes,
@@ -108,6 +109,7 @@ pub async fn start(
     target: UserId,
     (ip, user_agent): (&str, &str),
     now: i64,
+    switching: Switching,
 ) -> Result<Switched> {
     if current.impersonator.is_some() {
         return Err(Error::invalid("user_id", "switch back first: impersonations do not chain"));
@@ -118,7 +120,7 @@ pub async fn start(
     let actor = Actor::user(target.id, Some(holder), Some(ip.to_owned()));
     let details = serde_json::json!({ "app": current.app });
     record_both(&mut tx, current.account.id, &target, &actor, "impersonation.started", details, now).await?;
-    switch(store, lifetimes, tx, current, Some(target.id), (ip, user_agent), now).await
+    switch(store, lifetimes, tx, current, Some(target.id), (ip, user_agent), now, switching).await
 }
 
 /// Switches back to the person signed in: a new session of their own, the acting one
@@ -139,9 +141,19 @@ pub async fn stop(
     let actor = Actor::user(target.id, Some(real.id), Some(ip.to_owned()));
     let details = serde_json::json!({ "app": current.app });
     record_both(&mut tx, own_account, &target, &actor, "impersonation.ended", details, now).await?;
-    switch(store, lifetimes, tx, current, None, (ip, user_agent), now).await
+    switch(store, lifetimes, tx, current, None, (ip, user_agent), now, Switching::InPlace).await
 }
 
+/// What becomes of the session a switch starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switching {
+    /// The new session replaces it: it ends.
+    InPlace,
+    /// The new session runs beside it (a browser tab of its own): it stays.
+    Alongside,
+}
+
+#[allow(clippy::too_many_arguments, reason = "each is one fact of the switch")]
 async fn switch(
     store: &Store,
     lifetimes: &Lifetimes,
@@ -150,17 +162,25 @@ async fn switch(
     acting_as: Option<UserId>,
     (ip, user_agent): (&str, &str),
     now: i64,
+    switching: Switching,
 ) -> Result<Switched> {
+    // The person proved who they are when they signed in, not when they switched.
+    let facts = tx.sign_in_facts(current.id).await?.ok_or(Error::Unauthenticated)?;
     let new = NewSession {
         user_id: current.signed_in_user(),
         acting_as_id: acting_as,
         app: current.app,
         ip: ip.to_owned(),
         user_agent: user_agent.to_owned(),
-        remember: current.remember_me,
+        // A tab of its own is a short errand: it lasts while used, never for 30 days.
+        remember: current.remember_me && switching == Switching::InPlace,
+        signed_in: Some(facts.auth_time),
+        amr: facts.amr,
     };
     let (token, _) = sessions::start(&mut tx, lifetimes, &new, now).await?;
-    tx.end_session_of_user(current.signed_in_user(), current.id, now).await?;
+    if switching == Switching::InPlace {
+        tx.end_session_of_user(current.signed_in_user(), current.id, now).await?;
+    }
     tx.commit().await?;
     let session = sessions::check(store, lifetimes, token.expose(), now).await?;
     Ok(Switched { token, session })

@@ -220,14 +220,41 @@ pub async fn settings(store: &Store, actor: &Actor) -> Result<Option<FlespiSetti
     Ok(tx.flespi_token(user.id).await?.map(FlespiSettings::from))
 }
 
-/// Stores the actor's token and its region, replacing any before.
+/// Stores the actor's token and its region, replacing any before; without a token, moves
+/// the stored one to `region`.
 pub async fn save(
     store: &Store,
     keys: &SecretKey,
     actor: &Actor,
-    (token, region, source): (&str, Region, Source),
+    (token, region, source): (Option<&str>, Region, Source),
     now: i64,
 ) -> Result<FlespiSettings> {
+    let token = token.map(checked_token).transpose()?;
+    let mut tx = store.write().await?;
+    let user = top_user(&mut tx, actor).await?;
+    let (sealed, hint) = match token {
+        Some(token) => {
+            (keys.seal(&seal_purpose(user.id), token.as_bytes()), token[token.len() - 4..].to_owned())
+        }
+        None => {
+            let stored = tx.flespi_token(user.id).await?;
+            let stored =
+                stored.ok_or_else(|| Error::invalid("token", "no token is stored yet: paste one"))?;
+            (stored.token, stored.hint)
+        }
+    };
+    tx.put_flespi_token(user.id, &sealed, &hint, region.as_str(), now).await?;
+    let details = serde_json::json!({ "region": region, "source": source });
+    let event = Event::new(user.account_id, actor, "integration.flespi_saved").subject(user.id);
+    audit::record(&mut tx, event.details(details), now).await?;
+    let row = tx.flespi_token(user.id).await?.ok_or(Error::NotFound)?;
+    tx.commit().await?;
+    Ok(row.into())
+}
+
+/// The token as flespi shows it, checked: 16 to 256 letters and digits (a leading
+/// `FlespiToken ` is dropped).
+fn checked_token(token: &str) -> Result<&str> {
     let token = token.trim();
     let token = token.strip_prefix("FlespiToken ").unwrap_or(token).trim();
     if token.len() < 16 || token.len() > 256 || !token.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -236,17 +263,7 @@ pub async fn save(
             "paste the token as flespi shows it: 16 to 256 letters and digits",
         ));
     }
-    let mut tx = store.write().await?;
-    let user = top_user(&mut tx, actor).await?;
-    let sealed = keys.seal(&seal_purpose(user.id), token.as_bytes());
-    let hint = &token[token.len() - 4..];
-    tx.put_flespi_token(user.id, &sealed, hint, region.as_str(), now).await?;
-    let details = serde_json::json!({ "region": region, "source": source });
-    let event = Event::new(user.account_id, actor, "integration.flespi_saved").subject(user.id);
-    audit::record(&mut tx, event.details(details), now).await?;
-    let row = tx.flespi_token(user.id).await?.ok_or(Error::NotFound)?;
-    tx.commit().await?;
-    Ok(row.into())
+    Ok(token)
 }
 
 /// Forgets the actor's token.

@@ -22,6 +22,7 @@ pub mod lockout; // lock-outs after repeated failures
 pub mod login; // signing in with a password
 pub mod metrics; // Prometheus metrics
 pub mod mfa; // second factors, sign-in challenges and one-time codes
+pub mod oidc; // the OpenID Connect provider for the platform's other apps
 pub mod passwords; // password policy and Argon2id hashing
 pub mod policy; // each company's second-factor policy
 pub mod purge; // deleting what has run out

@@ -27,7 +27,7 @@ use crate::{
     sessions::{self, Current, Lifetimes},
     store::{NewSession, Store, Tx},
     tokens::Token,
-    values::{AppKind, Language, MAX_USERNAME_CHARS, User},
+    values::{AppKind, Language, MAX_USERNAME_CHARS, User, contact::Blocked},
 };
 
 /// What signing in uses of the server: the store, the password hasher, the outbox that
@@ -101,7 +101,7 @@ pub async fn sign_in(cx: Context<'_>, attempt: Attempt, now: i64) -> Result<Outc
         Ok(Outcome::SecondFactor(_)) => "second_factor",
         Err(Error::InvalidCredentials) => "invalid_credentials",
         Err(Error::Locked { .. }) => "locked",
-        Err(Error::AccountBlocked) => "account_blocked",
+        Err(Error::AccountBlocked { .. }) => "account_blocked",
         Err(Error::Overloaded) => "overloaded",
         Err(_) => "error",
     });
@@ -166,9 +166,10 @@ async fn check_password(cx: Context<'_>, attempt: &Attempt, now: i64) -> Result<
 /// then a session, or a challenge for the second factor.
 async fn admit(cx: Context<'_>, mut tx: Tx, user: User, attempt: &Attempt, now: i64) -> Result<Outcome> {
     if lifecycle::is_blocked(&mut tx, user.account_id, now).await? {
+        let notice = blocked_notice(&mut tx, &user).await?;
         record(&mut tx, &user, attempt.origin(), "sign_in.failed", "account_blocked", now).await?;
         tx.commit().await?;
-        return Err(Error::AccountBlocked);
+        return Err(notice);
     }
     if let Some(language) = attempt.language.filter(|l| *l != user.language) {
         // Only the language: the row was read before the password check, long ago.
@@ -252,9 +253,10 @@ async fn check_code(
         acting_as: acting_as.as_ref(),
     };
     if lifecycle::is_blocked(&mut tx, user.account_id, now).await? {
+        let notice = blocked_notice(&mut tx, &user).await?;
         record(&mut tx, &user, origin, "sign_in.failed", "account_blocked", now).await?;
         tx.commit().await?;
-        return Err(Error::AccountBlocked);
+        return Err(notice);
     }
     let device_token =
         if trust_device && policy::of_account(&mut tx, user.account_id).await?.allow_trusted_devices {
@@ -291,6 +293,8 @@ async fn start(
         ip: origin.ip.to_owned(),
         user_agent: origin.user_agent.to_owned(),
         remember: origin.remember_me,
+        signed_in: None,
+        amr: amr(second_factor).to_owned(),
     };
     let (token, _) = sessions::start(&mut tx, cx.lifetimes, &new, now).await?;
     record(&mut tx, user, origin, "sign_in", "ok", now).await?;
@@ -311,6 +315,16 @@ async fn start(
     tx.commit().await?;
     let session = sessions::check(cx.store, cx.lifetimes, token.expose(), now).await?;
     Ok(SignedIn { token, session, device_token: None, backup_codes_left: None })
+}
+
+/// The factors of a sign-in, as RFC 8176 names them (`otp` for a code from an email, an
+/// authenticator app or the backup list).
+fn amr(second_factor: Option<&str>) -> &'static str {
+    match second_factor {
+        None => "pwd",
+        Some("sms") => "pwd sms mfa",
+        Some(_) => "pwd otp mfa",
+    }
 }
 
 /// Writes a sign-in attempt into the login history of the person who typed the password.
@@ -339,4 +353,12 @@ async fn record(
     }
     let event = Event::new(user.account_id, &actor, action).subject(user.id).details(details);
     audit::record(tx, event, now).await
+}
+
+/// The refusal of a sign-in to a blocked account, for someone whose password was right:
+/// since when, and the company's contact person.
+async fn blocked_notice(tx: &mut Tx, user: &User) -> Result<Error> {
+    let since = tx.account_by_id(user.account_id).await?.and_then(|a| a.blocked_from).unwrap_or_default();
+    let contact = policy::of_account(tx, user.account_id).await?.contact;
+    Ok(Error::AccountBlocked { notice: Some(Box::new(Blocked { since, contact })) })
 }

@@ -75,3 +75,10 @@ pub fn outbox_backlog(priority: &'static str, waiting: i64, oldest_age: i64) {
     metrics::gauge!("outbox_waiting", "priority" => priority).set(waiting as f64);
     metrics::gauge!("outbox_oldest_age_seconds", "priority" => priority).set(oldest_age as f64);
 }
+
+/// A request run again because the database aborted it for a concurrent one; `gave_up`
+/// when it was the last try.
+pub fn contended(gave_up: bool) {
+    metrics::counter!("contended_requests_total", "outcome" => if gave_up { "gave_up" } else { "retried" })
+        .increment(1);
+}

@@ -44,6 +44,8 @@ fn cutoff(what: Expired, idle: i64, now: i64) -> i64 {
         Expired::AbandonedMessages => now - 7 * DAY,
         // Notices are kept by day number: today's and yesterday's stay.
         Expired::Notices => now.div_euclid(DAY) - 1,
+        // A retired key is already kept published until its tokens expire.
+        Expired::OidcKeys => now,
         _ => now - DAY,
     }
 }

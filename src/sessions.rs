@@ -78,6 +78,13 @@ pub struct Current {
     /// The language of the person signed in.
     #[serde(skip)]
     pub language: Language,
+    /// The effective user's email address, confirmed or not.
+    #[serde(skip)]
+    pub email: Option<String>,
+    /// An administrator of their account, signed in as themselves: the company's
+    /// settings are theirs (pages offer them; each action checks again).
+    #[serde(skip)]
+    pub administers: bool,
 }
 
 impl Current {
@@ -131,9 +138,27 @@ pub async fn check_from(
     touch(store, lifetimes, view, now).await
 }
 
+/// A session found by other means than its token (by the grant an app holds, by the code
+/// it was given), checked like a token: an app using it is the person using the session,
+/// so the visit is recorded.
+pub async fn check_view(
+    store: &Store,
+    lifetimes: &Lifetimes,
+    view: SessionView,
+    now: i64,
+) -> Result<Current> {
+    let view = live(store, lifetimes, view, now).await?;
+    touch(store, lifetimes, view, now).await
+}
+
 /// The live session behind a token, without recording the visit.
 async fn lookup(store: &Store, lifetimes: &Lifetimes, presented: &str, now: i64) -> Result<SessionView> {
     let view = store.session_by_hash(&TokenHash::of(presented)).await?.ok_or(Error::Unauthenticated)?;
+    live(store, lifetimes, view, now).await
+}
+
+/// The session, unless it went idle, ran out or its account is blocked (then it ends).
+async fn live(store: &Store, lifetimes: &Lifetimes, view: SessionView, now: i64) -> Result<SessionView> {
     if now >= end_of(&view, lifetimes) {
         store.end_session(view.id, now).await?;
         return Err(Error::Unauthenticated);
@@ -141,7 +166,7 @@ async fn lookup(store: &Store, lifetimes: &Lifetimes, presented: &str, now: i64)
     let blocked = [view.blocked_from, view.acting_blocked_from].into_iter().flatten().any(|at| at <= now);
     if blocked {
         store.end_session(view.id, now).await?;
-        return Err(Error::AccountBlocked);
+        return Err(Error::AccountBlocked { notice: None });
     }
     Ok(view)
 }
@@ -169,8 +194,10 @@ fn current_of(view: SessionView, lifetimes: &Lifetimes) -> Current {
         pending.push(Duty::ChangePassword);
     }
     let expires_at = from_unix(end_of(&view, lifetimes));
+    let administers = view.top_user && view.acting_id.is_none();
     let signed_in = UserRef { id: view.user_id, username: view.username };
     let own_account = AccountRef { id: view.account_id, name: view.account_name };
+    let email = if view.acting_id.is_some() { view.acting_email } else { view.email };
     let (user, account, acting_as, impersonator) = match (view.acting_id, view.acting_username) {
         (Some(id), Some(username)) => {
             let acting = UserRef { id, username };
@@ -193,6 +220,8 @@ fn current_of(view: SessionView, lifetimes: &Lifetimes) -> Current {
         expires_at,
         pending,
         language: Language::parse(&view.language).unwrap_or_default(),
+        email,
+        administers,
     }
 }
 

@@ -12,6 +12,7 @@ fuzz_target!(|events: Vec<(String, String, String, Option<String>)>| {
         .enumerate()
         .map(|(i, (user, action, details, ip))| Entry {
             id: i as i64,
+            lane: (i % 16) as i32,
             seq: i as i64 + 1,
             time: time::OffsetDateTime::UNIX_EPOCH,
             user: Some(Named { id: UserId(1), username: Some(user.clone()) }),

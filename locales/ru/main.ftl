@@ -61,10 +61,18 @@ session-started = Начата
 session-last-seen = Последняя активность
 session-end = Завершить
 sign-out-everywhere-else = Выйти на всех других устройствах
-sessions-ended = Завершено других сессий: { $count }.
+sessions-ended = { $count ->
+    [one] Завершён ещё { $count } сеанс.
+    [few] Завершены ещё { $count } сеанса.
+   *[other] Завершено ещё { $count } сеансов.
+}
 connection-lost = Невозможно подключиться к серверу. Страница будет перезагружена автоматически при восстановлении соединения.
 email-verify-subject = Подтвердите адрес электронной почты
-email-verify-text = Ваш код подтверждения: { $code }. Он действителен { $minutes } минут. Если вы его не запрашивали, проигнорируйте это письмо.
+email-verify-text = Ваш код подтверждения: { $code }. Он действителен { $minutes ->
+        [one] { $minutes } минуту
+        [few] { $minutes } минуты
+       *[other] { $minutes } минут
+    }. Если вы его не запрашивали, проигнорируйте это письмо.
 sms-verify-text = Ваш код подтверждения: { $code }. Действителен { $minutes } мин.
 code-title = Введите код
 code-label = Код
@@ -85,7 +93,11 @@ error-sign-in-expired = Время на вход истекло. Войдите 
 error-too-soon = Подождите { $seconds } с, прежде чем запрашивать новый код.
 result-wrong_code = Неверный код
 email-sign-in-subject = Ваш код для входа
-email-sign-in-text = Ваш код для входа: { $code }. Он действует { $minutes } мин. Если вы не пытались войти, немедленно смените пароль.
+email-sign-in-text = Ваш код для входа: { $code }. Он действует { $minutes ->
+        [one] { $minutes } минуту
+        [few] { $minutes } минуты
+       *[other] { $minutes } минут
+    }. Если вы не пытались войти, немедленно смените пароль.
 sms-sign-in-text = Код для входа: { $code }. Действует { $minutes } мин.
 security-authorization = Настройки авторизации
 security-email = Email
@@ -123,7 +135,11 @@ security-authenticator-removed = Приложение-аутентификато
 security-device-revoked = Устройство больше не доверенное: на нём будет запрошен код.
 security-error-password-needed = Чтобы внести это изменение, правильно введите текущий пароль.
 security-backup-codes-left = Осталось резервных кодов: { $count }.
-security-backup-codes-running-out = Осталось всего { $count } резервных кода. Создайте новый набор ниже.
+security-backup-codes-running-out = { $count ->
+    [one] Остался всего { $count } резервный код. Создайте новый набор ниже.
+    [few] Осталось всего { $count } резервных кода. Создайте новый набор ниже.
+   *[other] Осталось всего { $count } резервных кодов. Создайте новый набор ниже.
+}
 security-new-backup-codes = Создать новые резервные коды
 authenticator-title = Приложение-аутентификатор
 authenticator-intro = Используйте Google Authenticator, Duo или любое приложение одноразовых кодов вместо кодов по email или SMS.
@@ -200,9 +216,17 @@ action-grant-removed = Право отозвано
 action-dpa-accepted = Принято соглашение о защите данных
 action-account-created = Учётная запись создана
 email-reset-subject = Сброс пароля
-email-reset-text = Кто-то запросил сброс вашего пароля. Чтобы получить новый, откройте { $link } и подтвердите там. Ссылка действует { $hours } ч, один раз. Если это были не вы, проигнорируйте письмо: ваш пароль не изменится.
+email-reset-text = Кто-то запросил сброс вашего пароля. Чтобы получить новый, откройте { $link } и подтвердите там. Ссылка действует { $hours ->
+        [one] { $hours } час
+        [few] { $hours } часа
+       *[other] { $hours } часов
+    }, один раз. Если это были не вы, проигнорируйте письмо: ваш пароль не изменится.
 email-reset-request = Кто-то запросил сброс вашего пароля. Чтобы получить новый, откройте эту ссылку и подтвердите там:
-email-reset-valid = Ссылка действует { $hours } ч, один раз.
+email-reset-valid = Ссылка действует { $hours ->
+        [one] { $hours } час
+        [few] { $hours } часа
+       *[other] { $hours } часов
+    }, один раз.
 email-reset-ignore = Если это были не вы, проигнорируйте письмо: ваш пароль не изменится.
 forgot-title = Забыли пароль?
 forgot-intro = Введите имя пользователя и адрес электронной почты из ваших настроек. Мы отправим ссылку на новый пароль.
@@ -273,7 +297,10 @@ accounts-title = Учётные записи
 accounts-blocking-date = Дата блокировки
 accounts-no-blocking-date = Нет
 accounts-sms = Услуга SMS
-accounts-sms-left = Включена, осталось сообщений: { $count }
+accounts-sms-left = { $count ->
+    [one] Включена, остался { $count } SMS
+   *[other] Включена, осталось { $count } SMS
+}
 accounts-on = Включена
 accounts-off = Выключена
 accounts-email-notifications = Услуга «Email-уведомления»
@@ -286,3 +313,211 @@ accounts-sms-quota = Осталось SMS
 accounts-saved = Учётная запись сохранена.
 accounts-invalid = Проверьте дату и число сообщений.
 error-target-blocked = Учётная запись пользователя, от имени которого вы хотите работать, заблокирована.
+nav-label = Разделы
+settings = Настройки
+language = Язык
+error-title = Извините
+error-not-found = Такой страницы нет. Возможно, адрес набран с ошибкой или страница переехала.
+dpa-text = Мы обрабатываем ваши персональные данные (имя, контактные данные, историю входов и данные отслеживаемых вами объектов) только для оказания этой услуги вашей компании, по договору между вашей компанией и поставщиком услуги. Мы храним их не дольше, чем нужно, и никогда не продаём. Вы можете попросить администратора вашей компании выдать копию ваших данных, исправить их или удалить.
+security-sections = Разделы страницы
+security-language = Язык страниц, писем и SMS
+security-language-hint = Страница входа показывается на языке браузера, а после входа — на выбранном здесь.
+security-language-saved = Язык сохранён.
+history-as = как { $name }
+device-name = { $browser } на { $system }
+device-unknown = Неизвестное устройство
+home-attention = Требует внимания
+home-fix = Исправить
+home-change = Изменить
+home-sessions-open = { $count ->
+    [one] { $count } открытый сеанс
+    [few] { $count } открытых сеанса
+   *[other] { $count } открытых сеансов
+}
+home-see-sessions = Просмотреть и завершить сеансы
+home-last-sign-ins = Последние входы
+home-see-history = Вся история входов
+home-warning-blocking = Ваш аккаунт будет заблокирован { $date }. Чтобы продолжить работу, свяжитесь с поставщиком услуги.
+home-warning-email = Адрес электронной почты не подтверждён: коды и сброс пароля пока не могут на него приходить.
+home-warning-phone = Номер телефона не подтверждён: SMS с кодами пока не могут на него приходить.
+home-warning-two-factor = Двухфакторная аутентификация выключена: чтобы войти под вашим именем, достаточно украденного пароля.
+blocked-title = Ваш аккаунт заблокирован
+blocked-since = Заблокирован с { $date }.
+blocked-meaning = Никто из вашей компании не может войти, пока поставщик услуги не снимет блокировку. Ваши данные и настройки сохранены, ничего не удалено. Пароль введён верно: сбрасывать его не нужно.
+blocked-whom = К кому обратиться
+blocked-no-contact = Обратитесь к администратору вашей компании или к поставщику услуги.
+audit-system = Система
+audit-acting = { $person } как { $as }
+company-audit-details = Подробности
+company-audit-empty = Нет событий под эти условия.
+company-new-user = Новый пользователь
+company-status = Состояние
+company-last-sign-in = Последний вход
+company-actions = Действия
+company-administrator = Администратор
+company-locked = Заблокирован после ошибок
+company-active = Активен
+company-never = Никогда
+company-confirm-reset = Сбросить второй фактор пользователя { $user }? Аутентификатор, резервные коды и доверенные устройства будут удалены, 2FA выключится.
+company-confirm-end-sessions = Завершить все сеансы пользователя { $user }? Ему придётся заново войти везде.
+company-initial-password = Начальный пароль
+company-vouch-email = Я знаю, что это адрес пользователя (без кода подтверждения)
+company-vouch-phone = Я знаю, что это номер пользователя (без кода подтверждения)
+company-user-rights = Права
+company-set-password = Задать новый пароль
+company-set-password-hint = Оставьте пустым, чтобы не менять пароль. Заданный вами пароль пользователь сменит при следующем входе, если ему разрешено менять пароль.
+company-create-user = Создать пользователя
+company-rights-title = Кто может входить как этот пользователь или управлять им
+company-rights-hint = «Входить как» позволяет войти под этим пользователем через «Войти как»; «Управлять» позволяет менять его настройки.
+company-rights-nobody = В компании пока больше никого нет.
+company-user-created = Пользователь создан.
+company-user-saved = Пользователь сохранён.
+company-rights-saved = Права сохранены.
+company-error-username-taken = Это имя пользователя занято.
+company-error-username = Имя пользователя: от 1 до 64 букв, цифр, точек, дефисов или подчёркиваний.
+company-error-password-needed = Задайте пароль новому пользователю.
+detail-yes = да
+detail-no = нет
+detail-app = Приложение
+detail-apps = Приложения
+detail-channel = Канал
+detail-destination = Куда
+detail-fallback = Отправлен по email вместо SMS
+detail-method = Способ
+detail-result = Результат
+detail-user_agent = Браузер
+detail-days = Дней
+detail-minutes = Минут
+detail-scope = Из-за
+detail-failures = Ошибок
+detail-right = Право
+detail-holder = Кому (id пользователя)
+detail-version = Версия
+detail-sessions_ended = Завершено сеансов
+detail-other_sessions_ended = Завершено других сеансов
+detail-trusted_devices_revoked = Удалено доверенных устройств
+detail-authenticator_removed = Аутентификатор удалён
+detail-had_password_failures = Были неверные пароли
+detail-had_code_failures = Были неверные коды
+detail-device = Устройство
+detail-region = Регион
+detail-source = Источник
+detail-matched = Адрес совпал
+detail-confirmed = Адрес подтверждён
+detail-via = Через
+detail-by = С помощью
+detail-session_ip = Адрес сеанса
+detail-username = Имя пользователя
+detail-top_user = Администратор
+detail-can_change_password = Может менять пароль
+detail-can_send_sms = Может получать SMS
+detail-must_change_password = Должен сменить пароль при следующем входе
+detail-email_verified = Email подтверждён
+detail-phone_verified = Телефон подтверждён
+detail-two_factor = 2FA
+detail-email = Email
+detail-phone = Телефон
+detail-language = Язык
+detail-notify_account_blocking = Уведомления о блокировке
+detail-name = Название
+detail-parent_id = Родительский аккаунт (id)
+detail-sms_quota = Лимит SMS
+detail-sms = SMS
+detail-quota = лимит
+detail-blocking_at = Дата блокировки
+detail-blocking_date = Дата блокировки
+detail-email_notifications = Email-уведомления
+detail-login_as = Вход как
+detail-web = Веб-приложение
+detail-manager = Приложение Manager
+value-web = Веб-приложение
+value-manager = Приложение Manager
+value-email = email
+value-sms = SMS
+value-totp = приложение-аутентификатор
+value-password = неверных паролей
+value-code = неверных кодов
+value-act_as = Входить как
+value-manage = Управлять
+value-ok = вход выполнен
+value-wrong_password = неверный пароль
+value-wrong_code = неверный код
+value-account_blocked = аккаунт заблокирован
+value-login_as = «Войти как»
+audit-not-signed-in = { $name } (без входа)
+flespi-keep-hint = Оставьте поле токена пустым, чтобы сохранить текущий токен, например чтобы сменить только регион.
+company-find-user = Найти пользователя
+company-users-range = Пользователи { $from }–{ $to } из { $total }
+company-previous = ← Назад
+company-next = Далее →
+accounts-new-title = Новый аккаунт внутри { $parent }
+accounts-name = Название
+accounts-first-admin = Первый администратор
+accounts-first-admin-hint = Этот пароль нужно будет сменить при первом входе.
+accounts-new-sms-hint = Оставьте пустым, чтобы услуга SMS была выключена.
+accounts-create = Создать аккаунт
+accounts-created = Аккаунт создан. Его администратор уже может войти.
+accounts-error-taken = Это название аккаунта или имя пользователя уже занято.
+accounts-error-name = Название: от 1 до 100 символов.
+
+## Signing in to the platform's other apps (OpenID Connect)
+error-oidc-unknown-client = Это приложение здесь неизвестно. Попросите администратора приложения проверить настройки входа.
+error-oidc-redirect-uri = Приложение просит вернуть вас по адресу, который оно не регистрировало. Попросите администратора приложения проверить настройки входа.
+oidc-continue-title = Продолжение
+oidc-continue-text = Возвращаем вас в приложение…
+oidc-continue-link = Продолжить
+oidc-consent-title = Разрешить { $client }?
+oidc-consent-text = { $client }, приложение компании { $company }, просит выполнить ваш вход. Оно узнает:
+oidc-consent-profile = ваше имя пользователя, язык и компанию
+oidc-consent-email = ваш адрес электронной почты
+oidc-consent-allow = Разрешить
+oidc-consent-deny = Отказать
+oidc-logout-title = Выйти?
+oidc-logout-text = { $client } просит выполнить выход из всех приложений платформы.
+oidc-logout-text-unknown = Приложение просит выполнить выход из всех приложений платформы.
+oidc-logout-confirm = Выйти
+oidc-logout-stay = Остаться в системе
+oidc-signed-out = Вы вышли из системы.
+action-oidc-granted = Вход в приложение
+action-oidc-refreshed = Токены приложения обновлены
+action-oidc-revoked = Доступ приложения отозван
+action-oidc-code_reused = Код входа в приложение использован дважды: доступ отозван
+action-oidc-refresh_reused = Токен приложения использован дважды: доступ отозван
+action-oidc-signed_out = Выход из приложения
+action-oidc_client-created = Приложение зарегистрировано для входа
+action-oidc_client-deleted = Приложение удалено из входа
+detail-client = Приложение
+detail-client_id = Идентификатор клиента
+detail-grant = Разрешение
+detail-scopes = Области доступа
+detail-public = Публичный клиент
+detail-redirect_uris = Адреса возврата
+apps-title = Приложения
+apps-intro = Приложения, в которые ваши сотрудники входят через этот сервер (OpenID Connect), например система отчётов или Grafana. Каждое получает идентификатор клиента, конфиденциальное — ещё и секрет.
+apps-none = Приложений пока нет.
+apps-name = Название
+apps-kind = Тип
+apps-public = Публичное (PKCE)
+apps-confidential = Конфиденциальное
+apps-redirect-uris = Адреса возврата
+apps-logout-uris = Адреса после выхода (необязательно)
+apps-uris-hint = По одному в строке, в точности как их отправляет приложение; https или http для localhost.
+apps-public-hint = Публичное приложение (мобильное или одностраничное): без секрета, с PKCE
+apps-alg = Подпись ID-токена
+apps-new = Зарегистрировать приложение
+apps-create = Зарегистрировать
+apps-created = Приложение зарегистрировано. Укажите эти значения в его настройках входа.
+apps-secret-once = Секрет показывается только сейчас. Скопируйте его, прежде чем уйти со страницы.
+apps-delete = Удалить
+apps-delete-confirm = Удалить { $app }? Все, кто вошёл в него через этот сервер, сразу выйдут из него.
+apps-deleted = Приложение удалено.
+apps-error-uris = Проверьте адреса возврата: по одному в строке, каждый https (или http для localhost), без #.
+apps-error-name = Дайте приложению название длиной от 1 до 100 символов.
+action-oidc-refused = Вход в приложение отклонён
+detail-reason = Причина
+value-other_client = выдан другому приложению
+value-code_expired = срок кода истёк
+value-redirect_uri = другой адрес возврата
+value-pkce = доказательство PKCE не совпало
+value-revoked = доступ был отозван
+value-session_ended = сеанс завершён

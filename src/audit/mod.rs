@@ -65,9 +65,11 @@ impl Event {
 
 /// Appends `event` to its account's chain, inside the caller's transaction.
 pub async fn record(tx: &mut Tx, event: Event, now: i64) -> Result<()> {
-    let (seq, prev) = tx.advance_audit_chain(event.account_id).await?;
+    let lane = chain::lane_of(event.actor_id.or(event.subject_id));
+    let (seq, prev) = tx.advance_audit_chain(event.account_id, lane).await?;
     let sealed = Sealed {
         account_id: event.account_id,
+        lane,
         seq,
         at: now,
         actor_id: event.actor_id,
@@ -95,7 +97,9 @@ pub struct Named {
 pub struct Entry {
     /// Pass as `before` for older entries.
     pub id: i64,
-    /// Its number in the account's chain.
+    /// Which of the account's chains it is sealed in (see `portcullis audit verify`).
+    pub lane: i32,
+    /// Its number in its lane's chain.
     pub seq: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub time: OffsetDateTime,
@@ -109,7 +113,7 @@ pub struct Entry {
     #[schema(value_type = Object)]
     pub details: Value,
     pub ip: Option<String>,
-    /// Hex MAC of the event before (`null` for the first).
+    /// Hex MAC of the event before it in its lane (`null` for the first).
     pub prev_hash: Option<String>,
     /// Hex MAC (HMAC-SHA-256 under the audit key) over `prev_hash` and this event's content.
     pub hash: String,
@@ -137,6 +141,7 @@ pub async fn page(
         .take(limit as usize)
         .map(|r| Entry {
             id: r.id,
+            lane: r.lane,
             seq: r.seq,
             time: from_unix(r.at),
             user: named(r.actor_id, r.actor_name),
@@ -157,7 +162,7 @@ pub async fn page(
 pub const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 
 /// Entries as CSV, one row each: time, user, acting as, for whom, action, details, IP,
-/// number and hashes, so an export can be checked offline.
+/// lane, number and hashes, so an export can be checked offline.
 pub fn to_csv(entries: &[Entry]) -> Result<String> {
     let mut out = csv::Writer::from_writer(Vec::new());
     // A spreadsheet would run a name starting with `=`, `+`, `-`, `@`, a tab or a carriage
@@ -175,6 +180,7 @@ pub fn to_csv(entries: &[Entry]) -> Result<String> {
         "action",
         "details",
         "ip",
+        "lane",
         "seq",
         "prev_hash",
         "hash",
@@ -190,6 +196,7 @@ pub fn to_csv(entries: &[Entry]) -> Result<String> {
             e.action.clone(),
             e.details.to_string(),
             e.ip.clone().unwrap_or_default(),
+            e.lane.to_string(),
             e.seq.to_string(),
             e.prev_hash.clone().unwrap_or_default(),
             e.hash.clone(),

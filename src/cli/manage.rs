@@ -314,7 +314,7 @@ fn parse_right(s: &str) -> Option<Right> {
     [Right::ActAs, Right::Manage].into_iter().find(|r| r.as_str() == s)
 }
 
-async fn account_named(app: &App, name: &str) -> anyhow::Result<crate::values::Account> {
+pub(super) async fn account_named(app: &App, name: &str) -> anyhow::Result<crate::values::Account> {
     let found = app.store.read().await?.account_by_name(name).await?;
     found.ok_or_else(|| anyhow::anyhow!("no account named {name:?}"))
 }

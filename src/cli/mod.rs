@@ -9,8 +9,10 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 mod manage;
+mod openid;
 
 pub use manage::{AccountCommand, RightArg, UserCommand};
+pub use openid::{ClientCommand, KeysCommand};
 
 use crate::{
     app::App,
@@ -57,6 +59,12 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the apps that sign people in through Portcullis (OpenID Connect clients).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage the keys that sign ID tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -100,6 +108,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Account(command) => manage::account(&app, command).await?,
         Command::User(command) => manage::user(&app, command).await?,
+        Command::Client(command) => openid::client(&app, command).await?,
+        Command::Keys(command) => openid::keys(&app, command).await?,
         Command::Purge => {
             let purged = purge::run(&app.store, app.lifetimes.idle, to_unix(app.now())).await?;
             let counts: serde_json::Map<String, serde_json::Value> =
@@ -133,13 +143,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("{value}");
                 }
                 anyhow::bail!(
-                    "the audit trail of account {} breaks at event {}: {}{}",
+                    "the audit trail of account {} breaks at event {} of lane {}: {}{}",
                     first.account_id,
                     first.seq,
+                    first.lane,
                     first.problem,
                     match found.breaks.len() {
                         1 => String::new(),
-                        n => format!(" (and {} more accounts)", n - 1),
+                        n => format!(" (and {} more breaks)", n - 1),
                     }
                 );
             }
@@ -170,6 +181,14 @@ async fn serve(app: App, seed_demo: bool) -> anyhow::Result<()> {
         false
     };
     let server = Server::bind(app).await?;
+    // The keys that sign ID tokens, made on the first start (in the background: the RSA
+    // key takes a moment); instances starting together make them once.
+    let keys = server.app.clone();
+    tokio::spawn(async move {
+        if let Err(e) = crate::oidc::signing::ensure(&keys.store, &keys.keys, to_unix(keys.now())).await {
+            tracing::warn!(error = %e, "the ID token signing keys could not be made yet; they will be at first use");
+        }
+    });
     let url = server
         .app
         .config

@@ -9,6 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
 
 use crate::error::Error;
 
@@ -20,7 +21,16 @@ impl IntoResponse for Error {
             Error::Locked { retry_after } => {
                 (StatusCode::LOCKED, "locked", json!({ "retry_after": retry_after.whole_seconds() }))
             }
-            Error::AccountBlocked => (StatusCode::FORBIDDEN, "account_blocked", json!({})),
+            Error::AccountBlocked { notice } => {
+                let details = notice.as_ref().map_or_else(
+                    || json!({}),
+                    |n| {
+                        let since = crate::clock::from_unix(n.since).format(&Rfc3339).unwrap_or_default();
+                        json!({ "blocked_from": since, "contact": n.contact })
+                    },
+                );
+                (StatusCode::FORBIDDEN, "account_blocked", details)
+            }
             Error::TargetBlocked => (StatusCode::FORBIDDEN, "target_account_blocked", json!({})),
             Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", json!({})),
             Error::PendingDuty { pending } => {
@@ -55,6 +65,8 @@ impl IntoResponse for Error {
             ),
             Error::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded", json!({})),
             Error::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", json!({})),
+            Error::Contended => (StatusCode::SERVICE_UNAVAILABLE, "contended", json!({})),
+            Error::OAuth { error, .. } => (StatusCode::BAD_REQUEST, *error, json!({})),
             Error::Unreachable { service } => {
                 (StatusCode::BAD_GATEWAY, "unreachable", json!({ "service": service }))
             }
@@ -68,13 +80,16 @@ impl IntoResponse for Error {
             Error::Locked { retry_after } | Error::TooSoon { retry_after } => {
                 Some(retry_after.whole_seconds())
             }
-            Error::Overloaded => Some(1),
+            Error::Overloaded | Error::Contended => Some(1),
             Error::Unavailable => Some(5),
             _ => None,
         };
         let mut response = error_response(status, code, &message, extra);
         if let Some(secs) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if matches!(self, Error::Contended) {
+            mark_contended(&mut response);
         }
         response
     }
@@ -131,6 +146,24 @@ fn error_response(status: StatusCode, code: &str, message: &str, extra: Value) -
         body.extend(extra);
     }
     (status, Json(body)).into_response()
+}
+
+/// What the error mappings put on the answer of a request that the database aborted for a
+/// concurrent one, which may be run again whole.
+#[derive(Clone, Copy, Debug)]
+struct Contended;
+
+pub fn mark_contended(response: &mut Response) {
+    response.extensions_mut().insert(Contended);
+}
+
+pub fn is_contended(response: &Response) -> bool {
+    response.extensions().get::<Contended>().is_some()
+}
+
+/// An error answer in the usual shape, for the layers that answer before any handler.
+pub fn answer(status: StatusCode, code: &str, message: &str) -> Response {
+    error_response(status, code, message, json!({}))
 }
 
 /// The answer for a path that does not exist.

@@ -19,7 +19,9 @@ use crate::app::App;
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod oauth;
 mod ops;
+mod retry;
 mod web;
 
 pub fn router(app: App) -> Router {
@@ -27,15 +29,19 @@ pub fn router(app: App) -> Router {
     let deadline = std::time::Duration::from_secs(app.config.request_timeout_seconds);
     // Browsers that reached us over https are told to keep to it.
     let hsts = (app.config.public_url().scheme() == "https").then_some("max-age=31536000; includeSubDomains");
-    Router::new()
+    let floor = app.config.bench_floor.then(|| Router::new().route("/bench/floor", get(ops::floor)));
+    let site = Router::new()
+        .merge(floor.unwrap_or_default())
         .merge(api::routes())
         .merge(web::routes())
+        .merge(oauth::routes())
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .fallback(error::not_found)
+        .fallback(web::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(max_body, retry::retry_contended))
         .layer(middleware::from_fn(finish_changes))
         .layer(middleware::from_fn_with_state(deadline, answer_in_time))
         .layer(middleware::from_fn(record_metrics))
@@ -53,9 +59,12 @@ pub fn router(app: App) -> Router {
         .layer(header_layer(
             header::CONTENT_SECURITY_POLICY,
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+             object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'",
         ))
-        .with_state(app)
+        .with_state(app);
+    // Outside the routes: a tab's request is routed by the path it has once the tab's
+    // prefix is off.
+    Router::new().fallback_service(tower::Layer::layer(&middleware::from_fn(web::tabs::enter), site))
 }
 
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

@@ -28,3 +28,9 @@ pub async fn readyz(State(app): State<App>) -> impl IntoResponse {
 pub async fn metrics() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render())
 }
+
+/// `GET /bench/floor` (only with `PORTCULLIS_BENCH_FLOOR`): one primary-key `SELECT` on the
+/// same pool as the session check, and nothing else; the benchmark's reference.
+pub async fn floor(State(app): State<App>) -> crate::error::Result<&'static str> {
+    Ok(if app.store.floor_probe().await? { "ok" } else { "empty" })
+}

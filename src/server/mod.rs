@@ -26,6 +26,7 @@ impl Server {
             .await
             .with_context(|| format!("cannot listen on {}", app.config.listen))?;
         let addr = listener.local_addr()?;
+        app.bound_to(addr);
         Ok(Server { app, listener, addr })
     }
 

@@ -27,9 +27,6 @@ pub struct NewAccount {
     pub email_notifications: bool,
 }
 
-/// The PostgreSQL advisory lock that makes refreshes of `blocked_from` take turns.
-const BLOCKING_DATES_LOCK: i64 = 0x706f_7274_626c_6b64;
-
 /// `SELECT <every column> FROM accounts <rest>`.
 macro_rules! select {
     ($rest:literal) => {
@@ -108,16 +105,12 @@ impl Tx {
     }
 
     /// Recomputes the blocking date in force for the account and every account below it,
-    /// after its own date changed or it was created. Refreshes take turns (on PostgreSQL
-    /// an advisory lock held to the end of the transaction), so each one reads the
-    /// dates every earlier one committed and none leaves a branch stale.
+    /// after its own date changed or it was created. Refreshes take turns (on PostgreSQL by
+    /// locking a row of `turns` to the end of the transaction: a row lock, which distributed
+    /// engines have and advisory locks they lack), so each one reads the dates every earlier
+    /// one committed and none leaves a branch stale.
     pub async fn refresh_blocked_from(&mut self, id: AccountId) -> Result<()> {
-        if let super::db::Db::Postgres(tx) = &mut self.db {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(BLOCKING_DATES_LOCK)
-                .execute(&mut **tx)
-                .await?;
-        }
+        self.take_turn("blocking_dates").await?;
         with_tx!(self, c => sqlx::query(
             "WITH RECURSIVE down(id, blocked_from, depth) AS ( \
                 SELECT a.id, CASE WHEN a.blocking_at IS NULL THEN p.blocked_from \

@@ -185,7 +185,7 @@ impl Tx {
     pub async fn trusted_devices(&mut self, user: UserId, now: i64) -> Result<Vec<DeviceRow>> {
         Ok(with_tx!(self, c => sqlx::query_as(
             "SELECT id, user_agent, ip, created_at, expires_at FROM trusted_devices \
-             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY id DESC",
+             WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id DESC",
         )
         .bind(user)
         .bind(now)

@@ -10,11 +10,8 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
-use crate::{
-    error::{Result, is_outage},
-    keys::SecretKey,
-    values::skeleton_of,
-};
+use super::breaker::Breaker;
+use crate::{error::Result, keys::SecretKey, values::skeleton_of};
 
 /// Runs `$body` with `$conn` bound to the transaction's connection, whichever backend.
 macro_rules! with_tx {
@@ -77,49 +74,8 @@ pub struct Store {
     pub(super) backend: Backend,
     keys: SecretKey,
     pub(super) breaker: std::sync::Arc<Breaker>,
-}
-
-/// Fails fast while the database is out of reach. Reaching a database that is down
-/// takes the pool's whole timeout; after one such failure, requests for the next second
-/// get an error at once, and the first after it tries again.
-#[derive(Debug)]
-pub(super) struct Breaker {
-    since: std::time::Instant,
-    /// Milliseconds after `since` until which nobody tries.
-    open_until: std::sync::atomic::AtomicU64,
-}
-
-impl Default for Breaker {
-    fn default() -> Self {
-        Self { since: std::time::Instant::now(), open_until: Default::default() }
-    }
-}
-
-impl Breaker {
-    const OPEN_FOR_MS: u64 = 1000;
-
-    fn elapsed_ms(&self) -> u64 {
-        self.since.elapsed().as_millis() as u64
-    }
-
-    pub(super) fn check(&self) -> sqlx::Result<()> {
-        // Never opened (the usual case): no clock read on the way to every query.
-        let until = self.open_until.load(std::sync::atomic::Ordering::Relaxed);
-        match until != 0 && until > self.elapsed_ms() {
-            true => Err(sqlx::Error::PoolTimedOut),
-            false => Ok(()),
-        }
-    }
-
-    pub(super) fn observe<T>(&self, result: sqlx::Result<T>) -> sqlx::Result<T> {
-        if let Err(e) = &result
-            && is_outage(e)
-        {
-            let until = self.elapsed_ms() + Self::OPEN_FOR_MS;
-            self.open_until.store(until, std::sync::atomic::Ordering::Relaxed);
-        }
-        result
-    }
+    /// PostgreSQL: the session checks' shared reads.
+    pub(super) checks: Option<super::session_check::Batches>,
 }
 
 #[derive(Clone, Debug)]
@@ -155,25 +111,42 @@ pub(super) enum Db {
 }
 
 impl Store {
-    /// Connects to `url` (`sqlite://...` or `postgres://...`), creating a SQLite file if
-    /// missing. Fails with the reason when the database cannot be reached.
-    pub async fn connect(url: &str, keys: SecretKey) -> anyhow::Result<Self> {
-        Ok(Self { backend: Backend::connect(url).await?, keys, breaker: Default::default() })
+    /// Connects to `url` (`sqlite://...` or `postgres://...`, with at most `pool`
+    /// connections), creating a SQLite file if missing. Fails with the reason when the
+    /// database cannot be reached.
+    pub async fn connect(url: &str, pool: u32, keys: SecretKey) -> anyhow::Result<Self> {
+        let backend = Backend::connect(url, pool).await?;
+        let breaker: std::sync::Arc<Breaker> = Default::default();
+        let checks = match &backend {
+            Backend::Postgres(pool) => {
+                Some(super::session_check::Batches::start(pool.clone(), breaker.clone()))
+            }
+            Backend::Sqlite(_) => None,
+        };
+        Ok(Self { backend, keys, breaker, checks })
     }
 
-    /// Brings the schema up to date.
+    /// Brings the schema up to date. On PostgreSQL one instance migrates while any others
+    /// starting at the same time wait for it (sqlx holds a lock for the run). An instance
+    /// older than the database refuses to start.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        match &self.backend {
+        let migrated = match &self.backend {
             Backend::Sqlite(sqlite) => SQLITE_MIGRATIONS.run(&sqlite.pool).await,
             Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
+        };
+        if let Err(sqlx::migrate::MigrateError::VersionMissing(version)) = migrated {
+            anyhow::bail!(
+                "the database was migrated by a newer release of Portcullis (migration {version} is unknown \
+                 to this one); run that release or a later one"
+            );
         }
-        .context("database migration failed")?;
+        migrated.context("database migration failed")?;
         self.fill_username_skeletons().await.context("filling in username skeletons failed")
     }
 }
 
 impl Backend {
-    async fn connect(url: &str) -> anyhow::Result<Self> {
+    async fn connect(url: &str, pool: u32) -> anyhow::Result<Self> {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .with_context(|| "PORTCULLIS_DATABASE_URL is not a valid SQLite URL")?
@@ -198,7 +171,7 @@ impl Backend {
             Ok(Self::Sqlite(SqliteStore { pool, reads, writers, touching }))
         } else {
             let pool = PgPoolOptions::new()
-                .max_connections(16)
+                .max_connections(pool)
                 .acquire_timeout(Duration::from_secs(3))
                 .connect(url)
                 .await
@@ -254,6 +227,15 @@ impl Store {
         &self.keys
     }
 
+    /// One primary-key `SELECT` on the pool: the floor the session check is measured against.
+    pub async fn floor_probe(&self) -> Result<bool> {
+        let found: Option<i64> = with_pool!(self, pool => sqlx::query_scalar("SELECT id FROM accounts WHERE id = $1")
+            .bind(1_i64)
+            .fetch_optional(pool)
+            .await)?;
+        Ok(found.is_some())
+    }
+
     /// Whether the database answers: for `/readyz`.
     /// It tries even while the breaker is open, and opens it when the database does not
     /// answer within a second.
@@ -277,6 +259,20 @@ impl Store {
 }
 
 impl Tx {
+    /// Waits for the turn `name` (a row of `turns`) and holds it to the end of the
+    /// transaction, so that work of that name runs one instance at a time. On PostgreSQL a
+    /// row lock (distributed engines have those, not advisory locks); SQLite's one writer
+    /// already takes turns.
+    pub async fn take_turn(&mut self, name: &'static str) -> Result<()> {
+        if let Db::Postgres(tx) = &mut self.db {
+            sqlx::query("SELECT name FROM turns WHERE name = $1 FOR UPDATE")
+                .bind(name)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub async fn commit(self) -> sqlx::Result<()> {
         match self.db {
             Db::Sqlite(tx, _turn) => tx.commit().await,

@@ -24,10 +24,39 @@ pub enum Expired {
     AbandonedMessages,
     /// Blocking notices of days before `$1` (a day number).
     Notices,
+    /// OpenID Connect authorization codes.
+    OidcCodes,
+    /// Refresh tokens of grants that are over: revoked, or their session ended.
+    OidcRefreshTokens,
+    /// Grants that are over, once their tokens and codes are gone.
+    OidcGrants,
+    /// Retired signing keys no longer published.
+    OidcKeys,
+}
+
+/// The grants that are over: revoked, or their session ended, expired or went idle,
+/// before `$1`.
+macro_rules! grants_over {
+    () => {
+        "SELECT g.id FROM oidc_grants g JOIN sessions s ON s.id = g.session_id \
+         WHERE g.revoked_at < $1 OR s.ended_at < $1 OR s.expires_at < $1 OR (NOT s.remember AND s.last_seen_at < $1)"
+    };
+}
+
+/// Sessions no grant or code of an app refers to any more (those go first).
+macro_rules! unreferenced {
+    () => {
+        " AND NOT EXISTS (SELECT 1 FROM oidc_grants g WHERE g.session_id = sessions.id) \
+         AND NOT EXISTS (SELECT 1 FROM oidc_codes c WHERE c.session_id = sessions.id)"
+    };
 }
 
 impl Expired {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 15] = [
+        Self::OidcCodes,
+        Self::OidcRefreshTokens,
+        Self::OidcGrants,
+        Self::OidcKeys,
         Self::Sessions,
         Self::EndedSessions,
         Self::IdleSessions,
@@ -43,17 +72,41 @@ impl Expired {
 
     fn statement(self) -> &'static str {
         match self {
-            Self::Sessions => {
+            Self::Sessions => concat!(
+                "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < $1",
+                unreferenced!(),
+                " LIMIT $2)"
+            ),
+            Self::EndedSessions => concat!(
                 "DELETE FROM sessions WHERE id IN \
-                 (SELECT id FROM sessions WHERE expires_at < $1 LIMIT $2)"
-            }
-            Self::EndedSessions => {
-                "DELETE FROM sessions WHERE id IN \
-                 (SELECT id FROM sessions WHERE ended_at IS NOT NULL AND ended_at < $1 LIMIT $2)"
-            }
-            Self::IdleSessions => {
+                 (SELECT id FROM sessions WHERE ended_at IS NOT NULL AND ended_at < $1",
+                unreferenced!(),
+                " LIMIT $2)"
+            ),
+            Self::IdleSessions => concat!(
                 "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
-                 WHERE NOT remember AND ended_at IS NULL AND last_seen_at < $1 LIMIT $2)"
+                 WHERE NOT remember AND ended_at IS NULL AND last_seen_at < $1",
+                unreferenced!(),
+                " LIMIT $2)"
+            ),
+            Self::OidcCodes => {
+                "DELETE FROM oidc_codes WHERE code_hash IN \
+                 (SELECT code_hash FROM oidc_codes WHERE expires_at < $1 LIMIT $2)"
+            }
+            Self::OidcRefreshTokens => concat!(
+                "DELETE FROM oidc_refresh_tokens WHERE token_hash IN (SELECT token_hash FROM oidc_refresh_tokens \
+                 WHERE grant_id IN (",
+                grants_over!(),
+                ") LIMIT $2)"
+            ),
+            Self::OidcGrants => concat!(
+                "DELETE FROM oidc_grants WHERE id IN (SELECT id FROM oidc_grants WHERE id IN (",
+                grants_over!(),
+                ") AND NOT EXISTS (SELECT 1 FROM oidc_refresh_tokens r WHERE r.grant_id = oidc_grants.id) \
+                 AND NOT EXISTS (SELECT 1 FROM oidc_codes c WHERE c.grant_id = oidc_grants.id) LIMIT $2)"
+            ),
+            Self::OidcKeys => {
+                "DELETE FROM oidc_keys WHERE kid IN (SELECT kid FROM oidc_keys WHERE retired_at < $1 LIMIT $2)"
             }
             Self::Challenges => {
                 "DELETE FROM challenges WHERE id IN \
@@ -104,6 +157,10 @@ impl Expired {
             Self::SentMessages => "sent_messages",
             Self::AbandonedMessages => "abandoned_messages",
             Self::Notices => "blocking_notices",
+            Self::OidcCodes => "oidc_codes",
+            Self::OidcRefreshTokens => "oidc_refresh_tokens",
+            Self::OidcGrants => "oidc_grants",
+            Self::OidcKeys => "oidc_keys",
         }
     }
 }

@@ -22,6 +22,17 @@ pub struct NewSession {
     pub ip: String,
     pub user_agent: String,
     pub remember: bool,
+    /// How the person proved who they are: when the password was typed (`None`: now)
+    /// and the factors used (RFC 8176 values, space-separated).
+    pub signed_in: Option<i64>,
+    pub amr: String,
+}
+
+/// How a session was signed in to.
+#[derive(Debug, Clone, FromRow)]
+pub struct SignInFacts {
+    pub auth_time: i64,
+    pub amr: String,
 }
 
 /// A session as its owner lists it: one they signed in to, or one someone else opened
@@ -46,6 +57,9 @@ impl Store {
     pub async fn session_by_hash(&self, hash: &TokenHash) -> Result<Option<SessionView>> {
         if let Backend::Sqlite(SqliteStore { reads: Some(reads), .. }) = &self.backend {
             return Ok(reads.session_by_hash(hash)?);
+        }
+        if let Some(batches) = &self.checks {
+            return batches.session_by_hash(hash).await;
         }
         Ok(
             with_pool!(self, pool => sqlx::query_as(SESSION_BY_HASH).bind(&hash.0[..]).fetch_optional(pool).await)?,
@@ -94,7 +108,8 @@ impl Tx {
     ) -> Result<i64> {
         Ok(with_tx!(self, c => sqlx::query_scalar(
             "INSERT INTO sessions (token_hash, user_id, acting_as_id, app, ip, user_agent, remember, \
-             created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9) RETURNING id",
+             created_at, last_seen_at, expires_at, auth_time, amr) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11) RETURNING id",
         )
         .bind(&hash.0[..])
         .bind(s.user_id)
@@ -105,7 +120,19 @@ impl Tx {
         .bind(s.remember)
         .bind(now)
         .bind(expires_at)
+        .bind(s.signed_in.unwrap_or(now))
+        .bind(s.amr.as_str())
         .fetch_one(c)
+        .await)?)
+    }
+
+    /// When and how the person of a session signed in.
+    pub async fn sign_in_facts(&mut self, session: i64) -> Result<Option<SignInFacts>> {
+        Ok(with_tx!(self, c => sqlx::query_as(
+            "SELECT COALESCE(auth_time, created_at) AS auth_time, amr FROM sessions WHERE id = $1",
+        )
+        .bind(session)
+        .fetch_optional(c)
         .await)?)
     }
 
@@ -118,7 +145,7 @@ impl Tx {
                s.acting_as_id, s.app, s.ip, s.user_agent, s.remember, s.created_at, s.last_seen_at, s.expires_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE (s.user_id = $1 OR s.acting_as_id = $1) AND s.ended_at IS NULL AND s.expires_at > $2 \
-             ORDER BY s.id DESC",
+             ORDER BY s.created_at DESC, s.id DESC",
         )
         .bind(user)
         .bind(now)

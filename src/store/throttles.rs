@@ -28,26 +28,19 @@ impl Tx {
 
     /// The counter, created empty if missing and locked against concurrent writers until
     /// the transaction ends (a row lock on PostgreSQL; SQLite's write lock is already held).
+    /// One statement: an insert and then a separate update could find the row deleted in
+    /// between by a concurrent sign-in that cleared it, and return nothing.
     pub async fn throttle_for_update(&mut self, scope: &str, subject: &str, now: i64) -> Result<Counter> {
-        let row: Counter = with_tx!(self, c => {
-            sqlx::query(
-                "INSERT INTO throttles (scope, subject, failures, window_start) VALUES ($1, $2, 0, $3) \
-                 ON CONFLICT (scope, subject) DO NOTHING",
-            )
-            .bind(scope)
-            .bind(subject)
-            .bind(now)
-            .execute(&mut *c)
-            .await?;
-            sqlx::query_as(
-                "UPDATE throttles SET failures = failures WHERE scope = $1 AND subject = $2 \
-                 RETURNING failures, window_start, locked_until, lockouts",
-            )
-            .bind(scope)
-            .bind(subject)
-            .fetch_one(c)
-            .await
-        })?;
+        let row: Counter = with_tx!(self, c => sqlx::query_as(
+            "INSERT INTO throttles (scope, subject, failures, window_start) VALUES ($1, $2, 0, $3) \
+             ON CONFLICT (scope, subject) DO UPDATE SET failures = throttles.failures \
+             RETURNING failures, window_start, locked_until, lockouts",
+        )
+        .bind(scope)
+        .bind(subject)
+        .bind(now)
+        .fetch_one(c)
+        .await)?;
         Ok(row)
     }
 

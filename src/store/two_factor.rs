@@ -233,7 +233,7 @@ impl Tx {
     pub async fn challenge_of_user(&mut self, user: UserId) -> Result<Option<ChallengeRow>> {
         Ok(with_tx!(self, c => sqlx::query_as(
             "SELECT id, user_id, app, remember, acting_as_id, ip, user_agent, method, channel, destination, \
-             code_hash, sent_at, code_expires_at, expires_at FROM challenges WHERE user_id = $1 ORDER BY id DESC LIMIT 1",
+             code_hash, sent_at, code_expires_at, expires_at FROM challenges WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
         )
         .bind(user)
         .fetch_optional(c)

@@ -10,12 +10,14 @@ mod changes;
 mod grants;
 mod own;
 mod password;
+mod roster;
 
 pub use actions::{end_sessions, unlock};
 pub use changes::{UserChanges, update};
 pub use grants::set_grants;
 pub use own::{OwnChanges, SecuritySettings, security, update_own};
 pub use password::{PasswordChange, change_password};
+pub use roster::{Holder, Member, Selection, holders, member, members};
 
 use crate::{
     audit::{self, Event},

@@ -46,6 +46,10 @@ pub struct SecuritySettings {
     pub authenticator: bool,
     /// Unused backup codes.
     pub backup_codes_left: i64,
+    /// When the account is (or will be) blocked, its own date or one from above; for
+    /// the home page's warning.
+    #[serde(skip)]
+    pub account_blocked_from: Option<i64>,
 }
 
 /// Changes users may make to themselves; `None` leaves a field as it is. A new address
@@ -120,13 +124,15 @@ struct Facts {
     code_delivery: CodeDelivery,
     authenticator: bool,
     backup_codes_left: i64,
+    account_blocked_from: Option<i64>,
 }
 
 impl Facts {
     async fn of(tx: &mut Tx, user: &User) -> Result<Self> {
         let account = tx.account_by_id(user.account_id).await?;
         Ok(Self {
-            email_notifications_service: account.is_some_and(|a| a.email_notifications),
+            email_notifications_service: account.as_ref().is_some_and(|a| a.email_notifications),
+            account_blocked_from: account.and_then(|a| a.blocked_from),
             two_factor: mfa::settings(tx, user.id).await?,
             code_delivery: policy::of_account(tx, user.account_id).await?.delivery,
             authenticator: mfa::method::authenticator_on(tx, user.id).await?,
@@ -152,5 +158,6 @@ fn settings(user: User, facts: Facts) -> SecuritySettings {
         code_delivery: facts.code_delivery,
         authenticator: facts.authenticator,
         backup_codes_left: facts.backup_codes_left,
+        account_blocked_from: facts.account_blocked_from,
     }
 }

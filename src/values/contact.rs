@@ -12,6 +12,15 @@ pub struct Contact {
     pub email: String,
 }
 
+/// What a person whose account is blocked is told, once their password proved who they
+/// are: since when, and whom to turn to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    /// The blocking date in force (the account's own, or one from an account above).
+    pub since: i64,
+    pub contact: Contact,
+}
+
 impl Contact {
     pub fn is_set(&self) -> bool {
         !(self.name.is_empty() && self.phone.is_empty() && self.email.is_empty())

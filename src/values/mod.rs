@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod contact;
+pub mod device;
 pub mod fields;
 pub mod ids;
 pub mod session;

@@ -83,10 +83,15 @@ db_test! {
         assert_eq!(by("two_factor_policy.changed")["details"]["after"]["delivery"], "email_only");
         assert_eq!(by("user.updated")["details"]["after"]["email"], "driver@fleet.example");
         assert!(by("user.locked")["ip"].is_string());
-        // Each event names the hash of the one before it.
-        for pair in log.windows(2) {
-            assert_eq!(pair[0]["prev_hash"], pair[1]["hash"]);
-            assert_eq!(pair[0]["seq"].as_i64().unwrap(), pair[1]["seq"].as_i64().unwrap() + 1);
+        // Each event names the hash of the one before it in its lane.
+        let lanes: std::collections::BTreeSet<i64> = log.iter().map(|e| e["lane"].as_i64().unwrap()).collect();
+        assert!(lanes.len() > 1, "the administrator's and the driver's events are sealed side by side");
+        for lane in lanes {
+            let of_lane: Vec<&Value> = log.iter().filter(|e| e["lane"] == lane).collect();
+            for pair in of_lane.windows(2) {
+                assert_eq!(pair[0]["prev_hash"], pair[1]["hash"]);
+                assert_eq!(pair[0]["seq"].as_i64().unwrap(), pair[1]["seq"].as_i64().unwrap() + 1);
+            }
         }
     }
 }
@@ -138,11 +143,35 @@ db_test! {
         assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
         let text = response.text().await.unwrap();
         let mut lines = text.lines();
-        assert_eq!(lines.next(), Some("time,user,acting_as,subject,action,details,ip,seq,prev_hash,hash"));
+        assert_eq!(lines.next(), Some("time,user,acting_as,subject,action,details,ip,lane,seq,prev_hash,hash"));
         let all = events(&app, &admin, &acme, "limit=500").await;
         assert_eq!(lines.clone().count(), all.len());
         let created = lines.find(|l| l.contains("user.created") && l.contains("driver")).unwrap();
         assert!(created.contains(",'=driver,"), "a name that looks like a formula is defused: {created}");
         assert!(created.ends_with(all.iter().find(|e| e["subject"]["username"] == "=driver").unwrap()["hash"].as_str().unwrap()));
+    }
+}
+
+db_test! {
+    async fn sign_ins_of_many_people_of_one_company_at_once_are_all_sealed_in_a_trail_that_verifies(app: TestApp) {
+        // Each person's events go in a lane of their own, so the sign-ins do not queue on
+        // one chain head; two instances write at once.
+        let acme = app.company("acme").await;
+        let names: Vec<String> = (0..24).map(|i| format!("driver-{i}")).collect();
+        for name in &names {
+            app.user(acme.account, acme.admin, name).await;
+        }
+        let other = app.another_instance().await;
+        let sign_ins = names.iter().enumerate().map(|(i, name)| {
+            let instance = if i % 2 == 0 { &app } else { &other };
+            instance.login(name, PASSWORD)
+        });
+        for answer in futures_util::future::join_all(sign_ins).await {
+            assert_eq!(answer.status(), StatusCode::OK);
+        }
+        let lanes = app.column::<i32>("SELECT DISTINCT lane FROM audit_events WHERE action = 'sign_in'").await;
+        assert_eq!(lanes.len(), 16, "24 people fill every lane");
+        let verified = crate::cli::portcullis(&app, &["audit", "verify", "--json"]);
+        assert!(verified.status.success(), "{}", String::from_utf8_lossy(&verified.stderr));
     }
 }

@@ -15,6 +15,11 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::helpers::TestApp;
 
+mod checks;
+mod window;
+
+pub use window::{DESKTOP, PHONE};
+
 static BROWSERS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(2));
 
 pub struct Browser {
@@ -42,7 +47,7 @@ impl Browser {
                 "args": [
                     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    "--no-first-run", "--window-size=1200,900", "--lang=en-US",
+                    "--no-first-run", "--window-size=1280,900", "--lang=en-US", "--hide-scrollbars",
                     format!("--user-data-dir={}", profile.path().display()),
                 ],
             }
@@ -68,6 +73,7 @@ impl Browser {
 
     pub async fn goto(&self, path: &str) {
         self.client.goto(&format!("{}{}", self.base, path)).await.expect("navigates");
+        self.arrived().await;
     }
 
     pub async fn fill(&self, css: &str, value: &str) {
@@ -97,6 +103,16 @@ impl Browser {
 
     /// Clicks a link or button and waits until the page it leads to has replaced this one.
     pub async fn click(&self, css: &str) {
+        self.click_then(css, false).await;
+    }
+
+    /// Clicks a button that asks first ("End every session?"), says yes, and waits for
+    /// the page it leads to.
+    pub async fn click_and_confirm(&self, css: &str) {
+        self.click_then(css, true).await;
+    }
+
+    async fn click_then(&self, css: &str, confirm: bool) {
         let old_page = self.client.find(Locator::Css("html")).await.expect("a page");
         self.client
             .find(Locator::Css(css))
@@ -105,13 +121,29 @@ impl Browser {
             .click()
             .await
             .unwrap();
+        if confirm {
+            self.client.accept_alert().await.expect("the button asks first");
+        }
         for _ in 0..100 {
             if old_page.tag_name().await.is_err() {
-                return;
+                return self.arrived().await;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("clicking {css} led nowhere");
+    }
+
+    /// Every page a test reaches is checked once loaded: no serious accessibility fault,
+    /// nothing wider than the window.
+    async fn arrived(&self) {
+        for _ in 0..100 {
+            let state = self.client.execute("return document.readyState;", vec![]).await;
+            if state.is_ok_and(|s| s == "complete") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.assert_accessible_and_fits().await;
     }
 
     pub async fn text(&self, css: &str) -> String {
@@ -142,6 +174,16 @@ impl Browser {
         self.fill("#username", username).await;
         self.fill("#password", password).await;
         self.click("#sign-in").await;
+    }
+
+    /// Signs in with "Login as" on the sign-in page: as `username`, acting as `target`.
+    pub async fn sign_in_as(&self, username: &str, password: &str, target: &str) {
+        self.goto("/login").await;
+        self.fill("#username", username).await;
+        self.fill("#password", password).await;
+        self.client.find(Locator::Css("#login-as summary")).await.unwrap().click().await.unwrap();
+        self.fill("#login-as-user", target).await;
+        self.click("#sign-in-as").await;
     }
 
     pub async fn close(mut self) {

@@ -184,14 +184,14 @@ async fn an_administrator_sets_the_company_s_2fa_and_reads_it_in_the_audit_log()
     app.signed_in("driver").await;
     let browser = Browser::open(&app).await;
     browser.sign_in("driver", PASSWORD).await;
-    assert_eq!(browser.count("#company-link").await, 0);
+    assert_eq!(browser.count("#settings-link").await, 0);
     browser.goto("/company").await;
     assert!(browser.text("#error").await.contains("right"));
     browser.goto("/").await;
     browser.click("#sign-out").await;
 
     browser.sign_in("acme-admin", PASSWORD).await;
-    browser.click("#company-link").await;
+    browser.click("#settings-link").await;
     browser.client.find(fantoccini::Locator::Css("#delivery-email")).await.unwrap().click().await.unwrap();
     browser.fill("#contact-name", "Ops desk").await;
     browser.fill("#contact-phone", "+35387000000").await;
@@ -201,24 +201,25 @@ async fn an_administrator_sets_the_company_s_2fa_and_reads_it_in_the_audit_log()
     browser.client.find(fantoccini::Locator::Css("#default-web")).await.unwrap().click().await.unwrap();
     browser.click("#save-defaults").await;
     assert_eq!(browser.attr("#default-web", "checked").await.as_deref(), Some("true"));
-    assert_eq!(browser.count("#audit-log tr.two_factor_policy-changed").await, 2);
-    let newest = browser.text("#audit-log tbody tr:first-child").await;
-    assert!(newest.contains("acme-admin") && newest.contains("Company 2FA settings changed"), "{newest}");
-
     browser.fill("#contact-phone", "12").await;
     browser.click("#save-general").await;
     assert!(browser.text("#error").await.contains("international form"));
+
+    browser.click("#company-audit-link").await;
+    assert_eq!(browser.count("#audit-log tr.two_factor_policy-changed").await, 2);
+    let newest = browser.text("#audit-log tbody tr:first-child").await;
+    assert!(newest.contains("acme-admin") && newest.contains("Company 2FA settings changed"), "{newest}");
 
     browser.select("#filter-action", "sign_in").await;
     browser.click("#filter").await;
     assert!(browser.count("#audit-log tbody tr").await >= 2);
     assert_eq!(browser.count("#audit-log tr.two_factor_policy-changed").await, 0);
-    assert!(
-        browser.attr("#export-csv", "href").await.unwrap().ends_with("/company/audit.csv?action=sign_in")
-    );
+    assert!(browser.attr("#export-csv", "href").await.unwrap().ends_with("company/audit.csv?action=sign_in"));
 
-    browser.click("#user-driver .end-sessions").await;
+    browser.click("#company-users-link").await;
+    browser.click_and_confirm("#user-driver .end-sessions").await;
     assert!(browser.text("#notice").await.contains("sessions are ended"));
+    browser.click("#company-audit-link").await;
     assert_eq!(browser.count("#audit-log tr.sessions-ended_by_administrator").await, 1);
     browser.close().await;
 }
@@ -280,32 +281,14 @@ async fn an_administrator_logs_in_as_a_driver_switches_with_the_search_and_switc
     for user in ["driver", "dispatcher"] {
         app.signed_in(user).await;
     }
-    let admin = app.signed_in("acme-admin").await;
-    for target in [driver, dispatcher] {
-        let path = format!("/api/v1/users/{}/grants/{}", company.admin.0, target.0);
-        let grant = app.send(Method::PUT, &path, Some(&admin), Some(json!({ "rights": ["act_as"] }))).await;
-        assert_eq!(grant.status(), StatusCode::OK);
-    }
+    app.admin_may_act_as(&company, &[driver, dispatcher]).await;
     let browser = Browser::open(&app).await;
-    browser.goto("/login").await;
-    browser.fill("#username", "acme-admin").await;
-    browser.fill("#password", PASSWORD).await;
-    browser.client.find(fantoccini::Locator::Css("#login-as summary")).await.unwrap().click().await.unwrap();
-    browser.fill("#login-as-user", "driver").await;
-    browser.click("#sign-in-as").await;
+    browser.sign_in_as("acme-admin", PASSWORD, "driver").await;
     assert_eq!(browser.text("#who").await, "acme-admin (driver)");
     assert_eq!(browser.text("#username").await, "driver");
 
     // Switching back asks first.
-    let old_page = browser.client.find(fantoccini::Locator::Css("html")).await.unwrap();
-    browser.client.find(fantoccini::Locator::Css("#switch-back")).await.unwrap().click().await.unwrap();
-    browser.client.accept_alert().await.unwrap();
-    for _ in 0..100 {
-        if old_page.tag_name().await.is_err() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    browser.click_and_confirm("#switch-back").await;
     assert_eq!(browser.text("#who").await, "acme-admin");
 
     browser.click("#switch-link").await;

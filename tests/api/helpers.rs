@@ -104,6 +104,17 @@ impl TestApp {
         Self::start(backend, services, dir, database_url, (&[], START)).await
     }
 
+    /// A server on a fresh PostgreSQL database whose transactions all run `SERIALIZABLE`,
+    /// as on CockroachDB or YugabyteDB: two that touch the same rows abort one (40001).
+    pub async fn spawn_serializable() -> Self {
+        let url = fresh_postgres_database().await;
+        let name = url.rsplit('/').next().expect("a database name").to_owned();
+        let set = format!("ALTER DATABASE {name} SET default_transaction_isolation TO 'serializable'");
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.expect("connect");
+        sqlx::query(sqlx::AssertSqlSafe(set)).execute(&mut conn).await.expect("serializable by default");
+        Self::spawn_on(Backend::Postgres, url).await
+    }
+
     /// Starts another server on the same database and data directory (a second
     /// instance, or the same one after a restart), its clock at this one's time.
     pub async fn another_instance(&self) -> Self {
@@ -178,6 +189,21 @@ impl TestApp {
     /// How many times the outbox has tried to send each message so far, oldest first.
     pub async fn outbox_attempts(&self) -> Vec<i64> {
         self.column("SELECT attempts FROM outbox ORDER BY id").await
+    }
+
+    /// Waits until every message the outbox holds is recorded as sent (or given up): a
+    /// test that moves the clock while a message is still in a sender's hand would see
+    /// its claim run out and the message sent twice, as after a crash.
+    pub async fn outbox_settled(&self) {
+        for _ in 0..200 {
+            let waiting: Vec<i64> =
+                self.column("SELECT id FROM outbox WHERE sent_at IS NULL AND gave_up_at IS NULL").await;
+            if waiting.is_empty() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the outbox did not settle");
     }
 
     /// The stored payloads of the outbox, oldest first.
@@ -341,6 +367,22 @@ impl TestApp {
             .id
     }
 
+    /// Gives the company's administrator `act_as` on each of `targets`, through the API.
+    pub async fn admin_may_act_as(&self, company: &Company, targets: &[UserId]) {
+        let admin = self.signed_in(&self.username_of(company.admin).await).await;
+        for target in targets {
+            let path = format!("/api/v1/users/{}/grants/{}", company.admin.0, target.0);
+            let body = json!({ "rights": ["act_as"] });
+            let grant = self.send(reqwest::Method::PUT, &path, Some(&admin), Some(body)).await;
+            assert_eq!(grant.status(), StatusCode::OK);
+        }
+    }
+
+    async fn username_of(&self, id: UserId) -> String {
+        let user = self.app.store.read().await.unwrap().user_by_id(id).await.unwrap().unwrap();
+        user.username.to_string()
+    }
+
     /// `driver` in the company, with the confirmed address `driver@fleet.example`.
     pub async fn driver_with_confirmed_email(&self, company: &Company) -> UserId {
         let driver = UserRequest {
@@ -428,7 +470,7 @@ pub async fn json_of(response: Response, status: StatusCode) -> Value {
 }
 
 /// A new, empty PostgreSQL database for one test.
-async fn fresh_postgres_database() -> String {
+pub async fn fresh_postgres_database() -> String {
     let admin = std::env::var("PORTCULLIS_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned());
     fresh_database_on(&admin).await
 }

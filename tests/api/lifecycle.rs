@@ -212,6 +212,7 @@ db_test! {
                 let text = mail.text();
                 let at = text.find("Days left: ").expect("the days left") + 11;
                 days_left_seen.push(text[at..at + 1].to_owned());
+                app.outbox_settled().await;
             }
         }
         assert_eq!(days_left_seen, ["5", "4", "3", "2", "1"]);
@@ -258,14 +259,15 @@ db_test! {
 }
 
 db_test! {
-    async fn two_instances_on_one_database_send_each_days_notice_once(app: TestApp) {
+    async fn three_instances_on_one_database_send_each_days_notice_once(app: TestApp) {
         watched_company(&app, true, true).await;
-        let second = app.another_instance().await;
+        let (second, third) = (app.another_instance().await, app.another_instance().await);
         for day in 3..=5 {
-            app.clock.set(START + Duration::days(day));
-            second.clock.set(START + Duration::days(day));
-            let (a, b) = tokio::join!(run_notices(&app), run_notices(&second));
-            assert!(a + b <= 1, "day {day}: at most one notice between both instances");
+            for instance in [&app, &second, &third] {
+                instance.clock.set(START + Duration::days(day));
+            }
+            let (a, b, c) = tokio::join!(run_notices(&app), run_notices(&second), run_notices(&third));
+            assert!(a + b + c <= 1, "day {day}: at most one notice among the instances");
             assert_eq!(app.outbox_attempts().await.len() as i64, day - 2, "day {day}: one notice a day");
         }
         assert_eq!(app.outbox_attempts().await.len(), 3);
@@ -300,6 +302,7 @@ async fn an_account_blocked_from_the_accounts_page_sends_its_users_to_a_clear_pa
     app.signed_in("fleet-admin").await;
     let browser = Browser::open(&app).await;
     browser.sign_in("reseller-admin", PASSWORD).await;
+    browser.click("#settings-link").await;
     browser.click("#accounts-link").await;
     let form = format!("#account-{}", fleet.account.0);
     browser.set_value(&format!("{form} .blocking-date"), "2030-03-01T09:02").await;
@@ -331,6 +334,39 @@ async fn an_account_blocked_from_the_accounts_page_sends_its_users_to_a_clear_pa
     assert_eq!(browser.path().await, "/login");
     assert!(browser.text("#error").await.contains("Your account is blocked"));
     browser.sign_in("fleet-admin", PASSWORD).await;
-    assert!(browser.text("#error").await.contains("Your account is blocked"));
+    assert_eq!(browser.text("h1").await, "Your account is blocked");
+    assert_eq!(browser.text("#blocked-since").await, "Blocked since 2030-03-01 09:02:00 UTC.");
     browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_top_user_creates_an_account_below_theirs_whose_administrator_signs_in() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.company_with_sms("reseller", Some(100)).await;
+    app.signed_in("reseller-admin").await;
+    let browser = Browser::open(&app).await;
+    browser.sign_in("reseller-admin", PASSWORD).await;
+    browser.goto("/accounts").await;
+    browser.fill("#new-account-name", "fleet").await;
+    browser.fill("#new-account-admin", "reseller-admin").await;
+    browser.fill("#new-account-password", "Tq5!walrus-Lantern").await;
+    browser.fill("#new-account-sms", "20").await;
+    browser.click("#create-account").await;
+    assert_eq!(browser.text("#error").await, "This account name or username is taken.");
+    assert_eq!(
+        browser.attr("#new-account-sms", "value").await.as_deref(),
+        Some("20"),
+        "the form keeps its values"
+    );
+    browser.fill("#new-account-admin", "fleet-boss").await;
+    browser.fill("#new-account-password", "Tq5!walrus-Lantern").await;
+    browser.click("#create-account").await;
+    assert!(browser.text("#notice").await.starts_with("The account is created."));
+    assert!(browser.text("#children").await.contains("fleet"));
+    browser.close().await;
+
+    let answer = app.login("fleet-boss", "Tq5!walrus-Lantern").await;
+    let signed_in = json_of(answer, StatusCode::OK).await;
+    assert_eq!(signed_in["session"]["account"]["name"], "fleet");
+    assert_eq!(signed_in["session"]["pending"], json!(["accept_dpa", "change_password"]));
 }

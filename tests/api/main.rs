@@ -4,6 +4,7 @@
 // A test that unwraps fails loudly, which is what a test should do.
 #![allow(clippy::unwrap_used)]
 
+mod agent;
 mod browser;
 mod helpers;
 
@@ -11,14 +12,21 @@ mod administration;
 mod attacks;
 mod audit_log;
 pub mod authenticator;
-mod cli;
+pub mod cli;
+mod cluster;
 mod code_pages;
+mod company_pages;
 mod crash;
+mod finished_pages;
 mod flespi;
+mod forward_auth;
 mod impersonation;
 mod lifecycle;
 mod login;
 mod matrix;
+mod openid;
+mod openid_admin;
+mod openid_pages;
 mod operations;
 mod outage;
 mod outbox;
@@ -27,9 +35,11 @@ mod process;
 mod purge;
 mod races;
 mod recovery;
+mod screenshots;
 mod sessions;
 mod shutdown;
 mod sms;
 mod smtp;
+mod tab_pages;
 mod two_factor;
 mod verification;

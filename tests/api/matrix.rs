@@ -150,6 +150,10 @@ fn api_rows() -> Vec<Row> {
         Row { method: "DELETE", route: "/api/v1/users/{id}/sessions", body: none, expect: MANAGES_DRIVER },
         Row { method: "PUT", route: "/api/v1/users/{id}/grants/{target_id}", body: |_| Some(json!({ "rights": [] })), expect: MANAGES_DRIVER },
         Row { method: "DELETE", route: "/api/v1/users/{id}/grants/{target_id}", body: none, expect: MANAGES_DRIVER },
+        Row { method: "GET", route: "/api/v1/accounts/{id}/clients", body: none, expect: FLEET_READ },
+        Row { method: "POST", route: "/api/v1/accounts/{id}/clients", body: |_| Some(json!({ "name": "matrix", "redirect_uris": ["https://app.fleet.example/cb"] })), expect: FLEET_WITHIN },
+        Row { method: "DELETE", route: "/api/v1/accounts/{id}/clients/{client_id}", body: none, expect: FLEET_WITHIN },
+        Row { method: "GET", route: "/api/v1/forward-auth", body: none, expect: [Anon, Anon, Ok, Ok, Ok, Ok, Ok, Ok, Anon] },
         Row { method: "GET", route: "/api/v1/openapi.json", body: none, expect: PUBLIC },
     ]
 }
@@ -256,6 +260,8 @@ async fn session_of(app: &TestApp, world: &World, caller: Caller) -> Option<Stri
         ip: "127.0.0.1".into(),
         user_agent: "matrix".into(),
         remember: true,
+        signed_in: None,
+        amr: "pwd".into(),
     };
     let mut tx = app.app.store.write().await.unwrap();
     let (token, _) = sessions::start(&mut tx, &Lifetimes::default(), &new, app.now()).await.unwrap();
@@ -265,7 +271,10 @@ async fn session_of(app: &TestApp, world: &World, caller: Caller) -> Option<Stri
 
 fn path_of(route: &str, world: &World) -> String {
     let id = if route.starts_with("/api/v1/accounts/") { world.fleet } else { world.driver };
-    route.replace("{target_id}", &world.users.plain.0.to_string()).replace("{id}", &id.to_string())
+    route
+        .replace("{target_id}", &world.users.plain.0.to_string())
+        .replace("{client_id}", "no-such-client")
+        .replace("{id}", &id.to_string())
 }
 
 fn outcome_of(status: StatusCode, body: &Value) -> Outcome {
@@ -371,6 +380,7 @@ fn page_rows() -> Vec<PageRow> {
         row("POST", "/security/backup-codes", PAGE_OWN_NOT_ACTING),
         row("POST", "/security/devices/{id}/revoke", PAGE_OWN_NOT_ACTING),
         row("POST", "/security/notices", PAGE_OWN_NOT_ACTING),
+        row("POST", "/security/language", PAGE_OWN_NOT_ACTING),
         row("POST", "/security/flespi", [Anon, Duty, No, Ok, Ok, Ok, No, No, Blk]),
         row("POST", "/security/flespi/check", [Anon, Duty, No, Ok, Ok, Ok, No, No, Blk]),
         row("POST", "/security/flespi/remove", [Anon, Duty, No, Ok, Ok, Ok, No, No, Blk]),
@@ -381,12 +391,29 @@ fn page_rows() -> Vec<PageRow> {
         row("POST", "/sessions/others/end", PAGE_OWN),
         row("POST", "/sessions/{id}/end", PAGE_OWN),
         row("GET", "/accounts", PAGE_COMPANY),
+        row("POST", "/accounts", PAGE_COMPANY),
         row("POST", "/accounts/{id}", [Anon, Duty, No, No, Ok, No, No, No, Blk]),
         row("GET", "/company", PAGE_COMPANY),
         row("GET", "/company/audit.csv", PAGE_COMPANY),
         row("POST", "/company/general", PAGE_COMPANY),
         row("POST", "/company/defaults", PAGE_COMPANY),
+        row("GET", "/company/audit", PAGE_COMPANY),
+        row("GET", "/company/users", PAGE_COMPANY),
+        row("POST", "/company/users", PAGE_COMPANY),
+        row("GET", "/company/users/new", PAGE_COMPANY),
+        row("GET", "/company/users/{id}", [Anon, Duty, No, Ok, Ok, No, No, No, Blk]),
+        row("POST", "/company/users/{id}", [Anon, Duty, No, Ok, Ok, No, No, No, Blk]),
+        row("POST", "/company/users/{id}/rights", [Anon, Duty, No, Ok, Ok, No, No, No, Blk]),
         row("POST", "/company/users/{id}/{action}", [Anon, Duty, No, Ok, Ok, No, No, No, Blk]),
+        row("GET", "/company/apps", PAGE_COMPANY),
+        row("POST", "/company/apps", PAGE_COMPANY),
+        row("POST", "/company/apps/{client_id}/delete", PAGE_COMPANY),
+        row("GET", "/oauth2/authorize", [Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Blk]),
+        row("POST", "/oauth2/authorize", [Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Blk]),
+        row("POST", "/oauth2/consent", PAGE_OWN),
+        row("GET", "/oauth2/logout", [Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Blk]),
+        row("POST", "/oauth2/logout", [Ok, Ok, Ok, Ok, Ok, Ok, Ok, Ok, Blk]),
+        row("POST", "/oauth2/logout/confirm", PAGE_OWN_ANY),
         row("GET", "/static/app.js", PAGE_PUBLIC),
         row("GET", "/static/app.css", PAGE_PUBLIC),
     ]
@@ -420,6 +447,13 @@ fn form_body(csrf: &str) -> String {
         ("sms_quota_was", ""),
         ("channel", "email"),
         ("value", "someone@fleet.example"),
+        ("language", "en"),
+        ("name", "matrix-new"),
+        ("admin_username", "matrix-new-admin"),
+        ("admin_password", "Xq7!long-enough-pass"),
+        ("redirect_uris", "https://app.fleet.example/cb"),
+        ("request", "client_id=no-such-client"),
+        ("decision", "deny"),
     ];
     url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
 }
@@ -431,6 +465,7 @@ fn page_path(route: &str, world: &World) -> String {
         .replace("{token}", "not-a-token")
         .replace("{kind}", "email")
         .replace("{action}", "unlock")
+        .replace("{client_id}", "no-such-client")
 }
 
 fn page_outcome(status: StatusCode, location: Option<&str>) -> Outcome {
@@ -446,7 +481,11 @@ fn page_outcome(status: StatusCode, location: Option<&str>) -> Outcome {
 /// Every (method, path) the pages' router declares, read from its source: the pages have
 /// no document of their own.
 fn declared_page_routes() -> BTreeSet<(String, String)> {
-    let source = include_str!("../../src/http/web/mod.rs");
+    declared_routes(include_str!("../../src/http/web/mod.rs"))
+}
+
+/// Every (method, path) a router's source declares with `.route(...)`.
+fn declared_routes(source: &str) -> BTreeSet<(String, String)> {
     let mut routes = BTreeSet::new();
     for chunk in source.split(".route(").skip(1) {
         let Some(path) = chunk.trim_start().strip_prefix('"').and_then(|rest| rest.split('"').next()) else {
@@ -504,6 +543,58 @@ db_test! {
                 let actual = page_outcome(status, location.as_deref());
                 if actual != expected {
                     wrong.push(format!("{} {} as {caller:?}: expected {expected:?}, got {status} {location:?}", row.method, row.route));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{} cells differ:\n{}", wrong.len(), wrong.join("\n"));
+    }
+}
+
+/// The OpenID Connect provider's machine endpoints (described by its discovery document,
+/// not the OpenAPI one): the public documents for everyone, and everything else only for an
+/// app's credentials. A Portcullis session of any kind, sent as a bearer token (and as the
+/// token to introspect or revoke), gets nobody in.
+#[rustfmt::skip]
+fn oauth_rows() -> Vec<(&'static str, &'static str, StatusCode)> {
+    vec![
+        ("GET", "/.well-known/openid-configuration", StatusCode::OK),
+        ("GET", "/oauth2/jwks", StatusCode::OK),
+        ("POST", "/oauth2/token", StatusCode::UNAUTHORIZED),
+        ("GET", "/oauth2/userinfo", StatusCode::UNAUTHORIZED),
+        ("POST", "/oauth2/userinfo", StatusCode::UNAUTHORIZED),
+        ("POST", "/oauth2/introspect", StatusCode::UNAUTHORIZED),
+        ("POST", "/oauth2/revoke", StatusCode::UNAUTHORIZED),
+    ]
+}
+
+#[test]
+fn every_oauth_route_has_a_row_in_the_table() {
+    let declared = declared_routes(include_str!("../../src/http/oauth/mod.rs"));
+    let tabled: BTreeSet<(String, String)> =
+        oauth_rows().iter().map(|(m, r, _)| ((*m).to_owned(), (*r).to_owned())).collect();
+    assert_eq!(declared, tabled);
+}
+
+db_test! {
+    async fn the_oauth_endpoints_answer_no_portcullis_session_of_any_kind(app: TestApp) {
+        let world = world(&app).await;
+        let mut wrong = Vec::new();
+        for (method, route, expected) in oauth_rows() {
+            for caller in CALLERS {
+                let token = session_of(&app, &world, caller).await;
+                let presented = token.clone().unwrap_or_else(|| "nothing".to_owned());
+                let form = format!("grant_type=refresh_token&refresh_token={presented}&token={presented}");
+                let method = Method::from_bytes(method.as_bytes()).unwrap();
+                let mut request = app.http.request(method.clone(), app.url(route));
+                if let Some(token) = &token {
+                    request = request.bearer_auth(token).header("cookie", format!("portcullis_session={token}"));
+                }
+                if method == Method::POST {
+                    request = request.header("content-type", "application/x-www-form-urlencoded").body(form);
+                }
+                let status = request.send().await.unwrap().status();
+                if status != expected {
+                    wrong.push(format!("{method} {route} as {caller:?}: expected {expected}, got {status}"));
                 }
             }
         }

@@ -143,3 +143,14 @@ db_test! {
         assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000; includeSubDomains");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_benchmark_floor_is_served_only_when_asked_for() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    assert_eq!(app.get("/bench/floor", None).await.status(), StatusCode::NOT_FOUND);
+    let bench = TestApp::spawn_with(Backend::Sqlite, &["--bench-floor"]).await;
+    bench.company("acme").await;
+    let floor = bench.get("/bench/floor", None).await;
+    assert_eq!(floor.status(), StatusCode::OK);
+    assert_eq!(floor.text().await.unwrap(), "ok");
+}

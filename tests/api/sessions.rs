@@ -256,3 +256,29 @@ db_test! {
         assert!(second["next"].is_null());
     }
 }
+
+db_test! {
+    async fn many_session_checks_at_once_each_get_their_own_session(app: TestApp) {
+        // On PostgreSQL checks arriving together are read in one query: each must still get
+        // its own user, and an ended session must stay refused among live ones.
+        let company = app.company("acme").await;
+        let mut tokens = Vec::new();
+        for i in 0..12 {
+            let name = format!("driver-{i}");
+            app.user(company.account, company.admin, &name).await;
+            tokens.push((name.clone(), app.token(&name, PASSWORD).await));
+        }
+        let ended = tokens.pop().expect("a token").1;
+        assert_eq!(app.send(Method::DELETE, "/api/v1/session", Some(&ended), None).await.status(), StatusCode::NO_CONTENT);
+        let app = &app;
+        let checks = (0..4).flat_map(|_| tokens.iter()).map(|(name, token)| async move {
+            let body = json_of(app.get("/api/v1/session", Some(token)).await, StatusCode::OK).await;
+            assert_eq!(body["user"]["username"], name.as_str());
+        });
+        let ended = &ended;
+        let refused = (0..4).map(|_| async move {
+            assert_eq!(app.get("/api/v1/session", Some(ended)).await.status(), StatusCode::UNAUTHORIZED);
+        });
+        futures_util::future::join(futures_util::future::join_all(checks), futures_util::future::join_all(refused)).await;
+    }
+}

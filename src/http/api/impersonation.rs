@@ -8,7 +8,7 @@ use crate::{
     clock::to_unix,
     error::Result,
     http::extract::{ApiJson, ApiQuery, Client, Session},
-    impersonation::{self, Kind, Switched, Target},
+    impersonation::{self, Kind, Switched, Switching, Target},
     sessions::Current,
     values::UserId,
 };
@@ -75,9 +75,16 @@ pub async fn start(
 ) -> Result<Json<SwitchedBody>> {
     let origin = (client.ip.to_string(), client.user_agent);
     let now = to_unix(app.now());
-    let switched =
-        impersonation::start(&app.store, &app.lifetimes, &current, body.user_id, (&origin.0, &origin.1), now)
-            .await?;
+    let switched = impersonation::start(
+        &app.store,
+        &app.lifetimes,
+        &current,
+        body.user_id,
+        (&origin.0, &origin.1),
+        now,
+        Switching::InPlace,
+    )
+    .await?;
     Ok(Json(switched.into()))
 }
 

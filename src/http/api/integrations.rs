@@ -53,7 +53,7 @@ pub async fn save_flespi(
     ApiJson(body): ApiJson<FlespiBody>,
 ) -> Result<Json<FlespiSettings>> {
     let actor = session.actor(&client);
-    let token = (body.token.as_str(), body.region, Source::Manual);
+    let token = (Some(body.token.as_str()), body.region, Source::Manual);
     Ok(Json(integrations::save(&app.store, &app.keys, &actor, token, to_unix(app.now())).await?))
 }
 

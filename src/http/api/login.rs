@@ -142,7 +142,7 @@ pub enum LoginAnswer {
 #[utoipa::path(post, path = "/api/v1/login", tag = "sign-in", request_body = LoginBody, responses(
     (status = 200, description = "Signed in (`status: ok`), or a code is on its way (`status: second_factor`)", body = LoginAnswer),
     (status = 401, description = "`invalid_credentials`: the same answer for an unknown user", body = super::doc::ErrorBody),
-    (status = 403, description = "`account_blocked`; `second_factor_unavailable` when no address can receive a code; `forbidden` for a `login_as` user one may not act as, `target_account_blocked` when that user's account is blocked", body = super::doc::ErrorBody),
+    (status = 403, description = "`account_blocked`, with `blocked_from` (RFC 3339) and the company's `contact`; `second_factor_unavailable` when no address can receive a code; `forbidden` for a `login_as` user one may not act as, `target_account_blocked` when that user's account is blocked", body = super::doc::ErrorBody),
     (status = 423, description = "`locked`, with `retry_after` seconds", body = super::doc::ErrorBody),
 ))]
 pub async fn login(

@@ -10,7 +10,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::app::App;
 
 pub mod accounts;
+pub mod clients;
 pub mod doc;
+pub mod forward_auth;
 pub mod impersonation;
 pub mod integrations;
 pub mod login;
@@ -32,6 +34,7 @@ fn described() -> OpenApiRouter<App> {
         .routes(routes!(login::verify))
         .routes(routes!(login::resend))
         .routes(routes!(session::get, session::delete))
+        .routes(routes!(forward_auth::check))
         .routes(routes!(impersonation::start, impersonation::stop))
         .routes(routes!(impersonation::targets))
         .routes(routes!(me::accept_dpa))
@@ -57,6 +60,8 @@ fn described() -> OpenApiRouter<App> {
         .routes(routes!(accounts::get, accounts::update))
         .routes(routes!(accounts::get_policy, accounts::put_policy))
         .routes(routes!(accounts::audit_trail))
+        .routes(routes!(clients::list, clients::create))
+        .routes(routes!(clients::delete))
         .routes(routes!(users::create))
         .routes(routes!(users::update))
         .routes(routes!(users::reset_two_factor))

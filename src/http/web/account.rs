@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{
     guard::{FormPost, PageError, PageSession, back_to_security},
-    templates::{DeviceLine, HistoryRow, SecurityPage, SessionLine, SessionsPage, show_time},
+    templates::{Agent, DeviceLine, HistoryRow, SecurityPage, SessionLine, SessionsPage, show_time},
     visitor::Visitor,
 };
 use crate::{
@@ -60,6 +60,7 @@ const OUTCOMES: &[&str] = &[
     "error-two-factor-unconfirmed",
     "error-password-needed",
     "notices-saved",
+    "language-saved",
     "flespi-saved",
     "flespi-removed",
     "flespi-checked",
@@ -84,17 +85,7 @@ pub async fn security(
     let me = current.signed_in_user();
     let settings = users::security(&app.store, current.user.id).await.map_err(failed)?;
     let (entries, next) = audit::login_history(&app.store, me, query.before, 20).await.map_err(failed)?;
-    let history = entries
-        .into_iter()
-        .map(|e| HistoryRow {
-            time: show_time(e.time),
-            result_text: tr.t(&format!("result-{}", e.result)),
-            result: e.result,
-            ip: e.ip.unwrap_or_default(),
-            app: e.app,
-            user_agent: e.user_agent,
-        })
-        .collect();
+    let history = history_rows(tr, entries);
     let mut page = visitor.layout(tr, Some(current));
     page.notice = outcome(tr, query.done.as_deref());
     page.error = outcome(tr, query.error.as_deref());
@@ -107,7 +98,7 @@ pub async fn security(
         .into_iter()
         .map(|d| DeviceLine {
             id: d.id,
-            user_agent: d.user_agent,
+            agent: Agent::of(tr, d.user_agent),
             ip: d.ip,
             trusted_at: show_time(d.trusted_at),
             expires_at: show_time(d.expires_at),
@@ -126,6 +117,7 @@ pub async fn security(
     let method = |m: Option<Method>| m.map_or("none", Method::as_str);
     let security = SecurityPage {
         page,
+        language: settings.language,
         can_change_password,
         email: settings.email.unwrap_or_default(),
         email_verified: settings.email_verified,
@@ -147,6 +139,25 @@ pub async fn security(
     Ok((visitor.jar, security).into_response())
 }
 
+/// Sign-ins as the login history shows them.
+pub(super) fn history_rows(tr: Tr, entries: Vec<audit::SignIn>) -> Vec<HistoryRow> {
+    entries
+        .into_iter()
+        .map(|e| HistoryRow {
+            time: show_time(e.time),
+            result_text: tr.t(&format!("result-{}", e.result)),
+            result: e.result,
+            ip: e.ip.unwrap_or_default(),
+            app: match e.app.as_str() {
+                app @ ("web" | "manager") => tr.t(&format!("security-app-{app}")),
+                other => other.to_owned(),
+            },
+            agent: Agent::of(tr, e.user_agent),
+            as_whom: e.login_as.map(|name| tr.t1("history-as", "name", name)),
+        })
+        .collect()
+}
+
 /// `email` or `phone` in a path, as the channel that confirms it.
 fn address(kind: &str) -> Result<Channel, PageError> {
     match kind {
@@ -154,6 +165,26 @@ fn address(kind: &str) -> Result<Channel, PageError> {
         "phone" => Ok(Channel::Sms),
         _ => Err(PageError::Domain(Error::NotFound, Tr(Default::default()))),
     }
+}
+
+#[derive(Deserialize)]
+pub struct LanguageForm {
+    language: String,
+}
+
+/// `POST /security/language`: the language of pages, emails and SMS from now on.
+pub async fn save_language(
+    State(app): State<App>,
+    session: PageSession,
+    client: Client,
+    FormPost(form): FormPost<LanguageForm>,
+) -> Result<Response, PageError> {
+    let changes = OwnChanges { language: Some(form.language), ..Default::default() };
+    let actor = session.0.actor(client.ip);
+    users::update_own(&app.store, &app.hasher, &actor, &changes, to_unix(app.now()))
+        .await
+        .map_err(|e| PageError::Domain(e, Tr(session.0.language)))?;
+    Ok(back_to_security("done=language-saved#language"))
 }
 
 #[derive(Deserialize)]
@@ -311,7 +342,7 @@ pub async fn sessions(
             id: s.id,
             app: s.app.as_str(),
             ip: s.ip,
-            user_agent: s.user_agent,
+            agent: Agent::of(tr, s.user_agent),
             created_at: show_time(s.created_at),
             last_seen_at: show_time(s.last_seen_at),
             current: s.current,

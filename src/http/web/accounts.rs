@@ -1,8 +1,10 @@
 //! The accounts page, for top users: their own account's blocking date and services (set
-//! from above, shown here), and those of the accounts right below, which they set.
+//! from above, shown here), those of the accounts right below, which they set, and a new
+//! account below theirs with its first top user.
 
 use axum::{
     extract::{Path, Query, State},
+    http::StatusCode,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
@@ -10,10 +12,11 @@ use time::{PrimitiveDateTime, macros::format_description};
 
 use super::{
     guard::{FormPost, PageError, PageSession},
-    templates::{AccountTerms, AccountsPage, show_time},
+    templates::{AccountTerms, AccountsPage, NewAccountForm, show_time},
     visitor::Visitor,
 };
 use crate::{
+    accounts::{self, AccountRequest},
     app::App,
     clock::{from_unix, to_unix},
     error::Error,
@@ -21,6 +24,7 @@ use crate::{
     i18n::Tr,
     lifecycle,
     store::TermsChanges,
+    users::UserRequest,
     values::{Account, AccountId},
 };
 
@@ -50,6 +54,9 @@ pub struct AccountsQuery {
     error: Option<String>,
 }
 
+/// The notices the page may come back with.
+const NOTICES: &[&str] = &["saved", "created"];
+
 /// `GET /accounts`.
 pub async fn page(
     State(app): State<App>,
@@ -60,20 +67,92 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     let current = &session.0;
     let tr = Tr(current.language);
-    let failed = |e| PageError::Domain(e, tr);
+    let mut page = visitor.layout(tr, Some(current));
+    page.notice =
+        query.done.filter(|d| NOTICES.contains(&d.as_str())).map(|d| tr.t(&format!("accounts-{d}")));
+    page.error = query.error.filter(|e| e == "invalid").map(|_| tr.t("accounts-invalid"));
+    let accounts = accounts_page(&app, current, &client, page, NewAccountForm::default()).await?;
+    Ok((visitor.jar, accounts).into_response())
+}
+
+async fn accounts_page(
+    app: &App,
+    current: &crate::sessions::Current,
+    client: &Client,
+    page: super::templates::Layout,
+    new: NewAccountForm,
+) -> Result<AccountsPage, PageError> {
+    let failed = |e| PageError::Domain(e, Tr(current.language));
     let actor = current.actor(client.ip);
     let now = to_unix(app.now());
     let own = lifecycle::terms(&app.store, &actor, current.account.id).await.map_err(failed)?;
     let children = lifecycle::children(&app.store, &actor, current.account.id).await.map_err(failed)?;
-    let mut page = visitor.layout(tr, Some(current));
-    page.notice = query.done.filter(|d| d == "saved").map(|_| tr.t("accounts-saved"));
-    page.error = query.error.filter(|e| e == "invalid").map(|_| tr.t("accounts-invalid"));
-    let accounts = AccountsPage {
+    Ok(AccountsPage {
         page,
         own: terms(own, now),
         children: children.into_iter().map(|a| terms(a, now)).collect(),
+        new,
+    })
+}
+
+impl NewAccountForm {
+    fn request(&self, parent: AccountId) -> Option<AccountRequest> {
+        let sms_quota = match self.sms_quota.trim() {
+            "" => None,
+            quota => Some(quota.parse().ok()?),
+        };
+        Some(AccountRequest {
+            name: self.name.trim().to_owned(),
+            parent: Some(parent),
+            blocking_at: None,
+            sms_quota,
+            email_notifications: self.email_notifications.is_some(),
+            admin: UserRequest {
+                username: self.admin_username.trim().to_owned(),
+                password: Some(self.admin_password.clone().into()),
+                email: Some(self.admin_email.trim().to_owned()).filter(|e| !e.is_empty()),
+                can_change_password: true,
+                must_change_password: Some(true),
+                ..Default::default()
+            },
+        })
+    }
+}
+
+/// `POST /accounts`: a new account below the viewer's own, with its first top user.
+pub async fn create(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: PageSession,
+    client: Client,
+    FormPost(form): FormPost<NewAccountForm>,
+) -> Result<Response, PageError> {
+    let current = &session.0;
+    let tr = Tr(current.language);
+    let actor = current.actor(client.ip);
+    let created = match form.request(current.account.id) {
+        Some(request) => {
+            accounts::create(&app.store, &app.hasher, &actor, &request, to_unix(app.now())).await
+        }
+        None => Err(Error::invalid("sms_quota", "a whole number")),
     };
-    Ok((visitor.jar, accounts).into_response())
+    let key = match created {
+        Ok(_) => return Ok(Redirect::to("/accounts?done=created").into_response()),
+        Err(Error::Conflict { .. }) => "accounts-error-taken",
+        Err(Error::Invalid { field: "name", .. }) => "accounts-error-name",
+        Err(Error::Invalid { field: "username", .. }) => "company-error-username",
+        Err(Error::Invalid { field: "email", .. }) => "security-error-invalid-email",
+        Err(Error::Invalid { field: "password", message }) if message.starts_with("use at ") => {
+            "error-password-length"
+        }
+        Err(Error::Invalid { field: "password", .. }) => "error-password-weak",
+        Err(Error::Invalid { .. }) => "accounts-invalid",
+        Err(e) => return Err(PageError::Domain(e, tr)),
+    };
+    let mut page = visitor.layout(tr, Some(current));
+    page.error = Some(tr.t(key));
+    let accounts = accounts_page(&app, current, &client, page, form).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, visitor.jar, accounts).into_response())
 }
 
 /// The terms form: each field with the value the page showed (`*_was`), so that only

@@ -169,10 +169,5 @@ fn locked(visitor: Visitor, retry_after: time::Duration) -> Response {
 fn signed_out(visitor: Visitor, status: StatusCode, message: String) -> Response {
     let mut page = visitor.layout(Tr(visitor.lang), None);
     page.error = Some(message);
-    (
-        status,
-        visitor.without_challenge().jar,
-        LoginPage { page, username: String::new(), login_as: String::new() },
-    )
-        .into_response()
+    (status, visitor.without_challenge().jar, LoginPage::empty(page)).into_response()
 }

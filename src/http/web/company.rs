@@ -1,10 +1,9 @@
-//! The company settings page, for the account's top users: how codes travel and whom
-//! users call after 3 wrong codes, whether new users start with 2FA on, the audit log
-//! (filtered, paged, exported as CSV), and actions on users (reset the second factor,
-//! unlock, end sessions).
+//! The company settings, for the account's top users: how codes travel and whom users
+//! call after 3 wrong codes, whether new users start with 2FA on; and the audit log
+//! (filtered, paged, in words; exported as CSV). The users are `members`.
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{Query, State},
     http::header,
     response::{IntoResponse, Redirect, Response},
 };
@@ -13,7 +12,7 @@ use time::{Date, OffsetDateTime, macros::format_description};
 
 use super::{
     guard::{CompanyAdmin, FormPost, PageError},
-    templates::{AuditLine, CompanyPage, UserLine, show_time},
+    templates::{AuditPage, CompanyPage, UserLine},
     visitor::Visitor,
 };
 use crate::{
@@ -24,9 +23,7 @@ use crate::{
     error::Error,
     http::extract::Client,
     i18n::Tr,
-    mfa,
     policy::{self, CodeDelivery, PolicyChange},
-    users,
     values::{Contact, UserId},
 };
 
@@ -63,6 +60,15 @@ pub const ACTIONS: &[&str] = &[
     "account.updated",
     "integration.flespi_saved",
     "integration.flespi_removed",
+    "oidc.granted",
+    "oidc.refreshed",
+    "oidc.revoked",
+    "oidc.code_reused",
+    "oidc.refresh_reused",
+    "oidc.signed_out",
+    "oidc.refused",
+    "oidc_client.created",
+    "oidc_client.deleted",
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -113,8 +119,39 @@ fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// `GET /company`.
+/// `GET /company`: how codes travel, the contact person, trusted devices, and 2FA for
+/// new users.
 pub async fn page(
+    State(app): State<App>,
+    visitor: Visitor,
+    session: CompanyAdmin,
+    client: Client,
+    Query(query): Query<AuditQuery>,
+) -> Result<Response, PageError> {
+    let current = &session.0;
+    let tr = Tr(current.language);
+    let actor = current.actor(client.ip);
+    let policy =
+        policy::get(&app.store, &actor, current.account.id).await.map_err(|e| PageError::Domain(e, tr))?;
+    let mut page = visitor.layout(tr, Some(current));
+    page.notice =
+        query.done.as_deref().filter(|d| COMPANY_NOTICES.contains(d)).map(|d| tr.t(&format!("company-{d}")));
+    page.error =
+        query.error.as_deref().filter(|e| *e == "invalid-contact").map(|_| tr.t("company-invalid-contact"));
+    let company = CompanyPage {
+        page,
+        account: current.account.name.clone(),
+        email_only: policy.delivery == CodeDelivery::EmailOnly,
+        contact: policy.contact.clone(),
+        allow_trusted_devices: policy.allow_trusted_devices,
+        default_web: policy.defaults.web,
+        default_manager: policy.defaults.manager,
+    };
+    Ok((visitor.jar, company).into_response())
+}
+
+/// `GET /company/audit`: the log, filtered and paged, in words.
+pub async fn audit_log(
     State(app): State<App>,
     visitor: Visitor,
     session: CompanyAdmin,
@@ -125,58 +162,23 @@ pub async fn page(
     let tr = Tr(current.language);
     let failed = |e| PageError::Domain(e, tr);
     let actor = current.actor(client.ip);
-    let policy = policy::get(&app.store, &actor, current.account.id).await.map_err(failed)?;
     let (entries, next) =
         audit::page(&app.store, &actor, current.account.id, &query.filter(25)).await.map_err(failed)?;
     let users = accounts::users(&app.store, &actor, current.account.id).await.map_err(failed)?;
-    let name =
-        |n: &Option<audit::Named>| n.as_ref().and_then(|n| n.username.clone()).unwrap_or_else(|| "—".into());
-    let log = entries
-        .iter()
-        .map(|e| AuditLine {
-            time: show_time(e.time),
-            user: match &e.acting_as {
-                Some(_) => format!("{} ({})", name(&e.user), name(&e.acting_as)),
-                None => name(&e.user),
-            },
-            subject: e.subject.as_ref().map(|_| name(&e.subject)).unwrap_or_default(),
-            action: e.action.clone(),
-            action_text: tr.t(&format!("action-{}", e.action.replace('.', "-"))),
-            details: e.details.to_string(),
-            ip: e.ip.clone().unwrap_or_default(),
-        })
-        .collect();
-    let mut page = visitor.layout(tr, Some(current));
-    page.notice =
-        query.done.as_deref().filter(|d| COMPANY_NOTICES.contains(d)).map(|d| tr.t(&format!("company-{d}")));
-    page.error =
-        query.error.as_deref().filter(|e| *e == "invalid-contact").map(|_| tr.t("company-invalid-contact"));
+    let log = entries.iter().map(|e| super::audit_words::line(tr, e)).collect();
     let filters = query.query_string();
-    let company = CompanyPage {
-        page,
+    let audit = AuditPage {
+        page: visitor.layout(tr, Some(current)),
         account: current.account.name.clone(),
-        email_only: policy.delivery == CodeDelivery::EmailOnly,
-        contact: policy.contact.clone(),
-        allow_trusted_devices: policy.allow_trusted_devices,
-        default_web: policy.defaults.web,
-        default_manager: policy.defaults.manager,
-        users: users
-            .into_iter()
-            .map(|u| UserLine {
-                id: u.id.0,
-                username: u.username.to_string(),
-                top_user: u.top_user,
-                me: u.id == current.user.id,
-            })
-            .collect(),
+        users: users.into_iter().map(|u| UserLine { id: u.id.0, username: u.username.to_string() }).collect(),
         log,
         next: next.map(|n| {
             if filters.is_empty() { format!("before={n}") } else { format!("{filters}&before={n}") }
         }),
         csv: if filters.is_empty() {
-            "/company/audit.csv".into()
+            "company/audit.csv".into()
         } else {
-            format!("/company/audit.csv?{filters}")
+            format!("company/audit.csv?{filters}")
         },
         actions: ACTIONS,
         chosen_action: query.action.clone().unwrap_or_default(),
@@ -184,10 +186,10 @@ pub async fn page(
         from: query.from.clone().unwrap_or_default(),
         to: query.to.clone().unwrap_or_default(),
     };
-    Ok((visitor.jar, company).into_response())
+    Ok((visitor.jar, audit).into_response())
 }
 
-const COMPANY_NOTICES: &[&str] = &["saved", "two-factor-reset", "unlocked", "sessions-ended"];
+const COMPANY_NOTICES: &[&str] = &["saved"];
 
 /// `GET /company/audit.csv`: the filtered log, up to 10,000 events, as CSV.
 pub async fn audit_csv(
@@ -290,28 +292,4 @@ async fn save(
         Err(Error::Invalid { .. }) => Ok(Redirect::to("/company?error=invalid-contact").into_response()),
         Err(e) => Err(PageError::Domain(e, tr)),
     }
-}
-
-/// `POST /company/users/{id}/{action}`: reset the second factor, unlock, end sessions.
-pub async fn user_action(
-    State(app): State<App>,
-    session: CompanyAdmin,
-    client: Client,
-    Path((id, action)): Path<(i64, String)>,
-    _: FormPost,
-) -> Result<Response, PageError> {
-    let current = &session.0;
-    let tr = Tr(current.language);
-    let failed = |e| PageError::Domain(e, tr);
-    let (actor, target, now) = (current.actor(client.ip), UserId(id), to_unix(app.now()));
-    let done = match action.as_str() {
-        "reset-two-factor" => mfa::reset(&app.store, &actor, target, now).await.map(|_| "two-factor-reset"),
-        "unlock" => users::unlock(&app.store, &actor, target, now).await.map(|_| "unlocked"),
-        "end-sessions" => {
-            users::end_sessions(&app.store, &actor, target, now).await.map(|_| "sessions-ended")
-        }
-        _ => Err(Error::NotFound),
-    }
-    .map_err(failed)?;
-    Ok(Redirect::to(&format!("/company?done={done}")).into_response())
 }

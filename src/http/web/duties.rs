@@ -29,7 +29,7 @@ pub async fn dpa_page(State(app): State<App>, visitor: Visitor, session: AnyPage
         return Redirect::to("/").into_response();
     }
     let page = visitor.layout(Tr(current.language), Some(current));
-    (visitor.jar, DpaPage { page, text: app.dpa_text.clone() }).into_response()
+    (visitor.jar, DpaPage { page, text: app.dpa.text(current.language) }).into_response()
 }
 
 pub async fn dpa_accept(
@@ -85,7 +85,7 @@ pub async fn password_submit(
             Err(Error::Invalid { field: "current_password", .. }) => "error-current-password",
             Err(Error::Invalid { field: "new_password_confirmation", .. }) => "error-passwords-differ",
             Err(Error::Invalid { message, .. }) if message.contains("different") => "error-password-same",
-            Err(Error::Invalid { message, .. }) if message.contains("characters") => "error-password-length",
+            Err(Error::Invalid { message, .. }) if message.starts_with("use at ") => "error-password-length",
             Err(Error::Invalid { .. }) => "error-password-weak",
             Err(Error::Locked { retry_after }) => {
                 let mut page = visitor.layout(tr, Some(current));

@@ -8,7 +8,7 @@ use axum::Form;
 use axum::{
     body::{Body, Bytes},
     extract::{FromRequest, FromRequestParts, Request},
-    http::{StatusCode, request::Parts},
+    http::{HeaderMap, StatusCode, Uri, header, request::Parts},
     response::{IntoResponse, Redirect, Response},
 };
 use axum_extra::extract::CookieJar;
@@ -40,7 +40,7 @@ impl FromRequestParts<App> for AnyPageSession {
         match browser_session(app, &CookieJar::from_headers(&parts.headers)).await {
             Ok(Some(current)) => Ok(Self(current)),
             Ok(None) => Err(Redirect::to("/login").into_response()),
-            Err(Error::AccountBlocked) => Err(Redirect::to("/login?blocked=1").into_response()),
+            Err(Error::AccountBlocked { .. }) => Err(Redirect::to("/login?blocked=1").into_response()),
             Err(e) => Err(e.into_response()),
         }
     }
@@ -158,7 +158,7 @@ impl IntoResponse for PageError {
             Self::Duty(Duty::AcceptDpa) => Redirect::to("/dpa").into_response(),
             Self::Duty(Duty::ChangePassword) => Redirect::to("/password").into_response(),
             Self::Domain(Error::Unauthenticated, _) => Redirect::to("/login").into_response(),
-            Self::Domain(Error::AccountBlocked, _) => Redirect::to("/login?blocked=1").into_response(),
+            Self::Domain(Error::AccountBlocked { .. }, _) => Redirect::to("/login?blocked=1").into_response(),
             Self::Domain(Error::PendingDuty { pending }, tr) => match pending.first() {
                 Some(duty) => Self::Duty(*duty).into_response(),
                 None => Self::Domain(Error::Forbidden, tr).into_response(),
@@ -168,7 +168,7 @@ impl IntoResponse for PageError {
                     Error::Forbidden => (StatusCode::FORBIDDEN, "error-forbidden"),
                     Error::TargetBlocked => (StatusCode::FORBIDDEN, "error-target-blocked"),
                     Error::NotFound => (StatusCode::NOT_FOUND, "error-generic"),
-                    Error::Unavailable | Error::Overloaded => {
+                    Error::Unavailable | Error::Overloaded | Error::Contended => {
                         (StatusCode::SERVICE_UNAVAILABLE, "error-unavailable")
                     }
                     Error::Unexpected(e) => {
@@ -177,22 +177,43 @@ impl IntoResponse for PageError {
                     }
                     _ => (StatusCode::BAD_REQUEST, "error-generic"),
                 };
-                error_page(status, tr, key)
+                let mut page = error_page(status, tr, key);
+                if matches!(error, Error::Contended) {
+                    crate::http::error::mark_contended(&mut page);
+                }
+                page
             }
         }
     }
 }
 
-fn error_page(status: StatusCode, tr: Tr, key: &str) -> Response {
+/// The answer for a path that does not exist: a page for a browser, JSON for a program
+/// (and for anything under `/api/`).
+pub async fn not_found(visitor: Visitor, uri: Uri, headers: HeaderMap) -> Response {
+    let wants_page = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_page && !uri.path().starts_with("/api/") {
+        return error_page(StatusCode::NOT_FOUND, Tr(visitor.lang), "error-not-found");
+    }
+    crate::http::error::not_found().await
+}
+
+pub(super) fn error_page(status: StatusCode, tr: Tr, key: &str) -> Response {
     let page = Layout {
         tr,
         csrf: String::new(),
         user: None,
         acting: false,
+        administers: false,
         error: Some(tr.t(key)),
         notice: None,
         languages: LANGUAGES,
+        language_picked: false,
         poll: None,
+        base: "/".into(),
+        here: String::new(),
     };
     (status, templates::ErrorPage { page }).into_response()
 }

@@ -50,7 +50,8 @@ pub async fn save(
 ) -> Result<Response, PageError> {
     let actor = session.0.actor(client.ip);
     let region = Region::parse(&form.region).map_err(|e| PageError::Domain(e, Tr(session.0.language)))?;
-    let token = (form.token.as_str(), region, Source::Manual);
+    // An empty token field keeps the stored token: only the region changes.
+    let token = (Some(form.token.as_str()).filter(|t| !t.trim().is_empty()), region, Source::Manual);
     match integrations::save(&app.store, &app.keys, &actor, token, to_unix(app.now())).await {
         Ok(_) => Ok(back_to_security("done=flespi-saved#flespi")),
         Err(Error::Invalid { .. }) => Ok(back_to_security("error=error-flespi-token#flespi")),

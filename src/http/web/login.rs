@@ -1,4 +1,4 @@
-//! Signing in and out in the browser, the home page, and quick login by `?sid=` link.
+//! Signing in and out in the browser, and quick login by `?sid=` link.
 
 use axum::{
     extract::{Query, State},
@@ -8,13 +8,14 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    guard::{AnyPageSession, FormPost, PageError, PageSession, browser_session, locked_message},
-    templates::{HomePage, LoginPage},
+    guard::{AnyPageSession, FormPost, PageError, browser_session, locked_message},
+    returns,
+    templates::{BlockedPage, LoginPage, show_time},
     visitor::{DEVICE_COOKIE, Visitor},
 };
 use crate::{
     app::App,
-    clock::to_unix,
+    clock::{from_unix, to_unix},
     error::Error,
     http::extract::Client,
     i18n::Tr,
@@ -23,49 +24,14 @@ use crate::{
     values::{AppKind, Language},
 };
 
-#[derive(Debug, Deserialize)]
-pub struct HomeQuery {
-    sid: Option<String>,
-}
-
-/// `/`: the home page, or quick login when the link carries `?sid=`.
-pub async fn home(
-    State(app): State<App>,
-    visitor: Visitor,
-    client: Client,
-    Query(query): Query<HomeQuery>,
-) -> Result<Response, PageError> {
-    if let Some(sid) = query.sid {
-        return quick_login(&app, visitor, &client, &sid).await;
-    }
-    let tr = Tr(visitor.lang);
-    let Some(current) = browser_session(&app, &visitor.jar).await.map_err(|e| PageError::Domain(e, tr))?
-    else {
-        return Ok(Redirect::to("/login").into_response());
-    };
-    let current = PageSession::ready(current)?.0;
-    let page = visitor.layout(Tr(current.language), Some(&current));
-    let me = app
-        .store
-        .read()
-        .await
-        .map_err(|e| PageError::Domain(e.into(), tr))?
-        .user_by_id(current.user.id)
-        .await;
-    let administers = me.map_err(|e| PageError::Domain(e, tr))?.is_some_and(|u| u.top_user)
-        && current.impersonator.is_none();
-    let home = HomePage {
-        page,
-        username: current.user.username.clone(),
-        account: current.account.name.clone(),
-        administers,
-    };
-    Ok((visitor.jar, home).into_response())
-}
-
 /// Signs the browser in with an existing session, only from the address it was created
 /// from. A refusal is logged and audited; the session itself is left as it was.
-async fn quick_login(app: &App, visitor: Visitor, client: &Client, sid: &str) -> Result<Response, PageError> {
+pub(super) async fn quick_login(
+    app: &App,
+    visitor: Visitor,
+    client: &Client,
+    sid: &str,
+) -> Result<Response, PageError> {
     let tr = Tr(visitor.lang);
     let now = to_unix(app.now());
     let ip = client.ip.to_string();
@@ -77,22 +43,12 @@ async fn quick_login(app: &App, visitor: Visitor, client: &Client, sid: &str) ->
         Err(Error::Forbidden) => {
             let mut page = visitor.layout(tr, None);
             page.error = Some(tr.t("error-sid-other-address"));
-            Ok((
-                StatusCode::FORBIDDEN,
-                visitor.jar,
-                LoginPage { page, username: String::new(), login_as: String::new() },
-            )
-                .into_response())
+            Ok((StatusCode::FORBIDDEN, visitor.jar, LoginPage::empty(page)).into_response())
         }
-        Err(Error::Unauthenticated | Error::AccountBlocked) => {
+        Err(Error::Unauthenticated | Error::AccountBlocked { .. }) => {
             let mut page = visitor.layout(tr, None);
             page.error = Some(tr.t("error-session-ended"));
-            Ok((
-                StatusCode::UNAUTHORIZED,
-                visitor.jar,
-                LoginPage { page, username: String::new(), login_as: String::new() },
-            )
-                .into_response())
+            Ok((StatusCode::UNAUTHORIZED, visitor.jar, LoginPage::empty(page)).into_response())
         }
         Err(e) => Err(PageError::Domain(e, tr)),
     }
@@ -103,12 +59,25 @@ pub struct LoginQuery {
     expired: Option<String>,
     /// The session ended because the account is blocked.
     blocked: Option<String>,
+    /// Where to go once signed in (an app's authorization request, a page behind forward
+    /// auth).
+    next: Option<String>,
+    /// Show the form even to a signed-in browser: an app asks the person to sign in again.
+    fresh: Option<String>,
+    /// An app signed the person out.
+    signed_out: Option<String>,
 }
 
 /// The sign-in page.
 pub async fn page(State(app): State<App>, visitor: Visitor, Query(query): Query<LoginQuery>) -> Response {
-    if let Ok(Some(_)) = browser_session(&app, &visitor.jar).await {
-        return Redirect::to("/").into_response();
+    let visitor = match query.next.as_deref().filter(|next| returns::allowed(&app, next)) {
+        Some(next) => visitor.with_return(next),
+        None => visitor,
+    };
+    if query.fresh.is_none()
+        && let Ok(Some(_)) = browser_session(&app, &visitor.jar).await
+    {
+        return (visitor.jar, Redirect::to("/")).into_response();
     }
     let tr = Tr(visitor.lang);
     let mut page = visitor.layout(tr, None);
@@ -116,12 +85,14 @@ pub async fn page(State(app): State<App>, visitor: Visitor, Query(query): Query<
     if query.expired.is_some() {
         page.error = Some(tr.t("error-session-ended"));
     }
+    if query.signed_out.is_some() {
+        page.notice = Some(tr.t("oidc-signed-out"));
+    }
     if query.blocked.is_some() {
         page.error = Some(tr.t("error-account-blocked"));
         status = StatusCode::FORBIDDEN;
     }
-    (status, visitor.jar, LoginPage { page, username: String::new(), login_as: String::new() })
-        .into_response()
+    (status, visitor.jar, LoginPage::empty(page)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -141,8 +112,9 @@ pub async fn submit(
     client: Client,
     FormPost(form): FormPost<LoginForm>,
 ) -> Result<Response, PageError> {
-    let language = form.language.as_deref().and_then(|l| Language::parse(l).ok()).unwrap_or(visitor.lang);
-    let tr = Tr(language);
+    // The stored language changes only when the person picked one on this page.
+    let picked = form.language.as_deref().and_then(|l| Language::parse(l).ok());
+    let tr = Tr(picked.unwrap_or(visitor.lang));
     let remember = form.remember_me.is_some();
     let attempt = Attempt {
         username: form.username.clone(),
@@ -151,7 +123,7 @@ pub async fn submit(
         app: AppKind::Web,
         ip: client.ip.to_string(),
         user_agent: client.user_agent,
-        language: Some(language),
+        language: picked,
         device: visitor.jar.get(DEVICE_COOKIE).map(|c| c.value().to_owned()),
         login_as: form.login_as.clone(),
     };
@@ -166,7 +138,13 @@ pub async fn submit(
         }
         Err(Error::InvalidCredentials) => (StatusCode::UNAUTHORIZED, tr.t("error-invalid-credentials")),
         Err(Error::Locked { retry_after }) => (StatusCode::LOCKED, locked_message(tr, retry_after)),
-        Err(Error::AccountBlocked) => (StatusCode::FORBIDDEN, tr.t("error-account-blocked")),
+        Err(Error::AccountBlocked { notice: Some(notice) }) => {
+            let page = visitor.layout(tr, None);
+            let blocked =
+                BlockedPage { page, since: show_time(from_unix(notice.since)), contact: notice.contact };
+            return Ok((StatusCode::FORBIDDEN, visitor.jar, blocked).into_response());
+        }
+        Err(Error::AccountBlocked { notice: None }) => (StatusCode::FORBIDDEN, tr.t("error-account-blocked")),
         Err(Error::Forbidden) => (StatusCode::FORBIDDEN, tr.t("error-login-as")),
         Err(Error::TargetBlocked) => (StatusCode::FORBIDDEN, tr.t("error-target-blocked")),
         Err(Error::TooSoon { .. }) => (StatusCode::TOO_MANY_REQUESTS, tr.t("error-code-just-sent")),
@@ -192,7 +170,12 @@ pub async fn submit(
     Ok((
         status,
         visitor.jar,
-        LoginPage { page, username: form.username, login_as: form.login_as.unwrap_or_default() },
+        LoginPage {
+            page,
+            username: form.username,
+            login_as: form.login_as.unwrap_or_default(),
+            language_picked: picked.is_some(),
+        },
     )
         .into_response())
 }

@@ -14,22 +14,32 @@ use crate::app::App;
 
 mod account;
 mod accounts;
+mod apps;
+mod audit_words;
 mod authenticator;
 mod code;
 mod company;
 mod csrf;
 mod duties;
 mod guard;
+mod home;
 mod integrations;
 mod login;
+mod members;
+mod oidc;
 mod recovery;
+mod returns;
 mod switch;
+pub(super) mod tabs;
 mod templates;
 mod visitor;
 
+pub(super) use guard::not_found;
+pub(super) use returns::allowed as return_allowed;
+
 pub fn routes() -> Router<App> {
     Router::new()
-        .route("/", get(login::home))
+        .route("/", get(home::home))
         .route("/login", get(login::page).post(login::submit))
         .route("/login/code", get(code::page).post(code::submit))
         .route("/login/code/resend", post(code::resend))
@@ -50,6 +60,7 @@ pub fn routes() -> Router<App> {
         .route("/security/backup-codes", post(authenticator::regenerate))
         .route("/security/devices/{id}/revoke", post(authenticator::revoke_device))
         .route("/security/notices", post(account::save_notices))
+        .route("/security/language", post(account::save_language))
         .route("/security/flespi", post(integrations::save))
         .route("/security/flespi/check", post(integrations::check))
         .route("/security/flespi/remove", post(integrations::remove))
@@ -57,13 +68,24 @@ pub fn routes() -> Router<App> {
         .route("/security/{kind}/send", post(account::send_address_code))
         .route("/security/{kind}/confirm", post(account::confirm_address))
         .route("/sessions", get(account::sessions))
-        .route("/accounts", get(accounts::page))
+        .route("/accounts", get(accounts::page).post(accounts::create))
         .route("/accounts/{id}", post(accounts::save))
         .route("/company", get(company::page))
         .route("/company/audit.csv", get(company::audit_csv))
         .route("/company/general", post(company::save_general))
         .route("/company/defaults", post(company::save_defaults))
-        .route("/company/users/{id}/{action}", post(company::user_action))
+        .route("/company/audit", get(company::audit_log))
+        .route("/company/apps", get(apps::page).post(apps::create))
+        .route("/company/apps/{client_id}/delete", post(apps::delete))
+        .route("/company/users", get(members::list).post(members::create))
+        .route("/company/users/new", get(members::new))
+        .route("/company/users/{id}", get(members::edit).post(members::save))
+        .route("/company/users/{id}/rights", post(members::save_rights))
+        .route("/company/users/{id}/{action}", post(members::act))
+        .route("/oauth2/authorize", get(oidc::authorize).post(oidc::authorize))
+        .route("/oauth2/consent", post(oidc::consent))
+        .route("/oauth2/logout", get(oidc::logout).post(oidc::logout))
+        .route("/oauth2/logout/confirm", post(oidc::confirm_logout))
         .route("/sessions/others/end", post(account::end_others))
         .route("/sessions/{id}/end", post(account::end_one))
         .route(

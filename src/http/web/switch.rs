@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use super::{
     guard::{AnyPageSession, FormPost, PageError, PageSession},
+    tabs::Tab,
     templates::SwitchPage,
     visitor::Visitor,
 };
@@ -17,7 +18,7 @@ use crate::{
     clock::to_unix,
     http::extract::Client,
     i18n::Tr,
-    impersonation::{self, Kind},
+    impersonation::{self, Kind, Switching},
     values::UserId,
 };
 
@@ -54,23 +55,46 @@ pub async fn page(
     Ok((visitor.jar, switch).into_response())
 }
 
-/// `POST /switch/{id}`: act as that user, in this browser.
+#[derive(Debug, Default, Deserialize)]
+pub struct StartQuery {
+    /// `new`: act as the user in a tab of its own, this one left as it is.
+    #[serde(default)]
+    tab: String,
+}
+
+/// `POST /switch/{id}`: act as that user, in this tab or in a new one.
 pub async fn start(
     State(app): State<App>,
     visitor: Visitor,
     session: PageSession,
     client: Client,
     Path(id): Path<i64>,
+    Query(query): Query<StartQuery>,
     _: FormPost,
 ) -> Result<Response, PageError> {
     let current = &session.0;
     let origin = (client.ip.to_string(), client.user_agent.clone());
     let now = to_unix(app.now());
-    let switched =
-        impersonation::start(&app.store, &app.lifetimes, current, UserId(id), (&origin.0, &origin.1), now)
-            .await
-            .map_err(|e| PageError::Domain(e, Tr(current.language)))?;
-    let visitor = visitor.with_session(switched.token.expose(), current.remember_me);
+    let new_tab = query.tab == "new";
+    let switching = if new_tab { Switching::Alongside } else { Switching::InPlace };
+    let switched = impersonation::start(
+        &app.store,
+        &app.lifetimes,
+        current,
+        UserId(id),
+        (&origin.0, &origin.1),
+        now,
+        switching,
+    )
+    .await
+    .map_err(|e| PageError::Domain(e, Tr(current.language)))?;
+    let token = switched.token.expose();
+    if new_tab {
+        let tab = Tab::new();
+        let visitor = visitor.with_tab_session(&tab, token, switched.session.remember_me);
+        return Ok((visitor.jar, Redirect::to(&tab.base())).into_response());
+    }
+    let visitor = visitor.with_session(token, current.remember_me);
     Ok((visitor.jar, Redirect::to("/")).into_response())
 }
 

@@ -3,7 +3,7 @@
 use askama::Template;
 use askama_web::WebTemplate;
 
-use crate::i18n::Tr;
+use crate::{i18n::Tr, values::device::Device};
 
 /// The languages offered on the sign-in page, as (code, own name).
 pub const LANGUAGES: &[(&str, &str)] = &[("en", "English"), ("ru", "Русский"), ("es", "Español")];
@@ -16,12 +16,20 @@ pub struct Layout {
     pub user: Option<String>,
     /// Acting as someone else: the top bar offers to switch back.
     pub acting: bool,
+    /// An administrator signed in as themselves: the top bar offers the company settings.
+    pub administers: bool,
     pub error: Option<String>,
     pub notice: Option<String>,
     pub languages: &'static [(&'static str, &'static str)],
+    /// The language was picked on a page of this browser, not guessed.
+    pub language_picked: bool,
     /// For signed-in pages: how often to ask for the session and when to call the
     /// connection lost, in milliseconds.
     pub poll: Option<(u64, u64)>,
+    /// The `<base>` of relative links: `/`, or a tab's own path.
+    pub base: String,
+    /// The page's path relative to `base`, for links that change only the query.
+    pub here: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -31,6 +39,15 @@ pub struct LoginPage {
     pub username: String,
     /// "Login as": the username typed, kept when the form comes back.
     pub login_as: String,
+    /// The person picked the page's language: signing in makes it theirs.
+    pub language_picked: bool,
+}
+
+impl LoginPage {
+    pub fn empty(page: Layout) -> Self {
+        let language_picked = page.language_picked;
+        Self { page, username: String::new(), login_as: String::new(), language_picked }
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -128,23 +145,64 @@ pub struct HomePage {
     pub page: Layout,
     pub username: String,
     pub account: String,
-    /// A top user of the account: the company settings are theirs.
-    pub administers: bool,
+    /// The second factor of each app, in words.
+    pub web: String,
+    pub manager: String,
+    pub email: Option<Address>,
+    pub phone: Option<Address>,
+    /// Open sessions, this one included.
+    pub sessions: usize,
+    pub sign_ins: Vec<HistoryRow>,
+    pub warnings: Vec<Warning>,
+}
+
+/// An email address or phone number and whether it is confirmed, in words.
+pub struct Address {
+    pub value: String,
+    pub confirmed: bool,
+    pub status: String,
+}
+
+impl Address {
+    pub fn of(tr: Tr, value: Option<&str>, confirmed: bool) -> Option<Self> {
+        let status = tr.t(if confirmed { "security-confirmed" } else { "security-unconfirmed" });
+        value.map(|v| Self { value: v.to_owned(), confirmed, status })
+    }
+}
+
+/// Something on the home page that needs the person's attention.
+pub struct Warning {
+    pub id: &'static str,
+    pub text: String,
+    /// Where to deal with it.
+    pub link: Option<&'static str>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "blocked.html")]
+pub struct BlockedPage {
+    pub page: Layout,
+    pub since: String,
+    pub contact: crate::values::Contact,
 }
 
 pub struct HistoryRow {
     pub time: String,
+    /// "as driver", for a sign-in that acted as someone.
+    pub as_whom: Option<String>,
     pub result: String,
     pub result_text: String,
     pub ip: String,
     pub app: String,
-    pub user_agent: String,
+    pub agent: Agent,
 }
 
 #[derive(Template, WebTemplate)]
 #[template(path = "security.html")]
 pub struct SecurityPage {
     pub page: Layout,
+    /// The stored language's code.
+    pub language: String,
     pub can_change_password: bool,
     pub email: String,
     pub email_verified: bool,
@@ -188,7 +246,7 @@ pub struct FlespiSection {
 
 pub struct DeviceLine {
     pub id: i64,
-    pub user_agent: String,
+    pub agent: Agent,
     pub ip: String,
     pub trusted_at: String,
     pub expires_at: String,
@@ -204,6 +262,14 @@ pub struct CompanyPage {
     pub allow_trusted_devices: bool,
     pub default_web: bool,
     pub default_manager: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "audit.html")]
+pub struct AuditPage {
+    pub page: Layout,
+    pub account: String,
+    /// The users the log can be filtered by.
     pub users: Vec<UserLine>,
     pub log: Vec<AuditLine>,
     /// The query string of the next (older) page of the log.
@@ -220,19 +286,98 @@ pub struct CompanyPage {
 pub struct UserLine {
     pub id: i64,
     pub username: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "members.html")]
+pub struct MembersPage {
+    pub page: Layout,
+    pub account: String,
+    pub users: Vec<MemberLine>,
+    /// The search typed.
+    pub q: String,
+    /// "Users 1–50 of 230".
+    pub range: String,
+    /// Links to the pages before and after this one.
+    pub previous: Option<String>,
+    pub next: Option<String>,
+}
+
+/// A user in the company's list, with the actions that apply to them.
+pub struct MemberLine {
+    pub id: i64,
+    pub username: String,
     pub top_user: bool,
     /// The administrator looking at the page.
     pub me: bool,
+    pub email: String,
+    /// The second factor per app, in words.
+    pub web: String,
+    pub manager: String,
+    /// A second factor or authenticator to reset.
+    pub has_second_factor: bool,
+    pub locked: bool,
+    /// "2030-03-01 09:00:00 UTC · Signed in"; empty when never.
+    pub last_sign_in: String,
+    /// The administrator may act as them ("Login as").
+    pub may_act_as: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "member.html")]
+pub struct MemberPage {
+    pub page: Layout,
+    /// `None`: the form creates a user.
+    pub id: Option<i64>,
+    pub form: MemberForm,
+    /// The user as stored when the page was made: the form posts it back, so that a save
+    /// writes only what the administrator changed.
+    pub was: MemberForm,
+    /// The rights each other user holds on this one.
+    pub holders: Vec<RightsLine>,
+    /// The user's state, when editing.
+    pub member: Option<MemberLine>,
+}
+
+/// The user form's values: as stored, or as posted when the form comes back.
+#[derive(Clone, Default)]
+pub struct MemberForm {
+    pub username: String,
+    pub email: String,
+    pub email_verified: bool,
+    pub phone: String,
+    pub phone_verified: bool,
+    pub can_change_password: bool,
+    pub can_send_sms: bool,
+    pub must_change_password: bool,
+    pub top_user: bool,
+    pub language: String,
+}
+
+impl MemberForm {
+    pub fn new(language: &str) -> Self {
+        Self { language: language.to_owned(), ..Self::default() }
+    }
+}
+
+/// Someone and the rights they hold on the user being edited.
+pub struct RightsLine {
+    pub id: i64,
+    pub username: String,
+    pub act_as: bool,
+    pub manage: bool,
 }
 
 pub struct AuditLine {
     pub time: String,
-    /// Who did it, with "(as whom)" when impersonating.
+    /// Who did it, with "as whom" when impersonating.
     pub user: String,
+    /// For whom, when not the person themselves.
     pub subject: String,
     pub action: String,
     pub action_text: String,
-    pub details: String,
+    /// The details, in words.
+    pub sentence: String,
     pub ip: String,
 }
 
@@ -240,7 +385,7 @@ pub struct SessionLine {
     pub id: i64,
     pub app: &'static str,
     pub ip: String,
-    pub user_agent: String,
+    pub agent: Agent,
     pub created_at: String,
     pub last_seen_at: String,
     pub current: bool,
@@ -261,6 +406,24 @@ pub struct ErrorPage {
     pub page: Layout,
 }
 
+/// A browser as people name it ("Chrome 156 on Linux"), with the `User-Agent` it was
+/// read from for whoever wants the detail.
+pub struct Agent {
+    pub name: String,
+    pub raw: String,
+}
+
+impl Agent {
+    pub fn of(tr: Tr, user_agent: String) -> Self {
+        let name = match Device::of(&user_agent) {
+            None => tr.t("device-unknown"),
+            Some(d) if d.system.is_empty() => d.browser,
+            Some(d) => tr.with("device-name", [("browser", d.browser.into()), ("system", d.system.into())]),
+        };
+        Self { name, raw: user_agent }
+    }
+}
+
 /// How times are shown on pages: `2030-03-01 09:00:00 UTC`.
 pub fn show_time(t: time::OffsetDateTime) -> String {
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
@@ -274,6 +437,23 @@ pub struct AccountsPage {
     /// The viewer's own account, whose terms only accounts above may change.
     pub own: AccountTerms,
     pub children: Vec<AccountTerms>,
+    /// The new-account form's values (kept when it comes back refused).
+    pub new: NewAccountForm,
+}
+
+/// The new-account form: the account and its first top user, who must change the
+/// password given here at the first sign-in.
+#[derive(Default, serde::Deserialize)]
+pub struct NewAccountForm {
+    pub name: String,
+    pub admin_username: String,
+    #[serde(default)]
+    pub admin_password: String,
+    #[serde(default)]
+    pub admin_email: String,
+    #[serde(default)]
+    pub sms_quota: String,
+    pub email_notifications: Option<String>,
 }
 
 /// An account's blocking date and services, as the page shows and edits them.

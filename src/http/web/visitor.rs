@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::{
     csrf,
+    tabs::{TAB_COOKIE, Tab},
     templates::{LANGUAGES, Layout},
 };
 use crate::{app::App, http::extract::SESSION_COOKIE, i18n::Tr, sessions::Current, values::Language};
@@ -26,6 +27,9 @@ pub(super) const CHALLENGE_COOKIE: &str = "portcullis_challenge";
 /// Holds the token of a browser the user chose to trust: no code is asked there.
 pub(super) const DEVICE_COOKIE: &str = "portcullis_device";
 
+/// Where to go once signed in (see [`Visitor::with_return`]).
+const RETURN_COOKIE: &str = "portcullis_return";
+
 #[derive(Debug, Deserialize)]
 struct LangQuery {
     lang: Option<String>,
@@ -35,10 +39,19 @@ struct LangQuery {
 /// CSRF token for the forms on the page.
 pub struct Visitor {
     pub lang: Language,
+    /// The language was picked on a page of this browser (`?lang=`, then remembered), not
+    /// guessed from the browser's own languages.
+    pub picked: bool,
     pub jar: CookieJar,
     pub csrf: String,
     secure: bool,
+    /// The session cookie's domain, when shared with apps behind forward auth.
+    cookie_domain: Option<String>,
     poll: (u64, u64),
+    /// Where the page's relative links start: `/`, or a tab's own path.
+    base: String,
+    /// The page's own path, relative: for links that only change its query.
+    here: String,
 }
 
 impl FromRequestParts<App> for Visitor {
@@ -65,7 +78,11 @@ impl FromRequestParts<App> for Visitor {
         let (jar, csrf) = csrf::token(&app.keys, jar, secure);
         let config = &app.config;
         let poll = (config.page_poll_seconds * 1000, config.connection_lost_seconds * 1000);
-        Ok(Self { lang, jar, csrf, secure, poll })
+        let base = parts.extensions.get::<Tab>().map_or_else(|| "/".to_owned(), Tab::base);
+        let here = parts.uri.path().trim_start_matches('/').to_owned();
+        let picked = chosen.is_some() || remembered.is_some();
+        let cookie_domain = app.config.cookie_domain.clone();
+        Ok(Self { lang, picked, jar, csrf, secure, cookie_domain, poll, base, here })
     }
 }
 
@@ -76,17 +93,51 @@ impl Visitor {
             csrf: self.csrf.clone(),
             user: user.map(top_bar_name),
             acting: user.is_some_and(|u| u.impersonator.is_some()),
+            administers: user.is_some_and(|u| u.administers),
             error: None,
             notice: None,
             languages: LANGUAGES,
+            language_picked: self.picked,
             poll: user.map(|_| self.poll),
+            base: self.base.clone(),
+            here: self.here.clone(),
         }
     }
 
     /// Signs the browser in with `token`.
     pub fn with_session(mut self, token: &str, remember: bool) -> Self {
         let max_age = remember.then(|| time::Duration::days(30));
-        self.jar = self.jar.add(cookie(SESSION_COOKIE, token.to_owned(), self.secure, max_age));
+        let mut c = cookie(SESSION_COOKIE, token.to_owned(), self.secure, max_age);
+        if let Some(domain) = &self.cookie_domain {
+            c.set_domain(domain.clone());
+        }
+        self.jar = self.jar.add(c);
+        self
+    }
+
+    /// Remembers where to send the browser once it is signed in (and through its
+    /// duties): an app's authorization request, or a page behind forward auth.
+    pub fn with_return(mut self, target: &str) -> Self {
+        let max_age = time::Duration::minutes(30);
+        self.jar = self.jar.add(cookie(RETURN_COOKIE, target.to_owned(), self.secure, Some(max_age)));
+        self
+    }
+
+    /// Where the browser was to go back to, forgotten as it is read.
+    pub fn take_return(mut self) -> (Self, Option<String>) {
+        let target = self.jar.get(RETURN_COOKIE).map(|c| c.value().to_owned());
+        if target.is_some() {
+            self.jar = self.jar.remove(Cookie::build(RETURN_COOKIE).path("/"));
+        }
+        (self, target)
+    }
+
+    /// Opens a tab of its own signed in with `token`, leaving this tab's session alone.
+    pub fn with_tab_session(mut self, tab: &Tab, token: &str, remember: bool) -> Self {
+        let max_age = remember.then(|| time::Duration::days(30));
+        let mut c = cookie(TAB_COOKIE, token.to_owned(), self.secure, max_age);
+        c.set_path(tab.base());
+        self.jar = self.jar.add(c);
         self
     }
 
@@ -110,7 +161,11 @@ impl Visitor {
     }
 
     pub fn without_session(mut self) -> Self {
-        self.jar = self.jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+        let mut gone = Cookie::build(SESSION_COOKIE).path("/");
+        if let Some(domain) = &self.cookie_domain {
+            gone = gone.domain(domain.clone());
+        }
+        self.jar = self.jar.remove(gone);
         self
     }
 

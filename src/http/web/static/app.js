@@ -22,14 +22,14 @@
   }
 
   function poll() {
-    fetch("/api/v1/session?background=true", { credentials: "same-origin", cache: "no-store" })
+    fetch("api/v1/session?background=true", { credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
         var wasLost = !banner.hidden;
         lastAnswer = Date.now();
         if (response.status === 403) {
-          window.location.assign("/login?blocked=1");
+          window.location.assign("login?blocked=1");
         } else if (response.status === 401) {
-          window.location.assign("/login?expired=1");
+          window.location.assign("login?expired=1");
         } else if (wasLost) {
           window.location.reload();
         }
