@@ -37,6 +37,8 @@ pub struct State {
     pub keyring: crate::oidc::Keyring,
     /// The public URL in force: the configured one, or the address the server bound.
     public_url: std::sync::OnceLock<url::Url>,
+    /// Who passkeys are for, made from the public URL at first use.
+    relying_party: std::sync::OnceLock<Result<crate::passkeys::RelyingParty, String>>,
 }
 
 impl std::ops::Deref for App {
@@ -86,6 +88,7 @@ impl App {
             flespi,
             keyring: Default::default(),
             public_url: std::sync::OnceLock::new(),
+            relying_party: std::sync::OnceLock::new(),
         })))
     }
 
@@ -130,6 +133,14 @@ impl App {
             None => url::Url::parse(&format!("http://{addr}")).expect("a socket address is a valid URL"),
         };
         let _ = self.public_url.set(url);
+    }
+
+    /// The relying party passkeys are registered with: this server, by its public URL.
+    pub fn relying_party(&self) -> crate::error::Result<&crate::passkeys::RelyingParty> {
+        let made = self.relying_party.get_or_init(|| {
+            crate::passkeys::RelyingParty::for_url(self.public_url()).map_err(|e| e.to_string())
+        });
+        made.as_ref().map_err(|e| crate::error::Error::Unexpected(anyhow::anyhow!("{e}")))
     }
 
     /// The OpenID Connect issuer: the public URL, without a trailing slash.

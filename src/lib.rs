@@ -19,10 +19,11 @@ pub mod integrations; // third-party settings of users: the flespi token
 pub mod keys; // the server's secret key and keyed hashes
 pub mod lifecycle; // blocking dates, services and quotas, notices before blocking
 pub mod lockout; // lock-outs after repeated failures
-pub mod login; // signing in with a password
+pub mod login; // signing in with a password or a passkey
 pub mod metrics; // Prometheus metrics
 pub mod mfa; // second factors, sign-in challenges and one-time codes
 pub mod oidc; // the OpenID Connect provider for the platform's other apps
+pub mod passkeys; // passkeys (WebAuthn): registration and sign-in without a password
 pub mod passwords; // password policy and Argon2id hashing
 pub mod policy; // each company's second-factor policy
 pub mod purge; // deleting what has run out

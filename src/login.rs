@@ -9,6 +9,10 @@
 //!
 //! A user with a second factor on for the app gets a challenge instead of a session
 //! (see `mfa::challenge`); the session starts when the code is right.
+//!
+//! A passkey signs in without a password ([`with_passkey`]): the same lock-outs, then the
+//! same admission (blocking, language, "Login as"), and no second factor, since a
+//! passkey that verified its user is two factors in one.
 
 use crate::{
     audit::{self, Event},
@@ -21,6 +25,7 @@ use crate::{
         challenge::{self, Opened, Signing},
         devices,
     },
+    passkeys::{self, RelyingParty, sign_in::Refusal},
     passwords::{Hasher, Password},
     policy,
     rights::Actor,
@@ -45,6 +50,21 @@ pub struct Context<'a> {
 pub struct Attempt {
     pub username: String,
     pub password: Password,
+    pub arrival: Arrival,
+}
+
+/// A sign-in with a passkey, answering the options `passkeys::sign_in::begin` gave.
+#[derive(Debug, Clone)]
+pub struct PasskeyAttempt {
+    /// The handle the options came with.
+    pub handle: String,
+    pub answer: passkeys::PublicKeyCredential,
+    pub arrival: Arrival,
+}
+
+/// What a sign-in asks for besides proving who signs in, and where it comes from.
+#[derive(Debug, Clone)]
+pub struct Arrival {
     pub remember_me: bool,
     pub app: AppKind,
     pub ip: String,
@@ -57,9 +77,17 @@ pub struct Attempt {
     pub login_as: Option<String>,
 }
 
+/// How the person proved who they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proof {
+    Password,
+    Passkey,
+}
+
 /// Where a sign-in comes from, as the login history shows it.
 #[derive(Debug, Clone, Copy)]
 struct Origin<'a> {
+    proof: Proof,
     app: AppKind,
     ip: &'a str,
     user_agent: &'a str,
@@ -68,10 +96,10 @@ struct Origin<'a> {
     acting_as: Option<&'a User>,
 }
 
-impl Attempt {
-    fn origin(&self) -> Origin<'_> {
+impl Arrival {
+    fn origin(&self, proof: Proof) -> Origin<'_> {
         let (app, ip, user_agent, remember_me) = (self.app, &self.ip, &self.user_agent, self.remember_me);
-        Origin { app, ip, user_agent, remember_me, acting_as: None }
+        Origin { proof, app, ip, user_agent, remember_me, acting_as: None }
     }
 }
 
@@ -110,7 +138,90 @@ pub async fn sign_in(cx: Context<'_>, attempt: Attempt, now: i64) -> Result<Outc
 
 async fn check_and_start(cx: Context<'_>, attempt: Attempt, now: i64) -> Result<Outcome> {
     let (tx, user) = check_password(cx, &attempt, now).await?;
-    admit(cx, tx, user, &attempt, now).await
+    admit(cx, tx, user, &attempt.arrival, Proof::Password, now).await
+}
+
+/// Signs in with a passkey instead of a password.
+pub async fn with_passkey(
+    cx: Context<'_>,
+    rp: &RelyingParty,
+    attempt: PasskeyAttempt,
+    now: i64,
+) -> Result<Outcome> {
+    let result = check_passkey(cx, rp, &attempt, now).await;
+    crate::metrics::sign_in(match &result {
+        Ok(_) => "ok",
+        Err(Error::InvalidCredentials) => "invalid_credentials",
+        Err(Error::Locked { .. }) => "locked",
+        Err(Error::AccountBlocked { .. }) => "account_blocked",
+        Err(Error::CodeExpired) => "code_expired",
+        Err(_) => "error",
+    });
+    result
+}
+
+/// The passkey's answer, under the locks a password meets: the address's before anything
+/// is looked up, the user's once the passkey names them. A wrong answer counts against
+/// both, as a wrong password would; the ceremony is spent either way.
+async fn check_passkey(
+    cx: Context<'_>,
+    rp: &RelyingParty,
+    attempt: &PasskeyAttempt,
+    now: i64,
+) -> Result<Outcome> {
+    let arrival = &attempt.arrival;
+    let by_address = format!("ip:{}", arrival.ip);
+    let mut tx = cx.store.write().await?;
+    let begun = passkeys::sign_in::take(&mut tx, &attempt.handle, now).await?;
+    if let Err(locked) = lockout::ensure_unlocked(&mut tx, Scope::Password, &[&by_address], now).await {
+        tx.commit().await?;
+        return Err(locked);
+    }
+    let found = passkeys::sign_in::identify(&mut tx, rp, &attempt.answer).await?;
+    let owner = match &found {
+        Some(row) => tx.user_by_id(row.user_id).await?,
+        None => None,
+    };
+    let (Some(row), Some(user)) = (found, owner) else {
+        lockout::record_failure(&mut tx, Scope::Password, &by_address, &PASSWORD_PER_ADDRESS, now).await?;
+        tx.commit().await?;
+        return Err(Error::InvalidCredentials);
+    };
+    let by_user = lockout::username_subject(user.username.as_str());
+    if let Err(locked) = lockout::ensure_unlocked(&mut tx, Scope::Password, &[&by_user], now).await {
+        tx.commit().await?;
+        return Err(locked);
+    }
+    if let Err(refusal) = passkeys::sign_in::check(&mut tx, rp, begun, &row, &attempt.answer, now).await? {
+        refuse_passkey(&mut tx, &user, arrival, refusal, (&by_user, &by_address), now).await?;
+        tx.commit().await?;
+        return Err(Error::InvalidCredentials);
+    }
+    lockout::clear(&mut tx, Scope::Password, &by_user).await?;
+    admit(cx, tx, user, arrival, Proof::Passkey, now).await
+}
+
+/// Records a refused passkey answer: in the user's login history, against both locks,
+/// and as a lock-out when it is the one too many.
+async fn refuse_passkey(
+    tx: &mut Tx,
+    user: &User,
+    arrival: &Arrival,
+    refusal: Refusal,
+    (by_user, by_address): (&str, &str),
+    now: i64,
+) -> Result<()> {
+    let origin = arrival.origin(Proof::Passkey);
+    record(tx, user, origin, "sign_in.failed", refusal.as_str(), now).await?;
+    lockout::record_failure(tx, Scope::Password, by_address, &PASSWORD_PER_ADDRESS, now).await?;
+    let counter = lockout::record_failure(tx, Scope::Password, by_user, &PASSWORD_PER_USER, now).await?;
+    if let Some(wait) = counter.locked_for(now) {
+        let actor = Actor::anonymous(&arrival.ip);
+        let details = serde_json::json!({ "scope": "password", "minutes": wait / 60 });
+        let event = Event::new(user.account_id, &actor, "user.locked").subject(user.id);
+        audit::record(tx, event.details(details), now).await?;
+    }
+    Ok(())
 }
 
 /// The password, counted against both locks before its hash is checked: a wrong one is
@@ -118,7 +229,9 @@ async fn check_and_start(cx: Context<'_>, attempt: Attempt, now: i64) -> Result<
 /// counters.
 async fn check_password(cx: Context<'_>, attempt: &Attempt, now: i64) -> Result<(Tx, User)> {
     // No user has a longer name: refuse before a counter row is written for it.
-    for (field, name) in [("username", Some(&attempt.username)), ("login_as", attempt.login_as.as_ref())] {
+    for (field, name) in
+        [("username", Some(&attempt.username)), ("login_as", attempt.arrival.login_as.as_ref())]
+    {
         if name.is_some_and(|n| n.chars().count() > MAX_USERNAME_CHARS) {
             return Err(Error::invalid(field, format!("use at most {MAX_USERNAME_CHARS} characters")));
         }
@@ -128,7 +241,7 @@ async fn check_password(cx: Context<'_>, attempt: &Attempt, now: i64) -> Result<
     let slot = cx.hasher.slot()?;
     let store = cx.store;
     let by_user = lockout::username_subject(&attempt.username);
-    let by_address = format!("ip:{}", attempt.ip);
+    let by_address = format!("ip:{}", attempt.arrival.ip);
     let (user, counted) = {
         let mut tx = store.write().await?;
         let limits = [(by_user.as_str(), &PASSWORD_PER_USER), (by_address.as_str(), &PASSWORD_PER_ADDRESS)];
@@ -145,9 +258,10 @@ async fn check_password(cx: Context<'_>, attempt: &Attempt, now: i64) -> Result<
         (Some(user), true) => user,
         (user, _) => {
             if let Some(user) = user {
-                record(&mut tx, &user, attempt.origin(), "sign_in.failed", "wrong_password", now).await?;
+                let origin = attempt.arrival.origin(Proof::Password);
+                record(&mut tx, &user, origin, "sign_in.failed", "wrong_password", now).await?;
                 if let Some(wait) = counted.locked_for(now) {
-                    let actor = Actor::anonymous(&attempt.ip);
+                    let actor = Actor::anonymous(&attempt.arrival.ip);
                     let details = serde_json::json!({ "scope": "password", "minutes": wait / 60 });
                     let event = Event::new(user.account_id, &actor, "user.locked").subject(user.id);
                     audit::record(&mut tx, event.details(details), now).await?;
@@ -162,12 +276,19 @@ async fn check_password(cx: Context<'_>, attempt: &Attempt, now: i64) -> Result<
     Ok((tx, user))
 }
 
-/// After a right password: the account's blocking, the language chosen, "Login as", and
-/// then a session, or a challenge for the second factor.
-async fn admit(cx: Context<'_>, mut tx: Tx, user: User, attempt: &Attempt, now: i64) -> Result<Outcome> {
+/// After a right password or passkey: the account's blocking, the language chosen,
+/// "Login as", and then a session, or a challenge for the second factor.
+async fn admit(
+    cx: Context<'_>,
+    mut tx: Tx,
+    user: User,
+    attempt: &Arrival,
+    proof: Proof,
+    now: i64,
+) -> Result<Outcome> {
     if lifecycle::is_blocked(&mut tx, user.account_id, now).await? {
         let notice = blocked_notice(&mut tx, &user).await?;
-        record(&mut tx, &user, attempt.origin(), "sign_in.failed", "account_blocked", now).await?;
+        record(&mut tx, &user, attempt.origin(proof), "sign_in.failed", "account_blocked", now).await?;
         tx.commit().await?;
         return Err(notice);
     }
@@ -182,7 +303,10 @@ async fn admit(cx: Context<'_>, mut tx: Tx, user: User, attempt: &Attempt, now: 
         }
         None => None,
     };
-    let origin = Origin { acting_as: acting_as.as_ref(), ..attempt.origin() };
+    let origin = Origin { acting_as: acting_as.as_ref(), ..attempt.origin(proof) };
+    if proof == Proof::Passkey {
+        return start(cx, tx, &user, origin, None, now).await.map(Outcome::SignedIn);
+    }
     let Some(method) = mfa::settings(&mut tx, user.id).await?.get(attempt.app) else {
         return start(cx, tx, &user, origin, None, now).await.map(Outcome::SignedIn);
     };
@@ -246,6 +370,7 @@ async fn check_code(
         None => None,
     };
     let origin = Origin {
+        proof: Proof::Password,
         app: AppKind::parse(&challenge.app),
         ip: &challenge.ip,
         user_agent: &challenge.user_agent,
@@ -294,7 +419,7 @@ async fn start(
         user_agent: origin.user_agent.to_owned(),
         remember: origin.remember_me,
         signed_in: None,
-        amr: amr(second_factor).to_owned(),
+        amr: amr(origin.proof, second_factor).to_owned(),
     };
     let (token, _) = sessions::start(&mut tx, cx.lifetimes, &new, now).await?;
     record(&mut tx, user, origin, "sign_in", "ok", now).await?;
@@ -318,12 +443,14 @@ async fn start(
 }
 
 /// The factors of a sign-in, as RFC 8176 names them (`otp` for a code from an email, an
-/// authenticator app or the backup list).
-fn amr(second_factor: Option<&str>) -> &'static str {
-    match second_factor {
-        None => "pwd",
-        Some("sms") => "pwd sms mfa",
-        Some(_) => "pwd otp mfa",
+/// authenticator app or the backup list; `hwk` and `user` for a passkey, a key held by a
+/// device that checked its user).
+fn amr(proof: Proof, second_factor: Option<&str>) -> &'static str {
+    match (proof, second_factor) {
+        (Proof::Passkey, _) => "hwk user mfa",
+        (Proof::Password, None) => "pwd",
+        (Proof::Password, Some("sms")) => "pwd sms mfa",
+        (Proof::Password, Some(_)) => "pwd otp mfa",
     }
 }
 
@@ -350,6 +477,9 @@ async fn record(
     });
     if let Some(target) = origin.acting_as {
         details["login_as"] = serde_json::json!({ "id": target.id, "username": target.username });
+    }
+    if origin.proof == Proof::Passkey {
+        details["passkey"] = serde_json::json!(true);
     }
     let event = Event::new(user.account_id, &actor, action).subject(user.id).details(details);
     audit::record(tx, event, now).await

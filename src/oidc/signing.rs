@@ -260,7 +260,7 @@ fn generate(alg: Alg) -> Result<(Alg, zeroize::Zeroizing<Vec<u8>>, Value)> {
     match alg {
         Alg::Rs256 => {
             use rsa::{pkcs8::EncodePrivateKey, traits::PublicKeyParts};
-            let key = rsa::PrivateKey::new(&mut rand::rng(), 2048).map_err(|_| failed("RSA"))?;
+            let key = rsa::RsaPrivateKey::new(&mut rand::rng(), 2048).map_err(|_| failed("RSA"))?;
             let der = key.to_pkcs8_der().map_err(|_| failed("RSA"))?;
             let jwk = json!({
                 "kty": "RSA",

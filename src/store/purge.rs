@@ -32,6 +32,8 @@ pub enum Expired {
     OidcGrants,
     /// Retired signing keys no longer published.
     OidcKeys,
+    /// Passkey ceremonies never finished.
+    PasskeyCeremonies,
 }
 
 /// The grants that are over: revoked, or their session ended, expired or went idle,
@@ -52,7 +54,7 @@ macro_rules! unreferenced {
 }
 
 impl Expired {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::OidcCodes,
         Self::OidcRefreshTokens,
         Self::OidcGrants,
@@ -68,6 +70,7 @@ impl Expired {
         Self::SentMessages,
         Self::AbandonedMessages,
         Self::Notices,
+        Self::PasskeyCeremonies,
     ];
 
     fn statement(self) -> &'static str {
@@ -140,6 +143,10 @@ impl Expired {
                 "DELETE FROM blocking_notices WHERE (user_id, day) IN \
                  (SELECT user_id, day FROM blocking_notices WHERE day < $1 LIMIT $2)"
             }
+            Self::PasskeyCeremonies => {
+                "DELETE FROM passkey_ceremonies WHERE key_hash IN \
+                 (SELECT key_hash FROM passkey_ceremonies WHERE expires_at < $1 LIMIT $2)"
+            }
         }
     }
 
@@ -161,6 +168,7 @@ impl Expired {
             Self::OidcRefreshTokens => "oidc_refresh_tokens",
             Self::OidcGrants => "oidc_grants",
             Self::OidcKeys => "oidc_keys",
+            Self::PasskeyCeremonies => "passkey_ceremonies",
         }
     }
 }

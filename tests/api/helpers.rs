@@ -116,13 +116,14 @@ impl TestApp {
     }
 
     /// Starts another server on the same database and data directory (a second
-    /// instance, or the same one after a restart), its clock at this one's time.
+    /// instance, or the same one after a restart), its clock at this one's time. It has
+    /// this one's public URL, as the instances of a cluster do.
     pub async fn another_instance(&self) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let key = std::fs::read_to_string(self.dir.path().join("secret.key")).expect("key");
         let key = key.trim().to_owned();
         std::fs::write(dir.path().join("secret.key"), &key).expect("key copied");
-        let extra = ["--secret-key", &key];
+        let extra = ["--secret-key", &key, "--public-url", self.app.public_url().as_str()];
         Self::start(
             self.backend,
             (self.smtp.clone(), self.sms.clone()),

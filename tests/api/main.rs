@@ -7,6 +7,7 @@
 mod agent;
 mod browser;
 mod helpers;
+mod soft_passkey;
 
 mod administration;
 mod attacks;
@@ -31,6 +32,7 @@ mod operations;
 mod outage;
 mod outbox;
 mod pages;
+mod passkeys;
 mod process;
 mod purge;
 mod races;

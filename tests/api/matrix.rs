@@ -76,6 +76,12 @@ struct Row {
     expect: [Outcome; 9],
 }
 
+/// A passkey's answer in the right shape, proving nothing.
+fn passkey_answer() -> Value {
+    let response = json!({ "clientDataJSON": "e30", "attestationObject": "oA", "authenticatorData": "AA", "signature": "AA" });
+    json!({ "id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": response, "clientExtensionResults": {} })
+}
+
 fn none(_: &World) -> Option<Value> {
     None
 }
@@ -108,6 +114,8 @@ fn api_rows() -> Vec<Row> {
         Row { method: "POST", route: "/api/v1/login", body: |_| Some(json!({ "username": "nobody", "password": "not-it" })), expect: PUBLIC },
         Row { method: "POST", route: "/api/v1/login/verify", body: |_| Some(json!({ "challenge": "none", "code": "000000" })), expect: PUBLIC },
         Row { method: "POST", route: "/api/v1/login/resend", body: |_| Some(json!({ "challenge": "none" })), expect: PUBLIC },
+        Row { method: "POST", route: "/api/v1/login/passkey/options", body: empty, expect: PUBLIC },
+        Row { method: "POST", route: "/api/v1/login/passkey", body: |_| Some(json!({ "challenge": "none", "credential": passkey_answer() })), expect: PUBLIC },
         Row { method: "POST", route: "/api/v1/password/forgot", body: |_| Some(json!({ "username": "nobody", "email": "x@fleet.example" })), expect: PUBLIC },
         Row { method: "GET", route: "/api/v1/session", body: none, expect: OWN_ANY },
         Row { method: "DELETE", route: "/api/v1/session", body: none, expect: OWN_ANY },
@@ -128,6 +136,10 @@ fn api_rows() -> Vec<Row> {
         Row { method: "POST", route: "/api/v1/me/totp/confirm", body: |_| Some(json!({ "code": "000000" })), expect: OWN_NOT_ACTING },
         Row { method: "POST", route: "/api/v1/me/backup-codes", body: empty, expect: OWN_NOT_ACTING },
         Row { method: "GET", route: "/api/v1/me/trusted-devices", body: none, expect: OWN },
+        Row { method: "POST", route: "/api/v1/me/passkeys/registration/options", body: empty, expect: OWN_NOT_ACTING },
+        Row { method: "GET", route: "/api/v1/me/passkeys", body: none, expect: OWN },
+        Row { method: "POST", route: "/api/v1/me/passkeys", body: |_| Some(json!({ "credential": passkey_answer() })), expect: OWN_NOT_ACTING },
+        Row { method: "DELETE", route: "/api/v1/me/passkeys/{id}", body: |_| Some(json!({ "current_password": "not-it" })), expect: OWN_NOT_ACTING },
         Row { method: "DELETE", route: "/api/v1/me/trusted-devices/{id}", body: none, expect: OWN_NOT_ACTING },
         Row { method: "POST", route: "/api/v1/me/email/verification", body: empty, expect: OWN_NOT_ACTING },
         Row { method: "POST", route: "/api/v1/me/email/verification/confirm", body: |_| Some(json!({ "code": "000000" })), expect: OWN_NOT_ACTING },

@@ -11,7 +11,7 @@ use crate::{
     clock::{from_unix, to_unix},
     error::Result,
     http::extract::{ApiJson, Client},
-    login::{self, Attempt, Outcome},
+    login::{self, Arrival, Attempt, Outcome},
     mfa::{
         Method, backup,
         challenge::{self, Fallback, Opened, Sent},
@@ -153,13 +153,15 @@ pub async fn login(
     let attempt = Attempt {
         username: body.username,
         password: body.password,
-        remember_me: body.remember_me,
-        app: body.app,
-        ip: client.ip.to_string(),
-        user_agent: client.user_agent,
-        language: None,
-        device: body.device_token,
-        login_as: body.login_as,
+        arrival: Arrival {
+            remember_me: body.remember_me,
+            app: body.app,
+            ip: client.ip.to_string(),
+            user_agent: client.user_agent,
+            language: None,
+            device: body.device_token,
+            login_as: body.login_as,
+        },
     };
     Ok(Json(match login::sign_in(app.login(), attempt, to_unix(app.now())).await? {
         Outcome::SignedIn(signed_in) => LoginAnswer::SignedIn(signed_in.into()),

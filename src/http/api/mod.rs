@@ -17,6 +17,7 @@ pub mod impersonation;
 pub mod integrations;
 pub mod login;
 pub mod me;
+pub mod passkeys;
 pub mod session;
 pub mod users;
 
@@ -33,6 +34,11 @@ fn described() -> OpenApiRouter<App> {
         .routes(routes!(login::login))
         .routes(routes!(login::verify))
         .routes(routes!(login::resend))
+        .routes(routes!(passkeys::sign_in_options))
+        .routes(routes!(passkeys::sign_in))
+        .routes(routes!(passkeys::registration_options))
+        .routes(routes!(passkeys::list, passkeys::register))
+        .routes(routes!(passkeys::remove))
         .routes(routes!(session::get, session::delete))
         .routes(routes!(forward_auth::check))
         .routes(routes!(impersonation::start, impersonation::stop))

@@ -19,7 +19,7 @@ use crate::{
     error::Error,
     http::extract::Client,
     i18n::Tr,
-    login::{self, Attempt, Outcome},
+    login::{self, Arrival, Attempt, Outcome},
     sessions,
     values::{AppKind, Language},
 };
@@ -119,13 +119,15 @@ pub async fn submit(
     let attempt = Attempt {
         username: form.username.clone(),
         password: form.password.into(),
-        remember_me: remember,
-        app: AppKind::Web,
-        ip: client.ip.to_string(),
-        user_agent: client.user_agent,
-        language: picked,
-        device: visitor.jar.get(DEVICE_COOKIE).map(|c| c.value().to_owned()),
-        login_as: form.login_as.clone(),
+        arrival: Arrival {
+            remember_me: remember,
+            app: AppKind::Web,
+            ip: client.ip.to_string(),
+            user_agent: client.user_agent,
+            language: picked,
+            device: visitor.jar.get(DEVICE_COOKIE).map(|c| c.value().to_owned()),
+            login_as: form.login_as.clone(),
+        },
     };
     let (status, message) = match login::sign_in(app.login(), attempt, to_unix(app.now())).await {
         Ok(Outcome::SignedIn(signed_in)) => {
