@@ -281,7 +281,7 @@ async fn challenges(
             user_agent: "bench",
         };
         let challenge =
-            challenge::open(&app.store, &app.delivery, app.store.write().await?, signing, now).await?;
+            challenge::open(&app.store, &app.delivery, None, app.store.write().await?, signing, now).await?;
         opened.push((challenge.handle, user.email.map(|e| e.to_string()).unwrap_or_default(), authenticator));
     }
     // Codes of the step after this one: accepted from now on (one step of drift) for a

@@ -104,6 +104,7 @@ impl App {
             hasher: &self.hasher,
             outbox: &self.delivery,
             lifetimes: &self.lifetimes,
+            relying_party: self.relying_party().ok(),
         }
     }
 

@@ -87,7 +87,7 @@ pub async fn regenerate(store: &Store, keys: &SecretKey, actor: &Actor, now: i64
     let id = actor.own_user()?;
     let mut tx = store.write().await?;
     let user = tx.user_by_id(id).await?.ok_or(Error::Unauthenticated)?;
-    if !super::method::authenticator_on(&mut tx, id).await? {
+    if !super::method::means(&mut tx, id).await?.authenticator {
         return Err(Error::invalid("method", "add an authenticator app first"));
     }
     let codes = replace(&mut tx, keys, id, now).await?;

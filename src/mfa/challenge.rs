@@ -13,7 +13,9 @@
 //! it is given back. Emails go through the outbox.
 //!
 //! A user with an authenticator app gets a challenge with nothing sent; its codes, or a
-//! backup code (for any method), answer it.
+//! backup code (for any method), answer it. A user with a passkey gets the options that
+//! let the browser ask for one; a code by email (or SMS) may be asked for at once
+//! instead, for a passkey out of reach.
 //!
 //! Wrong codes count per user, apart from wrong passwords: from the 3rd the answer names
 //! the company's contact person and the 3rd is audited; the 5th blocks the code step for
@@ -32,6 +34,7 @@ use crate::{
     delivery::Delivery,
     error::{Error, Result},
     lockout::{self, Rule, Scope},
+    passkeys::{self, PublicKeyCredential, RelyingParty, RequestOptions},
     policy::{self, CodeDelivery, TwoFactorPolicy},
     rights::Actor,
     store::{ChallengeCode, ChallengeRow, NewChallenge, Store, Tx},
@@ -58,6 +61,17 @@ pub struct Opened {
     pub sent: Option<Sent>,
     /// The channels the client may ask a new code by.
     pub channels: Vec<Channel>,
+    /// For a passkey: the options for the browser's `navigator.credentials.get()`.
+    pub passkey: Option<RequestOptions>,
+}
+
+/// What answers a challenge.
+#[derive(Debug, Clone, Copy)]
+pub enum Answer<'a> {
+    /// Typed: a code sent or shown by the authenticator app, or a backup code.
+    Code(&'a str),
+    /// A passkey's answer to the challenge's options.
+    Passkey(&'a PublicKeyCredential, &'a RelyingParty),
 }
 
 /// Who is signing in, and from where.
@@ -92,6 +106,8 @@ pub struct Accepted {
     pub user: User,
     /// Set when a backup code was used: how many remain.
     pub backup_codes_left: Option<i64>,
+    /// A passkey answered.
+    pub by_passkey: bool,
 }
 
 /// The channels a user may get codes by under the company's policy: none for an
@@ -99,7 +115,7 @@ pub struct Accepted {
 pub fn channels(method: Method, delivery: CodeDelivery) -> Vec<Channel> {
     match (method, delivery) {
         (Method::Totp, _) => vec![],
-        (Method::Sms, CodeDelivery::SmsThenEmail) => vec![Channel::Sms, Channel::Email],
+        (Method::Sms | Method::Passkey, CodeDelivery::SmsThenEmail) => vec![Channel::Sms, Channel::Email],
         _ => vec![Channel::Email],
     }
 }
@@ -113,7 +129,14 @@ pub fn subject(user: crate::values::UserId) -> String {
 /// transaction (committed here). A sign-in within 30 seconds of the last code sent to
 /// the user takes that code over instead of sending another, so repeated sign-ins cannot
 /// flood a phone or use up the SMS quota.
-pub async fn open(store: &Store, outbox: &Delivery, mut tx: Tx, s: Signing<'_>, now: i64) -> Result<Opened> {
+pub async fn open(
+    store: &Store,
+    outbox: &Delivery,
+    rp: Option<&RelyingParty>,
+    mut tx: Tx,
+    s: Signing<'_>,
+    now: i64,
+) -> Result<Opened> {
     let policy = policy::of_account(&mut tx, s.user.account_id).await?;
     let channels = channels(s.method, policy.delivery);
     let handle = Token::generate();
@@ -129,6 +152,21 @@ pub async fn open(store: &Store, outbox: &Delivery, mut tx: Tx, s: Signing<'_>, 
         method: s.method.as_str(),
         expires_at: now + LIFETIME,
     };
+    if s.method == Method::Passkey {
+        let rp = rp.ok_or_else(|| Error::Unexpected(anyhow::anyhow!("passkeys are not offered here")))?;
+        let nothing_sent = ChallengeCode {
+            channel: "passkey",
+            destination: String::new(),
+            code_hash: &[],
+            // Nothing was sent: a code may be asked for at once.
+            sent_at: now - RESEND_AFTER,
+            code_expires_at: now,
+        };
+        tx.insert_challenge(&new, &nothing_sent, now).await?;
+        let options = passkeys::second_factor::begin(&mut tx, rp, s.user.id, &hash, now + LIFETIME).await?;
+        tx.commit().await?;
+        return Ok(Opened { handle, method: s.method, sent: None, channels, passkey: Some(options) });
+    }
     if let Some(last) = tx.challenge_of_user(s.user.id).await?
         && last.sent_at + RESEND_AFTER > now
         && last.expires_at > now
@@ -136,7 +174,7 @@ pub async fn open(store: &Store, outbox: &Delivery, mut tx: Tx, s: Signing<'_>, 
     {
         tx.hand_over_challenge(last.id, &new).await?;
         tx.commit().await?;
-        return Ok(Opened { handle, method: s.method, sent: sent_before(&last), channels });
+        return Ok(Opened { handle, method: s.method, sent: sent_before(&last), channels, passkey: None });
     }
     // Another app's (or method's) code went out moments ago: the 30-second rule is the
     // user's, whatever the app, so alternating apps cannot flood a phone either.
@@ -160,7 +198,7 @@ pub async fn open(store: &Store, outbox: &Delivery, mut tx: Tx, s: Signing<'_>, 
         };
         tx.insert_challenge(&new, &nothing_sent, now).await?;
         tx.commit().await?;
-        return Ok(Opened { handle, method: s.method, sent: None, channels });
+        return Ok(Opened { handle, method: s.method, sent: None, channels, passkey: None });
     }
     let route = match route(&mut tx, outbox, s.user, s.method, policy.delivery, None).await {
         Ok(route) => route,
@@ -179,7 +217,7 @@ pub async fn open(store: &Store, outbox: &Delivery, mut tx: Tx, s: Signing<'_>, 
     let record = route.record(&code_hash, now);
     let id = tx.insert_challenge(&new, &record, now).await?;
     let sent = deliver(store, outbox, tx, (id, s.user, s.app), route, &code, now).await?;
-    Ok(Opened { handle, method: s.method, sent: Some(sent), channels })
+    Ok(Opened { handle, method: s.method, sent: Some(sent), channels, passkey: None })
 }
 
 /// Sends a new code for a challenge, by the channel asked for or the user's own; the
@@ -206,7 +244,13 @@ pub async fn resend(
     if requested.is_some_and(|c| !channels(method, delivery).contains(&c)) {
         return Err(Error::invalid("channel", "codes cannot be sent this way"));
     }
-    let route = match route(&mut tx, outbox, &user, method, delivery, requested).await {
+    // A passkey's fallback: by SMS when asked for, else by email.
+    let by = match (method, requested) {
+        (Method::Passkey, Some(Channel::Sms)) => Method::Sms,
+        (Method::Passkey, _) => Method::Email,
+        (method, _) => method,
+    };
+    let route = match route(&mut tx, outbox, &user, by, delivery, requested).await {
         Err(Error::NoCodeDestination { .. }) => return Err(no_destination(&mut tx, &user).await),
         route => route?,
     };
@@ -216,9 +260,10 @@ pub async fn resend(
     deliver(store, outbox, tx, (challenge.id, &user, AppKind::parse(&challenge.app)), route, &code, now).await
 }
 
-/// Checks a typed code. A right one ends the challenge and hands back the transaction
-/// to start the session in; a wrong one is counted (and committed) before the error.
-pub async fn accept(store: &Store, handle: &str, typed: &str, now: i64) -> Result<Accepted> {
+/// Checks a typed code or a passkey's answer. A right one ends the challenge and hands
+/// back the transaction to start the session in; a wrong one is counted (and committed)
+/// before the error.
+pub async fn accept(store: &Store, handle: &str, answer: Answer<'_>, now: i64) -> Result<Accepted> {
     let mut tx = store.write().await?;
     let (challenge, user) = live(&mut tx, handle, now).await?;
     let by_user = subject(user.id);
@@ -230,31 +275,40 @@ pub async fn accept(store: &Store, handle: &str, typed: &str, now: i64) -> Resul
         return Err(Error::Locked { retry_after: time::Duration::seconds(wait) });
     }
     let keys = store.keys();
-    let (right, backup_codes_left) = if backup::looks_like(typed) {
-        let used = backup::accept(&mut tx, keys, user.id, typed, now).await?;
-        (used, Some(backup::left(&mut tx, user.id).await?))
-    } else if challenge.method == Method::Totp.as_str() {
-        (totp::accept(&mut tx, keys, &user, typed, now).await?, None)
-    } else {
-        if now >= challenge.code_expires_at {
-            return Err(Error::CodeExpired);
+    let (right, backup_codes_left) = match answer {
+        Answer::Passkey(answer, rp) => {
+            let key = TokenHash::of(handle);
+            (passkeys::second_factor::check(&mut tx, rp, &key, user.id, answer, now).await?, None)
         }
-        (OneTimeCode::parse(typed).is_some_and(|code| code.matches(keys, &challenge.code_hash)), None)
+        Answer::Code(typed) if backup::looks_like(typed) => {
+            let used = backup::accept(&mut tx, keys, user.id, typed, now).await?;
+            (used, Some(backup::left(&mut tx, user.id).await?))
+        }
+        Answer::Code(typed) if challenge.method == Method::Totp.as_str() => {
+            (totp::accept(&mut tx, keys, &user, typed, now).await?, None)
+        }
+        Answer::Code(typed) => {
+            if now >= challenge.code_expires_at {
+                return Err(Error::CodeExpired);
+            }
+            (OneTimeCode::parse(typed).is_some_and(|code| code.matches(keys, &challenge.code_hash)), None)
+        }
     };
+    let by_passkey = matches!(answer, Answer::Passkey(..));
     if right {
         lockout::clear(&mut tx, Scope::Code, &by_user).await?;
         if !tx.delete_challenge(challenge.id).await? {
             return Err(Error::CodeExpired);
         }
-        return Ok(Accepted { tx, challenge, user, backup_codes_left });
+        return Ok(Accepted { tx, challenge, user, backup_codes_left, by_passkey });
     }
     let counter = lockout::record_failure(&mut tx, Scope::Code, &by_user, &CODES_PER_USER, now).await?;
     let actor = Actor::anonymous(&challenge.ip);
     let failed =
         |action, details| Event::new(user.account_id, &actor, action).subject(user.id).details(details);
     let app_kind = challenge.app.as_str();
-    let details =
-        serde_json::json!({ "result": "wrong_code", "app": app_kind, "channel": challenge.channel });
+    let result = if by_passkey { "wrong_passkey" } else { "wrong_code" };
+    let details = serde_json::json!({ "result": result, "app": app_kind, "channel": challenge.channel });
     audit::record(&mut tx, failed("sign_in.failed", details), now).await?;
     if let Some(wait) = counter.locked_for(now) {
         let details = serde_json::json!({ "scope": "code", "app": app_kind, "minutes": wait / 60 });
@@ -323,6 +377,8 @@ mod tests {
     #[test]
     fn sms_users_may_ask_for_email_codes_unless_the_company_sends_only_email() {
         assert_eq!(channels(Method::Sms, CodeDelivery::SmsThenEmail), [Channel::Sms, Channel::Email]);
+        assert_eq!(channels(Method::Passkey, CodeDelivery::SmsThenEmail), [Channel::Sms, Channel::Email]);
+        assert_eq!(channels(Method::Passkey, CodeDelivery::EmailOnly), [Channel::Email]);
         assert_eq!(channels(Method::Sms, CodeDelivery::EmailOnly), [Channel::Email]);
         assert_eq!(channels(Method::Email, CodeDelivery::SmsThenEmail), [Channel::Email]);
         assert!(channels(Method::Totp, CodeDelivery::SmsThenEmail).is_empty());

@@ -19,6 +19,8 @@ pub enum Method {
     Sms,
     /// A code from an authenticator app.
     Totp,
+    /// One of the user's passkeys.
+    Passkey,
 }
 
 impl Method {
@@ -27,6 +29,7 @@ impl Method {
             Self::Email => "email",
             Self::Sms => "sms",
             Self::Totp => "totp",
+            Self::Passkey => "passkey",
         }
     }
 
@@ -35,6 +38,7 @@ impl Method {
             "email" => Some(Self::Email),
             "sms" => Some(Self::Sms),
             "totp" => Some(Self::Totp),
+            "passkey" => Some(Self::Passkey),
             _ => None,
         }
     }
@@ -80,7 +84,18 @@ pub fn default_method(delivery: CodeDelivery) -> Method {
     }
 }
 
-/// Whether the user has an authenticator app on (not merely being added).
-pub async fn authenticator_on(tx: &mut Tx, user: UserId) -> Result<bool> {
-    Ok(tx.authenticator(user).await?.is_some_and(|a| a.secret.is_some()))
+/// What a user has of the factors that need setting up first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Means {
+    /// An authenticator app on (not merely being added).
+    pub authenticator: bool,
+    /// At least one passkey.
+    pub passkey: bool,
+}
+
+pub async fn means(tx: &mut Tx, user: UserId) -> Result<Means> {
+    Ok(Means {
+        authenticator: tx.authenticator(user).await?.is_some_and(|a| a.secret.is_some()),
+        passkey: !tx.passkeys_of(user).await?.is_empty(),
+    })
 }

@@ -9,7 +9,7 @@ mod dispatch;
 pub mod method;
 pub mod totp;
 
-pub use method::{Method, Settings, default_method, settings};
+pub use method::{Means, Method, Settings, default_method, settings};
 
 use crate::{
     audit::{self, Event},
@@ -24,7 +24,7 @@ use crate::{
 
 /// Sets the user's own second factor per app (`None`: off), all or nothing. Email
 /// needs a confirmed address, SMS a confirmed phone and a company that allows SMS codes,
-/// TOTP an authenticator app. Turning a factor off or replacing it needs the current
+/// TOTP an authenticator app, a passkey at least one passkey. Turning a factor off or replacing it needs the current
 /// password (a stolen session must not be able to lower the account's protection);
 /// turning one on where there was none does not. Each app that changes is an audit
 /// event.
@@ -52,9 +52,9 @@ pub async fn set(
     }
     let mut tx = store.write().await?;
     let delivery = policy::of_account(&mut tx, user.account_id).await?.delivery;
-    let authenticator = method::authenticator_on(&mut tx, id).await?;
+    let means = method::means(&mut tx, id).await?;
     for method in changes.iter().filter_map(|(_, m)| *m) {
-        check_usable(&user, method, delivery, authenticator)?;
+        check_usable(&user, method, delivery, means)?;
     }
     let mut settings = settings(&mut tx, id).await?;
     if !checked && lowers(&settings) {
@@ -76,14 +76,15 @@ pub async fn set(
 }
 
 /// An administrator's reset of a user's second factor, for a lost phone: the
-/// authenticator, backup codes and trusted devices go, and 2FA is off in every app until
-/// the user sets it up again.
+/// authenticator, passkeys, backup codes and trusted devices go, and 2FA is off in every
+/// app until the user sets it up again.
 pub async fn reset(store: &Store, actor: &Actor, target: crate::values::UserId, now: i64) -> Result<()> {
     let mut tx = store.write().await?;
     let proof = crate::rights::ManagesUser::check(&mut tx, actor, target).await?;
     let user = proof.target();
     let before = settings(&mut tx, user.id).await?;
     let had_authenticator = totp::remove(&mut tx, user.id, now).await?;
+    let passkeys = tx.delete_passkeys_of(user.id).await?;
     for app in [AppKind::Web, AppKind::Manager] {
         tx.set_two_factor(user.id, app.as_str(), None, now).await?;
     }
@@ -92,6 +93,7 @@ pub async fn reset(store: &Store, actor: &Actor, target: crate::values::UserId, 
     let details = serde_json::json!({
         "before": before,
         "authenticator_removed": had_authenticator,
+        "passkeys_removed": passkeys,
         "trusted_devices_revoked": devices,
     });
     let event = Event::new(user.account_id, actor, "two_factor.reset").subject(user.id).details(details);
@@ -112,9 +114,12 @@ pub(crate) async fn apply_defaults(tx: &mut Tx, user: &User, now: i64) -> Result
     Ok(settings)
 }
 
-fn check_usable(user: &User, method: Method, delivery: CodeDelivery, authenticator: bool) -> Result<()> {
+fn check_usable(user: &User, method: Method, delivery: CodeDelivery, means: Means) -> Result<()> {
     match method {
-        Method::Totp if !authenticator => Err(Error::invalid("method", "add an authenticator app first")),
+        Method::Totp if !means.authenticator => {
+            Err(Error::invalid("method", "add an authenticator app first"))
+        }
+        Method::Passkey if !means.passkey => Err(Error::invalid("method", "add a passkey first")),
         Method::Email if !(user.email.is_some() && user.email_verified) => {
             Err(Error::invalid("method", "confirm your email address first"))
         }
@@ -158,22 +163,40 @@ mod tests {
     #[test]
     fn a_method_needs_its_own_address_confirmed() {
         let sms = CodeDelivery::SmsThenEmail;
-        assert!(check_usable(&user(true, false), Method::Email, sms, false).is_ok());
-        assert!(check_usable(&user(false, true), Method::Email, sms, false).is_err());
-        assert!(check_usable(&user(false, true), Method::Sms, sms, false).is_ok());
-        assert!(check_usable(&user(true, false), Method::Sms, sms, false).is_err());
+        assert!(check_usable(&user(true, false), Method::Email, sms, Means::default()).is_ok());
+        assert!(check_usable(&user(false, true), Method::Email, sms, Means::default()).is_err());
+        assert!(check_usable(&user(false, true), Method::Sms, sms, Means::default()).is_ok());
+        assert!(check_usable(&user(true, false), Method::Sms, sms, Means::default()).is_err());
     }
 
     #[test]
     fn an_authenticator_must_be_added_before_it_is_chosen() {
         let sms = CodeDelivery::SmsThenEmail;
-        assert!(check_usable(&user(false, false), Method::Totp, sms, false).is_err());
-        assert!(check_usable(&user(false, false), Method::Totp, sms, true).is_ok());
+        assert!(check_usable(&user(false, false), Method::Totp, sms, Means::default()).is_err());
+        assert!(
+            check_usable(
+                &user(false, false),
+                Method::Totp,
+                sms,
+                Means { authenticator: true, passkey: false }
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_passkey_is_chosen_only_by_someone_who_has_one() {
+        let sms = CodeDelivery::SmsThenEmail;
+        assert!(check_usable(&user(true, true), Method::Passkey, sms, Means::default()).is_err());
+        let has = Means { authenticator: false, passkey: true };
+        assert!(check_usable(&user(false, false), Method::Passkey, sms, has).is_ok());
     }
 
     #[test]
     fn a_company_that_sends_codes_by_email_only_refuses_sms_and_defaults_to_email() {
-        assert!(check_usable(&user(true, true), Method::Sms, CodeDelivery::EmailOnly, false).is_err());
+        assert!(
+            check_usable(&user(true, true), Method::Sms, CodeDelivery::EmailOnly, Means::default()).is_err()
+        );
         assert_eq!(default_method(CodeDelivery::EmailOnly), Method::Email);
         assert_eq!(default_method(CodeDelivery::SmsThenEmail), Method::Sms);
     }

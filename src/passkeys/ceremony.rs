@@ -19,6 +19,7 @@ pub const LIFETIME: i64 = 5 * 60;
 pub enum Purpose {
     Registration,
     SignIn,
+    SecondFactor,
 }
 
 impl Purpose {
@@ -26,6 +27,7 @@ impl Purpose {
         match self {
             Self::Registration => "registration",
             Self::SignIn => "sign_in",
+            Self::SecondFactor => "second_factor",
         }
     }
 }
@@ -35,22 +37,18 @@ pub fn registration_key(session: i64) -> TokenHash {
     TokenHash::of(&format!("passkey registration of session {session}"))
 }
 
-/// Keeps the state of a ceremony just begun, replacing one begun under the same key.
+/// Keeps the state of a ceremony just begun until `expires_at`, replacing one begun under
+/// the same key.
 pub async fn keep(
     tx: &mut Tx,
     key: &TokenHash,
     purpose: Purpose,
     user: Option<UserId>,
     state: &impl Serialize,
-    now: i64,
+    expires_at: i64,
 ) -> Result<()> {
     let state = serde_json::to_string(state).map_err(|e| Error::Unexpected(e.into()))?;
-    let row = CeremonyRow {
-        user_id: user,
-        purpose: purpose.as_str().to_owned(),
-        state,
-        expires_at: now + LIFETIME,
-    };
+    let row = CeremonyRow { user_id: user, purpose: purpose.as_str().to_owned(), state, expires_at };
     tx.put_ceremony(&key.0, &row).await
 }
 
@@ -62,7 +60,24 @@ pub async fn take<S: DeserializeOwned>(
     purpose: Purpose,
     now: i64,
 ) -> Result<(Option<UserId>, S)> {
-    let row = tx.take_ceremony(&key.0).await?;
+    open(tx.take_ceremony(&key.0).await?, purpose, now)
+}
+
+/// The ceremony kept under `key` for `purpose`, left in place to be tried again.
+pub async fn peek<S: DeserializeOwned>(
+    tx: &mut Tx,
+    key: &TokenHash,
+    purpose: Purpose,
+    now: i64,
+) -> Result<(Option<UserId>, S)> {
+    open(tx.ceremony(&key.0).await?, purpose, now)
+}
+
+fn open<S: DeserializeOwned>(
+    row: Option<CeremonyRow>,
+    purpose: Purpose,
+    now: i64,
+) -> Result<(Option<UserId>, S)> {
     let row =
         row.filter(|r| r.purpose == purpose.as_str() && r.expires_at > now).ok_or(Error::CodeExpired)?;
     let state = serde_json::from_str(&row.state).map_err(|e| Error::Unexpected(e.into()))?;

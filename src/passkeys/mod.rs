@@ -11,6 +11,7 @@
 mod ceremony;
 pub mod registration;
 mod relying_party;
+pub mod second_factor;
 pub mod sign_in;
 mod stored;
 

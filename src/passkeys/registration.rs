@@ -51,7 +51,8 @@ pub async fn begin(
         selection.require_resident_key = true;
     }
     let key = ceremony::registration_key(session);
-    ceremony::keep(&mut tx, &key, Purpose::Registration, Some(user_id), &state, now).await?;
+    ceremony::keep(&mut tx, &key, Purpose::Registration, Some(user_id), &state, now + ceremony::LIFETIME)
+        .await?;
     tx.commit().await?;
     Ok(options)
 }

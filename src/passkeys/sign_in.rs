@@ -29,7 +29,7 @@ pub async fn begin(store: &Store, rp: &RelyingParty, now: i64) -> Result<(Token,
         .map_err(|e| Error::Unexpected(anyhow::anyhow!("cannot begin a passkey sign-in: {e}")))?;
     let handle = Token::generate();
     let mut tx = store.write().await?;
-    ceremony::keep(&mut tx, &handle.hash(), Purpose::SignIn, None, &state, now).await?;
+    ceremony::keep(&mut tx, &handle.hash(), Purpose::SignIn, None, &state, now + ceremony::LIFETIME).await?;
     tx.commit().await?;
     Ok((handle, options.public_key))
 }

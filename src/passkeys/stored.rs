@@ -9,6 +9,7 @@ use crate::{
     audit::{self, Event},
     clock::from_unix,
     error::{Error, Result},
+    mfa::method::Method,
     passwords::{Hasher, Password},
     reauth,
     rights::Actor,
@@ -50,7 +51,8 @@ pub async fn list(store: &Store, user: UserId) -> Result<Vec<PasskeyInfo>> {
 }
 
 /// Removes one of the user's own passkeys, with the current password: a stolen session
-/// must not be able to take a factor away.
+/// must not be able to take a factor away. The last one goes only once no app asks for a
+/// passkey as the second factor.
 pub async fn remove(
     store: &Store,
     hasher: &Hasher,
@@ -64,6 +66,10 @@ pub async fn remove(
     reauth::check_current(store, hasher, &user, password, "current_password", now).await?;
     let mut tx = store.write().await?;
     let name = tx.delete_passkey(user_id, id).await?.ok_or(Error::NotFound)?;
+    let in_use = tx.two_factor_settings(user_id).await?.iter().any(|(_, m)| m == Method::Passkey.as_str());
+    if in_use && tx.passkeys_of(user_id).await?.is_empty() {
+        return Err(Error::invalid("id", "choose another second factor before removing your last passkey"));
+    }
     let details = serde_json::json!({ "id": id, "name": name });
     let event = Event::new(user.account_id, actor, "passkey.removed").subject(user_id).details(details);
     audit::record(&mut tx, event, now).await?;

@@ -10,6 +10,7 @@ use crate::{error::Result, values::UserId};
 pub struct PasskeyRow {
     pub id: i64,
     pub user_id: UserId,
+    pub credential_id: Vec<u8>,
     pub name: String,
     /// The library's record of the credential (public key, counter, flags), as JSON.
     pub credential: String,
@@ -44,7 +45,7 @@ pub struct CeremonyRow {
 macro_rules! select_passkeys {
     ($where:literal) => {
         concat!(
-            "SELECT id, user_id, name, credential, sign_count, backup_eligible, backup_state, created_at, \
+            "SELECT id, user_id, credential_id, name, credential, sign_count, backup_eligible, backup_state, created_at, \
              last_used_at FROM passkeys ",
             $where
         )
@@ -155,6 +156,15 @@ impl Tx {
         .await)?)
     }
 
+    /// Deletes every passkey of the user; how many.
+    pub async fn delete_passkeys_of(&mut self, user: UserId) -> Result<u64> {
+        Ok(with_tx!(self, c => sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+            .bind(user)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?)
+    }
+
     /// Starts a ceremony under `key_hash`, replacing one begun under the same key.
     pub async fn put_ceremony(&mut self, key_hash: &[u8], row: &CeremonyRow) -> Result<()> {
         with_tx!(self, c => sqlx::query(
@@ -171,6 +181,16 @@ impl Tx {
         .await
         .map(|r| r.rows_affected()))?;
         Ok(())
+    }
+
+    /// The ceremony under `key_hash`, left in place.
+    pub async fn ceremony(&mut self, key_hash: &[u8]) -> Result<Option<CeremonyRow>> {
+        Ok(with_tx!(self, c => sqlx::query_as(
+            "SELECT user_id, purpose, state, expires_at FROM passkey_ceremonies WHERE key_hash = $1",
+        )
+        .bind(key_hash)
+        .fetch_optional(c)
+        .await)?)
     }
 
     /// Ends a ceremony and hands back its state: once, whoever asks first.

@@ -135,7 +135,7 @@ impl Facts {
             account_blocked_from: account.and_then(|a| a.blocked_from),
             two_factor: mfa::settings(tx, user.id).await?,
             code_delivery: policy::of_account(tx, user.account_id).await?.delivery,
-            authenticator: mfa::method::authenticator_on(tx, user.id).await?,
+            authenticator: mfa::method::means(tx, user.id).await?.authenticator,
             backup_codes_left: mfa::backup::left(tx, user.id).await?,
         })
     }

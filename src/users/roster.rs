@@ -83,7 +83,7 @@ async fn member_of(tx: &mut Tx, actor: &Actor, user: User, now: i64) -> Result<M
     };
     Ok(Member {
         two_factor: mfa::settings(tx, user.id).await?,
-        authenticator: mfa::method::authenticator_on(tx, user.id).await?,
+        authenticator: mfa::method::means(tx, user.id).await?.authenticator,
         locked: by_password.locked_for(now).is_some() || by_code.locked_for(now).is_some(),
         last_sign_in: last,
         may_act_as,

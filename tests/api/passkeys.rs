@@ -2,6 +2,7 @@
 //! listing and removing them, and signing in without a password under the same rules as
 //! a password sign-in.
 
+use portcullis::users::UserRequest;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use time::Duration;
@@ -321,5 +322,100 @@ db_test! {
         let mut statuses = [a.status(), b.status()];
         statuses.sort();
         assert_eq!(statuses, [StatusCode::OK, StatusCode::GONE]);
+    }
+}
+
+/// `driver` of `acme` with a confirmed email address and a passkey that is the second
+/// factor in both apps.
+async fn driver_with_passkey_as_second_factor(app: &TestApp) -> (Company, String, SoftPasskey) {
+    let company = app.company("acme").await;
+    let driver = UserRequest {
+        username: "driver".into(),
+        email: Some("driver@fleet.example".into()),
+        email_verified: true,
+        ..Default::default()
+    };
+    app.user_from(company.account, company.admin, driver).await;
+    let token = app.signed_in("driver").await;
+    let mut key = SoftPasskey::es256(&origin(app));
+    register(app, &token, &mut key, "Phone").await;
+    let on = app
+        .send(Method::PUT, "/api/v1/me/two-factor", Some(&token), Some(json!({ "method": "passkey" })))
+        .await;
+    assert_eq!(json_of(on, StatusCode::OK).await, json!({ "web": "passkey", "manager": "passkey" }));
+    (company, token, key)
+}
+
+async fn challenged(app: &TestApp) -> Value {
+    let answer = json_of(app.login("driver", PASSWORD).await, StatusCode::OK).await;
+    assert_eq!(answer["status"], "second_factor", "{answer}");
+    answer
+}
+
+db_test! {
+    async fn a_passkey_as_the_second_factor_answers_the_challenge_a_password_opens(app: TestApp) {
+        let (company, _, mut key) = driver_with_passkey_as_second_factor(&app).await;
+        let challenge = challenged(&app).await;
+        assert_eq!(challenge["method"], "passkey");
+        assert_eq!(challenge["channels"], json!(["sms", "email"]), "a code instead, for a passkey out of reach");
+        let allowed = challenge["publicKey"]["allowCredentials"].as_array().unwrap();
+        assert_eq!(allowed.len(), 1, "the driver's own passkey is offered");
+        assert!(app.smtp.mails().is_empty(), "nothing is sent");
+        // A wrong answer counts as a wrong code; the challenge may be answered again.
+        let mut answer = key.get(&challenge["publicKey"]);
+        answer["response"]["clientDataJSON"] = json!("e30");
+        let body = json!({ "challenge": challenge["challenge"], "credential": answer });
+        let wrong = json_of(app.post("/api/v1/login/verify", None, body).await, StatusCode::UNAUTHORIZED).await;
+        assert_eq!((wrong["error"].as_str(), wrong["attempts_left"].as_i64()), (Some("invalid_code"), Some(4)));
+        let body = json!({ "challenge": challenge["challenge"], "credential": key.get(&challenge["publicKey"]) });
+        let signed_in = json_of(app.post("/api/v1/login/verify", None, body.clone()).await, StatusCode::OK).await;
+        assert_eq!(signed_in["session"]["user"]["username"], "driver");
+        let replayed = app.post("/api/v1/login/verify", None, body).await;
+        assert_eq!(replayed.status(), StatusCode::GONE, "the challenge is over");
+        let trail = app.audit_trail(company.account).await;
+        assert!(trail.iter().any(|(a, d)| a == "second_factor.passed" && d["by"] == "passkey"));
+        assert!(trail.iter().any(|(a, d)| a == "sign_in.failed" && d["result"] == "wrong_passkey"));
+        let amr: Vec<String> = app.column("SELECT amr FROM sessions ORDER BY id DESC LIMIT 1").await;
+        assert_eq!(amr, ["pwd hwk mfa"]);
+    }
+}
+
+db_test! {
+    async fn a_passkey_out_of_reach_gives_way_to_a_code_by_email_at_once(app: TestApp) {
+        let (_, _, _) = driver_with_passkey_as_second_factor(&app).await;
+        let challenge = challenged(&app).await;
+        let body = json!({ "challenge": challenge["challenge"], "channel": "email" });
+        let sent = json_of(app.post("/api/v1/login/resend", None, body).await, StatusCode::OK).await;
+        assert_eq!(sent["channel"], "email");
+        let code = app.smtp.wait_for(1).await.code_after("code is ");
+        let body = json!({ "challenge": challenge["challenge"], "code": code });
+        let signed_in = json_of(app.post("/api/v1/login/verify", None, body).await, StatusCode::OK).await;
+        assert_eq!(signed_in["status"], "ok");
+        let neither = app.post("/api/v1/login/verify", None, json!({ "challenge": "x" })).await;
+        assert_eq!(neither.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}
+
+db_test! {
+    async fn the_passkey_factor_needs_a_passkey_and_keeps_its_last_one(app: TestApp) {
+        let company = app.company("acme").await;
+        let driver = app.user(company.account, company.admin, "driver").await;
+        let token = app.signed_in("driver").await;
+        let refused = app.send(Method::PUT, "/api/v1/me/two-factor", Some(&token), Some(json!({ "method": "passkey" }))).await;
+        assert_eq!(json_of(refused, StatusCode::UNPROCESSABLE_ENTITY).await["field"], "method");
+        let mut key = SoftPasskey::es256(&origin(&app));
+        let id = register(&app, &token, &mut key, "Phone").await["id"].as_i64().unwrap();
+        let on = app.send(Method::PUT, "/api/v1/me/two-factor", Some(&token), Some(json!({ "method": "passkey" }))).await;
+        assert_eq!(on.status(), StatusCode::OK);
+        let path = format!("/api/v1/me/passkeys/{id}");
+        let last = app.send(Method::DELETE, &path, Some(&token), Some(json!({ "current_password": PASSWORD }))).await;
+        assert_eq!(json_of(last, StatusCode::UNPROCESSABLE_ENTITY).await["field"], "id");
+        // An administrator's reset, for a lost phone, takes the passkeys too.
+        let admin = app.signed_in("acme-admin").await;
+        let reset = app.post(&format!("/api/v1/users/{}/two-factor/reset", driver.0), Some(&admin), json!({})).await;
+        assert!(reset.status().is_success(), "{}", reset.status());
+        let listed = json_of(app.get("/api/v1/me/passkeys", Some(&token)).await, StatusCode::OK).await;
+        assert_eq!(listed["passkeys"], json!([]));
+        assert_eq!(sign_in_with(&app, &mut key, json!({})).await.status(), StatusCode::UNAUTHORIZED);
     }
 }

@@ -9,13 +9,14 @@ use time::OffsetDateTime;
 use crate::{
     app::App,
     clock::{from_unix, to_unix},
-    error::Result,
+    error::{Error, Result},
     http::extract::{ApiJson, Client},
     login::{self, Arrival, Attempt, Outcome},
     mfa::{
         Method, backup,
-        challenge::{self, Fallback, Opened, Sent},
+        challenge::{self, Answer, Fallback, Opened, Sent},
     },
+    passkeys::{PublicKeyCredential, RequestOptions},
     passwords::Password,
     sessions::Current,
     values::{AppKind, Duty},
@@ -110,13 +111,18 @@ pub struct SecondFactorBody {
     status: &'static str,
     /// Send it back with the code to `/api/v1/login/verify`.
     challenge: String,
-    /// The user's second factor: `email`, `sms` or `totp` (nothing is sent: the code comes
-    /// from the authenticator app; a backup code also answers).
+    /// The user's second factor: `email`, `sms`, `totp` (nothing is sent: the code comes
+    /// from the authenticator app; a backup code also answers) or `passkey` (answer the
+    /// options in `publicKey`, or ask `/api/v1/login/resend` for a code instead).
     method: Method,
     #[serde(flatten)]
     sent: Option<SentBody>,
     /// What `/api/v1/login/resend` may be asked for.
     channels: Vec<Channel>,
+    /// For `passkey`: the options for the browser's `navigator.credentials.get()`.
+    #[serde(rename = "publicKey", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    public_key: Option<RequestOptions>,
 }
 
 impl From<Opened> for SecondFactorBody {
@@ -127,6 +133,7 @@ impl From<Opened> for SecondFactorBody {
             method: o.method,
             sent: o.sent.map(SentBody::from),
             channels: o.channels,
+            public_key: o.passkey,
         }
     }
 }
@@ -174,15 +181,19 @@ pub async fn login(
 pub struct VerifyBody {
     challenge: String,
     /// The six digits sent or shown by the authenticator app, or a backup code; spaces
-    /// and dashes are forgiven.
-    code: String,
+    /// and dashes are forgiven. Either this or `credential`.
+    code: Option<String>,
+    /// A passkey's answer to the challenge's `publicKey` options
+    /// (`AuthenticationResponseJSON`).
+    #[schema(value_type = Option<Object>)]
+    credential: Option<Box<PublicKeyCredential>>,
     /// Don't ask on this device for 30 days: the answer carries a `device_token` to send
     /// with later sign-ins (when the company allows it).
     #[serde(default)]
     trust_device: bool,
 }
 
-/// Finish a sign-in with the code sent by email or SMS.
+/// Finish a sign-in with its second factor: a code, or a passkey's answer.
 #[utoipa::path(post, path = "/api/v1/login/verify", tag = "sign-in", request_body = VerifyBody, responses(
     (status = 200, description = "Signed in", body = SignedInBody),
     (status = 401, description = "`invalid_code`, with `attempts_left`, and from the 3rd failure the company's `contact`", body = super::doc::ErrorBody),
@@ -193,9 +204,17 @@ pub async fn verify(
     State(app): State<App>,
     ApiJson(body): ApiJson<VerifyBody>,
 ) -> Result<Json<SignedInBody>> {
-    let signed_in =
-        login::verify(app.login(), &body.challenge, &body.code, body.trust_device, to_unix(app.now()))
-            .await?;
+    let rp;
+    let answer = match (&body.code, &body.credential) {
+        (Some(code), None) => Answer::Code(code),
+        (None, Some(credential)) => {
+            rp = app.relying_party()?;
+            Answer::Passkey(credential, rp)
+        }
+        _ => return Err(Error::invalid("code", "send either a code or a passkey's credential")),
+    };
+    let now = to_unix(app.now());
+    let signed_in = login::verify(app.login(), &body.challenge, answer, body.trust_device, now).await?;
     Ok(Json(signed_in.into()))
 }
 

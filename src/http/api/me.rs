@@ -276,11 +276,12 @@ pub enum TwoFactorMethod {
     Email,
     Sms,
     Totp,
+    Passkey,
 }
 
 /// Turn one's own second factor on or off, per app. Email needs a confirmed address,
 /// SMS a confirmed phone and a company that sends codes by SMS, TOTP an authenticator
-/// app set up with `/api/v1/me/totp`.
+/// app set up with `/api/v1/me/totp`, a passkey one added with `/api/v1/me/passkeys`.
 #[utoipa::path(put, path = "/api/v1/me/two-factor", tag = "security", security(("bearer" = [])),
     request_body = TwoFactorBody, responses(
     (status = 423, description = "`locked`: too many wrong passwords; `retry_after` says for how long", body = super::doc::ErrorBody),
@@ -298,6 +299,7 @@ pub async fn put_two_factor(
         TwoFactorMethod::Email => Some(Method::Email),
         TwoFactorMethod::Sms => Some(Method::Sms),
         TwoFactorMethod::Totp => Some(Method::Totp),
+        TwoFactorMethod::Passkey => Some(Method::Passkey),
     };
     let apps = body.apps.unwrap_or_else(|| vec![AppKind::Web, AppKind::Manager]);
     let changes: Vec<_> = apps.into_iter().map(|a| (a, method)).collect();

@@ -19,7 +19,10 @@ use crate::{
     error::Error,
     i18n::Tr,
     login,
-    mfa::{Method, backup, challenge},
+    mfa::{
+        Method, backup,
+        challenge::{self, Answer},
+    },
     verification::Channel,
 };
 
@@ -56,8 +59,14 @@ pub async fn submit(
         return Ok(Redirect::to("/login").into_response());
     };
     let trust = form.trust_device.is_some();
-    let (status, message) = match login::verify(app.login(), &handle, &form.code, trust, to_unix(app.now()))
-        .await
+    let (status, message) = match login::verify(
+        app.login(),
+        &handle,
+        Answer::Code(&form.code),
+        trust,
+        to_unix(app.now()),
+    )
+    .await
     {
         Ok(signed_in) => {
             let remember = signed_in.session.remember_me;
