@@ -176,6 +176,7 @@ async fn switch(
         remember: current.remember_me && switching == Switching::InPlace,
         signed_in: Some(facts.auth_time),
         amr: facts.amr,
+        passkey_due: false,
     };
     let (token, _) = sessions::start(&mut tx, lifetimes, &new, now).await?;
     if switching == Switching::InPlace {

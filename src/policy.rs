@@ -1,6 +1,6 @@
 //! Each company's second-factor policy: how codes travel (SMS first with email as the
-//! fallback, or email only), whom users should call after three wrong codes, and whether
-//! new users start with 2FA on in the web and manager apps.
+//! fallback, or email only), whom users should call after three wrong codes, whether new
+//! users start with 2FA on in the web and manager apps, and who must use a passkey.
 //!
 //! Administrators of the account and of accounts above may read it; only the account's
 //! own top users may change it, and every change is an audit event.
@@ -79,6 +79,62 @@ impl Defaults {
     }
 }
 
+/// Who must sign in with a passkey, a factor phishing cannot steal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PasskeyRule {
+    #[default]
+    Nobody,
+    /// The account's top users.
+    Administrators,
+    Everyone,
+}
+
+impl PasskeyRule {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Nobody => "nobody",
+            Self::Administrators => "administrators",
+            Self::Everyone => "everyone",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "administrators" => Self::Administrators,
+            "everyone" => Self::Everyone,
+            _ => Self::Nobody,
+        }
+    }
+}
+
+/// Who must use a passkey, per app. Someone it covers answers the second factor with a
+/// passkey whatever their own setting; one who has none yet is led to add one right after
+/// signing in (the duty `register_passkey`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyRequirement {
+    #[serde(default)]
+    pub web: PasskeyRule,
+    #[serde(default)]
+    pub manager: PasskeyRule,
+}
+
+impl PasskeyRequirement {
+    /// Whether it covers a person (`top_user`: an administrator) signing in to `app`.
+    pub fn covers(self, app: AppKind, top_user: bool) -> bool {
+        let rule = match app {
+            AppKind::Web => self.web,
+            AppKind::Manager => self.manager,
+        };
+        match rule {
+            PasskeyRule::Nobody => false,
+            PasskeyRule::Administrators => top_user,
+            PasskeyRule::Everyone => true,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TwoFactorPolicy {
@@ -90,6 +146,8 @@ pub struct TwoFactorPolicy {
     /// Whether users may tick "Don't ask on this device for 30 days" at the code step.
     #[serde(default = "yes")]
     pub allow_trusted_devices: bool,
+    #[serde(default)]
+    pub require_passkey: PasskeyRequirement,
 }
 
 fn yes() -> bool {
@@ -103,6 +161,7 @@ impl Default for TwoFactorPolicy {
             contact: Contact::default(),
             defaults: Defaults::default(),
             allow_trusted_devices: true,
+            require_passkey: PasskeyRequirement::default(),
         }
     }
 }
@@ -122,6 +181,8 @@ impl TwoFactorPolicy {
             default_web: self.defaults.web,
             default_manager: self.defaults.manager,
             allow_trusted_devices: self.allow_trusted_devices,
+            passkey_web: self.require_passkey.web.as_str().to_owned(),
+            passkey_manager: self.require_passkey.manager.as_str().to_owned(),
         }
     }
 
@@ -131,6 +192,10 @@ impl TwoFactorPolicy {
             contact: Contact { name: row.contact_name, phone: row.contact_phone, email: row.contact_email },
             defaults: Defaults { web: row.default_web, manager: row.default_manager },
             allow_trusted_devices: row.allow_trusted_devices,
+            require_passkey: PasskeyRequirement {
+                web: PasskeyRule::parse(&row.passkey_web),
+                manager: PasskeyRule::parse(&row.passkey_manager),
+            },
         }
     }
 }
@@ -144,6 +209,7 @@ pub struct PolicyChange {
     pub contact: Option<Contact>,
     pub defaults: Option<Defaults>,
     pub allow_trusted_devices: Option<bool>,
+    pub require_passkey: Option<PasskeyRequirement>,
 }
 
 impl PolicyChange {
@@ -156,6 +222,7 @@ impl PolicyChange {
             },
             defaults: self.defaults.unwrap_or(to.defaults),
             allow_trusted_devices: self.allow_trusted_devices.unwrap_or(to.allow_trusted_devices),
+            require_passkey: self.require_passkey.unwrap_or(to.require_passkey),
         })
     }
 }

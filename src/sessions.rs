@@ -193,6 +193,9 @@ fn current_of(view: SessionView, lifetimes: &Lifetimes) -> Current {
     if view.must_change_password {
         pending.push(Duty::ChangePassword);
     }
+    if view.passkey_due {
+        pending.push(Duty::RegisterPasskey);
+    }
     let expires_at = from_unix(end_of(&view, lifetimes));
     let administers = view.top_user && view.acting_id.is_none();
     let signed_in = UserRef { id: view.user_id, username: view.username };

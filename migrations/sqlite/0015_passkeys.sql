@@ -35,3 +35,12 @@ CREATE TABLE passkey_ceremonies (
     expires_at INTEGER NOT NULL
 );
 CREATE INDEX passkey_ceremonies_expiry ON passkey_ceremonies (expires_at);
+
+-- Who must sign in with a passkey, per app: nobody, administrators (top users) or
+-- everyone. Someone it covers who has none is led to add one right after signing in.
+ALTER TABLE two_factor_policies ADD COLUMN passkey_web TEXT NOT NULL DEFAULT 'nobody';
+ALTER TABLE two_factor_policies ADD COLUMN passkey_manager TEXT NOT NULL DEFAULT 'nobody';
+
+-- A session whose user must add a passkey before anything else (the duty
+-- `register_passkey`); cleared on all their sessions when they add one.
+ALTER TABLE sessions ADD COLUMN passkey_due BOOLEAN NOT NULL DEFAULT FALSE;

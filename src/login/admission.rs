@@ -8,7 +8,7 @@ use crate::{
     impersonation, lifecycle,
     lockout::{self, Scope},
     mfa::{
-        self,
+        self, Method,
         challenge::{self, Signing},
         devices,
     },
@@ -50,11 +50,18 @@ pub(super) async fn admit(
     if proof == Proof::Passkey {
         return start(cx, tx, &user, origin, None, now).await.map(Outcome::SignedIn);
     }
-    let Some(method) = mfa::settings(&mut tx, user.id).await?.get(attempt.app) else {
+    let policy = policy::of_account(&mut tx, user.account_id).await?;
+    // Where the company asks for a passkey, one who has a passkey answers with it,
+    // whatever their own setting, and no trusted device stands in for it.
+    let passkey_asked = policy.require_passkey.covers(attempt.app, user.top_user)
+        && !tx.passkeys_of(user.id).await?.is_empty();
+    let own = mfa::settings(&mut tx, user.id).await?.get(attempt.app);
+    let Some(method) = (if passkey_asked { Some(Method::Passkey) } else { own }) else {
         return start(cx, tx, &user, origin, None, now).await.map(Outcome::SignedIn);
     };
     if let Some(device) = &attempt.device
-        && policy::of_account(&mut tx, user.account_id).await?.allow_trusted_devices
+        && !passkey_asked
+        && policy.allow_trusted_devices
         && devices::is_trusted(&mut tx, user.id, device, now).await?
     {
         let passed = Some("trusted_device");
@@ -87,6 +94,14 @@ pub(super) async fn start(
     second_factor: Option<&str>,
     now: i64,
 ) -> Result<SignedIn> {
+    // A company that asks this person for a passkey, when they have none: the first thing
+    // the session does is add one.
+    let passkey_due = origin.proof == Proof::Password
+        && policy::of_account(&mut tx, user.account_id)
+            .await?
+            .require_passkey
+            .covers(origin.app, user.top_user)
+        && tx.passkeys_of(user.id).await?.is_empty();
     let new = NewSession {
         user_id: user.id,
         acting_as_id: origin.acting_as.map(|u| u.id),
@@ -96,6 +111,7 @@ pub(super) async fn start(
         remember: origin.remember_me,
         signed_in: None,
         amr: amr(origin.proof, second_factor).to_owned(),
+        passkey_due,
     };
     let (token, _) = sessions::start(&mut tx, cx.lifetimes, &new, now).await?;
     record(&mut tx, user, origin, "sign_in", "ok", now).await?;

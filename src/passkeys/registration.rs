@@ -102,6 +102,7 @@ pub async fn finish(
         backup_state: facts.backup_state,
     };
     let id = tx.insert_passkey(&new, now).await?;
+    tx.passkey_no_longer_due(user_id).await?;
     let details = serde_json::json!({ "id": id, "name": name, "synced": facts.backup_state });
     let event = Event::new(user.account_id, actor, "passkey.added").subject(user_id).details(details);
     audit::record(&mut tx, event, now).await?;

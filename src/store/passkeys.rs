@@ -156,6 +156,16 @@ impl Tx {
         .await)?)
     }
 
+    /// The user has a passkey now: no session of theirs owes one any more.
+    pub async fn passkey_no_longer_due(&mut self, user: UserId) -> Result<()> {
+        with_tx!(self, c => sqlx::query("UPDATE sessions SET passkey_due = FALSE WHERE user_id = $1 AND passkey_due")
+            .bind(user)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// Deletes every passkey of the user; how many.
     pub async fn delete_passkeys_of(&mut self, user: UserId) -> Result<u64> {
         Ok(with_tx!(self, c => sqlx::query("DELETE FROM passkeys WHERE user_id = $1")

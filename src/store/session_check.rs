@@ -43,6 +43,8 @@ pub struct SessionView {
     pub top_user: bool,
     pub email: Option<String>,
     pub acting_email: Option<String>,
+    /// The company asks for a passkey and the user had none at sign-in.
+    pub passkey_due: bool,
 }
 
 /// The grant a client's token stands for, read with its session.
@@ -70,7 +72,7 @@ macro_rules! select_sessions {
                 a.blocked_from, a.dpa_version, u.dpa_accepted_version, u.must_change_password, u.language, \
                 e.id AS acting_id, e.username AS acting_username, \
                 ea.id AS acting_account_id, ea.name AS acting_account_name, ea.blocked_from AS acting_blocked_from, \
-                u.top_user, u.email, e.email AS acting_email, s.token_hash ",
+                u.top_user, u.email, e.email AS acting_email, s.passkey_due, s.token_hash ",
             $($from),+
         )
     };

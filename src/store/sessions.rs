@@ -26,6 +26,8 @@ pub struct NewSession {
     /// and the factors used (RFC 8176 values, space-separated).
     pub signed_in: Option<i64>,
     pub amr: String,
+    /// The user must add a passkey before anything else.
+    pub passkey_due: bool,
 }
 
 /// How a session was signed in to.
@@ -108,8 +110,8 @@ impl Tx {
     ) -> Result<i64> {
         Ok(with_tx!(self, c => sqlx::query_scalar(
             "INSERT INTO sessions (token_hash, user_id, acting_as_id, app, ip, user_agent, remember, \
-             created_at, last_seen_at, expires_at, auth_time, amr) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11) RETURNING id",
+             created_at, last_seen_at, expires_at, auth_time, amr, passkey_due) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(&hash.0[..])
         .bind(s.user_id)
@@ -122,6 +124,7 @@ impl Tx {
         .bind(expires_at)
         .bind(s.signed_in.unwrap_or(now))
         .bind(s.amr.as_str())
+        .bind(s.passkey_due)
         .fetch_one(c)
         .await)?)
     }

@@ -140,5 +140,6 @@ fn view_of(row: &Row<'_>) -> rusqlite::Result<SessionView> {
         top_user: row.get(20)?,
         email: row.get(21)?,
         acting_email: row.get(22)?,
+        passkey_due: row.get(23)?,
     })
 }

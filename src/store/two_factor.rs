@@ -18,6 +18,8 @@ pub struct PolicyRow {
     pub default_web: bool,
     pub default_manager: bool,
     pub allow_trusted_devices: bool,
+    pub passkey_web: String,
+    pub passkey_manager: String,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -67,7 +69,7 @@ impl Tx {
     pub async fn two_factor_policy(&mut self, account: AccountId) -> Result<Option<PolicyRow>> {
         Ok(with_tx!(self, c => sqlx::query_as(
             "SELECT delivery, contact_name, contact_phone, contact_email, default_web, default_manager, \
-             allow_trusted_devices FROM two_factor_policies WHERE account_id = $1",
+             allow_trusted_devices, passkey_web, passkey_manager FROM two_factor_policies WHERE account_id = $1",
         )
         .bind(account)
         .fetch_optional(c)
@@ -77,11 +79,11 @@ impl Tx {
     pub async fn put_two_factor_policy(&mut self, account: AccountId, p: &PolicyRow, now: i64) -> Result<()> {
         with_tx!(self, c => sqlx::query(
             "INSERT INTO two_factor_policies (account_id, delivery, contact_name, contact_phone, \
-             contact_email, default_web, default_manager, updated_at, allow_trusted_devices) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             contact_email, default_web, default_manager, updated_at, allow_trusted_devices, passkey_web, \
+             passkey_manager) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (account_id) DO UPDATE SET delivery = $2, contact_name = $3, contact_phone = $4, \
              contact_email = $5, default_web = $6, default_manager = $7, updated_at = $8, \
-             allow_trusted_devices = $9",
+             allow_trusted_devices = $9, passkey_web = $10, passkey_manager = $11",
         )
         .bind(account)
         .bind(&p.delivery)
@@ -92,6 +94,8 @@ impl Tx {
         .bind(p.default_manager)
         .bind(now)
         .bind(p.allow_trusted_devices)
+        .bind(&p.passkey_web)
+        .bind(&p.passkey_manager)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;

@@ -30,4 +30,6 @@ impl AppKind {
 pub enum Duty {
     AcceptDpa,
     ChangePassword,
+    /// The company asks this person for a passkey, and they have none yet.
+    RegisterPasskey,
 }

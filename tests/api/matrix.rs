@@ -274,6 +274,7 @@ async fn session_of(app: &TestApp, world: &World, caller: Caller) -> Option<Stri
         remember: true,
         signed_in: None,
         amr: "pwd".into(),
+        passkey_due: false,
     };
     let mut tx = app.app.store.write().await.unwrap();
     let (token, _) = sessions::start(&mut tx, &Lifetimes::default(), &new, app.now()).await.unwrap();

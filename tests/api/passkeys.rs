@@ -419,3 +419,46 @@ db_test! {
         assert_eq!(sign_in_with(&app, &mut key, json!({})).await.status(), StatusCode::UNAUTHORIZED);
     }
 }
+
+/// The company's policy asks for passkeys by `rule`, set by its administrator `admin`.
+async fn require_passkeys(app: &TestApp, company: &Company, admin: &str, rule: Value) {
+    let admin = app.signed_in(admin).await;
+    let path = format!("/api/v1/accounts/{}/two-factor-policy", company.account.0);
+    let body = json!({ "require_passkey": rule });
+    let changed = json_of(app.send(Method::PUT, &path, Some(&admin), Some(body)).await, StatusCode::OK).await;
+    assert_eq!(changed["require_passkey"], rule);
+}
+
+db_test! {
+    async fn a_company_that_requires_passkeys_leads_those_without_one_to_add_one_and_asks_the_others_for_theirs(app: TestApp) {
+        let company = app.company("acme").await;
+        app.user(company.account, company.admin, "driver").await;
+        require_passkeys(&app, &company, "acme-admin", json!({ "web": "administrators", "manager": "everyone" })).await;
+        // The driver in the web app: not covered.
+        let web = json_of(app.login("driver", PASSWORD).await, StatusCode::OK).await;
+        assert!(!web["pending"].as_array().unwrap().contains(&json!("register_passkey")), "{web}");
+        // The administrator, who has none: signed in, owing a passkey before anything else.
+        let signed_in = json_of(app.login("acme-admin", PASSWORD).await, StatusCode::OK).await;
+        assert!(signed_in["pending"].as_array().unwrap().contains(&json!("register_passkey")), "{signed_in}");
+        let token = signed_in["token"].as_str().unwrap().to_owned();
+        app.post("/api/v1/session/accept-dpa", Some(&token), json!({})).await;
+        let refused = json_of(app.get("/api/v1/sessions", Some(&token)).await, StatusCode::FORBIDDEN).await;
+        assert_eq!((refused["error"].as_str(), refused["pending"].clone()), (Some("pending_duty"), json!(["register_passkey"])));
+        let mut key = SoftPasskey::es256(&origin(&app));
+        register(&app, &token, &mut key, "Laptop").await;
+        assert_eq!(app.get("/api/v1/sessions", Some(&token)).await.status(), StatusCode::OK, "the duty is done");
+        // Next time the password is not enough: the passkey is the second factor, whatever
+        // the administrator's own setting, and a trusted device does not stand in for it.
+        let challenge = json_of(app.login("acme-admin", PASSWORD).await, StatusCode::OK).await;
+        assert_eq!((challenge["status"].as_str(), challenge["method"].as_str()), (Some("second_factor"), Some("passkey")));
+        let body = json!({ "challenge": challenge["challenge"], "credential": key.get(&challenge["publicKey"]) });
+        let signed_in = json_of(app.post("/api/v1/login/verify", None, body).await, StatusCode::OK).await;
+        assert_eq!(signed_in["pending"], json!([]));
+        // The manager app asks everyone: the driver too.
+        let body = json!({ "username": "driver", "password": PASSWORD, "app": "manager" });
+        let manager = json_of(app.post("/api/v1/login", None, body).await, StatusCode::OK).await;
+        assert!(manager["pending"].as_array().unwrap().contains(&json!("register_passkey")), "{manager}");
+        let trail = app.audit_trail(company.account).await;
+        assert!(trail.iter().any(|(a, d)| a == "two_factor_policy.changed" && d["after"]["require_passkey.web"] == "administrators"), "{trail:?}");
+    }
+}

@@ -318,6 +318,7 @@ db_test! {
             "contact": { "name": "", "phone": "", "email": "" },
             "defaults": { "web": false, "manager": false },
             "allow_trusted_devices": true,
+            "require_passkey": { "web": "nobody", "manager": "nobody" },
         }));
         assert_eq!(app.get(&path, Some(&driver)).await.status(), StatusCode::FORBIDDEN);
         let policy = json!({ "delivery": "email_only", "contact": { "name": "Ops" }, "defaults": { "web": true, "manager": false } });

@@ -10,15 +10,17 @@ use super::login::LoginAnswer;
 use crate::{
     app::App,
     clock::to_unix,
+    error::Error,
     error::Result,
-    http::extract::{ApiJson, ApiPath, Client, Session},
+    http::extract::{AnySession, ApiJson, ApiPath, Client, Session},
     login::{self, Arrival, Outcome, PasskeyAttempt},
     passkeys::{
         self, CreationChallengeResponse, PasskeyInfo, PublicKeyCredential, RegisterPublicKeyCredential,
         RequestOptions, registration,
     },
     passwords::Password,
-    values::AppKind,
+    sessions::Current,
+    values::{AppKind, Duty},
 };
 
 /// Options for the browser's `navigator.credentials.create()`, valid for 5 minutes; a
@@ -30,9 +32,10 @@ use crate::{
 ))]
 pub async fn registration_options(
     State(app): State<App>,
-    session: Session,
+    session: AnySession,
     client: Client,
 ) -> Result<Json<CreationChallengeResponse>> {
+    owing_at_most_a_passkey(&session.0)?;
     let rp = app.relying_party()?;
     let actor = session.actor(&client);
     Ok(Json(registration::begin(&app.store, rp, &actor, session.0.id, to_unix(app.now())).await?))
@@ -58,16 +61,26 @@ pub struct RegisterBody {
 ))]
 pub async fn register(
     State(app): State<App>,
-    session: Session,
+    session: AnySession,
     client: Client,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<(StatusCode, Json<PasskeyInfo>)> {
+    owing_at_most_a_passkey(&session.0)?;
     let rp = app.relying_party()?;
     let actor = session.actor(&client);
     let (name, now) = (body.name.as_deref(), to_unix(app.now()));
     let added =
         registration::finish(&app.store, rp, &actor, session.0.id, name, &body.credential, now).await?;
     Ok((StatusCode::CREATED, Json(added)))
+}
+
+/// A session may add a passkey with that very duty pending, and with no other.
+fn owing_at_most_a_passkey(current: &Current) -> Result<()> {
+    let others = current.pending.iter().any(|d| *d != Duty::RegisterPasskey);
+    if others {
+        return Err(Error::PendingDuty { pending: current.pending.clone() });
+    }
+    Ok(())
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]

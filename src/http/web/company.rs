@@ -257,6 +257,7 @@ pub async fn save_general(
         }),
         allow_trusted_devices: Some(form.allow_trusted_devices.is_some()),
         defaults: None,
+        require_passkey: None,
     };
     save(&app, &session, &client, change).await
 }

@@ -157,6 +157,7 @@ impl IntoResponse for PageError {
             Self::FormExpired(tr) => error_page(StatusCode::FORBIDDEN, tr, "error-form-expired"),
             Self::Duty(Duty::AcceptDpa) => Redirect::to("/dpa").into_response(),
             Self::Duty(Duty::ChangePassword) => Redirect::to("/password").into_response(),
+            Self::Duty(Duty::RegisterPasskey) => Redirect::to("/passkey").into_response(),
             Self::Domain(Error::Unauthenticated, _) => Redirect::to("/login").into_response(),
             Self::Domain(Error::AccountBlocked { .. }, _) => Redirect::to("/login?blocked=1").into_response(),
             Self::Domain(Error::PendingDuty { pending }, tr) => match pending.first() {
