@@ -91,7 +91,7 @@ pub enum PasskeyRule {
 }
 
 impl PasskeyRule {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Nobody => "nobody",
             Self::Administrators => "administrators",

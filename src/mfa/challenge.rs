@@ -346,6 +346,31 @@ pub async fn waiting(store: &Store, handle: &str, now: i64) -> Result<Waiting> {
     })
 }
 
+/// Fresh options for the browser's `navigator.credentials.get()`, for a challenge that
+/// asks for a passkey (the code page asks with them each time it is shown); `None` for
+/// a challenge that asks for a code, or a user with no passkey left.
+pub async fn passkey_options(
+    store: &Store,
+    rp: Option<&RelyingParty>,
+    handle: &str,
+    now: i64,
+) -> Result<Option<RequestOptions>> {
+    let mut tx = store.write().await?;
+    let (challenge, user) = live(&mut tx, handle, now).await?;
+    let Some(rp) = rp.filter(|_| challenge.method == Method::Passkey.as_str()) else {
+        return Ok(None);
+    };
+    let key = TokenHash::of(handle);
+    match passkeys::second_factor::begin(&mut tx, rp, user.id, &key, challenge.expires_at).await {
+        Ok(options) => {
+            tx.commit().await?;
+            Ok(Some(options))
+        }
+        Err(Error::Invalid { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The challenge behind a handle, unless it has run out.
 async fn live(tx: &mut Tx, handle: &str, now: i64) -> Result<(ChallengeRow, User)> {
     let challenge = tx.challenge_by_handle(&TokenHash::of(handle).0).await?;

@@ -20,6 +20,28 @@ mod window;
 
 pub use window::{DESKTOP, PHONE};
 
+/// WebDriver's "Add Virtual Authenticator" (WebAuthn Level 2, §11.3).
+#[derive(Debug)]
+struct VirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for VirtualAuthenticator {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/webauthn/authenticator", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let options = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        (axum::http::Method::POST, Some(options.to_string()))
+    }
+}
+
 static BROWSERS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(2));
 
 pub struct Browser {
@@ -68,7 +90,15 @@ impl Browser {
                 Err(e) => panic!("cannot start a browser session: {e}"),
             }
         };
-        Self { client, base: format!("http://{}", app.addr), driver, _profile: profile, _permit: permit }
+        let base = app.app.public_url().as_str().trim_end_matches('/').to_owned();
+        Self { client, base, driver, _profile: profile, _permit: permit }
+    }
+
+    /// Gives the browser a platform authenticator of the kind a phone or laptop has
+    /// (WebDriver's virtual authenticator): it keeps discoverable passkeys and verifies
+    /// its user, who always consents.
+    pub async fn add_passkey_authenticator(&self) {
+        self.client.issue_cmd(VirtualAuthenticator).await.expect("a virtual authenticator");
     }
 
     pub async fn goto(&self, path: &str) {

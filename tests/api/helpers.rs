@@ -97,6 +97,14 @@ impl TestApp {
         .await
     }
 
+    /// A server a browser knows as `http://localhost:PORT` (its public URL), as passkeys
+    /// need: browsers take none for an IP address.
+    pub async fn spawn_on_localhost(backend: Backend) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let (listen, public) = (format!("127.0.0.1:{port}"), format!("http://localhost:{port}"));
+        Self::spawn_with(backend, &["--listen", &listen, "--public-url", &public]).await
+    }
+
     /// A server on the database at `database_url`, made beforehand.
     pub async fn spawn_on(backend: Backend, database_url: String) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
@@ -149,13 +157,14 @@ impl TestApp {
             &database_url,
             "--data-dir",
             &data_dir,
-            "--listen",
-            "127.0.0.1:0",
             "--smtp-url",
             &smtp_url,
             "--sms-webhook-url",
             &sms.url,
         ];
+        if !extra.contains(&"--listen") {
+            args.extend_from_slice(&["--listen", "127.0.0.1:0"]);
+        }
         args.extend_from_slice(extra);
         args.push("serve");
         let config = Cli::try_parse_from(args).expect("test configuration").config;

@@ -32,6 +32,7 @@ mod operations;
 mod outage;
 mod outbox;
 mod pages;
+mod passkey_pages;
 mod passkeys;
 mod process;
 mod purge;

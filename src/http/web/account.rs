@@ -9,7 +9,9 @@ use serde::Deserialize;
 
 use super::{
     guard::{FormPost, PageError, PageSession, back_to_security},
-    templates::{Agent, DeviceLine, HistoryRow, SecurityPage, SessionLine, SessionsPage, show_time},
+    templates::{
+        Agent, DeviceLine, HistoryRow, PasskeyLine, SecurityPage, SessionLine, SessionsPage, show_time,
+    },
     visitor::Visitor,
 };
 use crate::{
@@ -21,6 +23,7 @@ use crate::{
     i18n::Tr,
     integrations,
     mfa::{self, Method, devices},
+    passkeys,
     policy::CodeDelivery,
     sessions,
     users::{self, OwnChanges},
@@ -50,6 +53,8 @@ const OUTCOMES: &[&str] = &[
     "phone-confirmed",
     "two-factor-saved",
     "authenticator-removed",
+    "passkey-removed",
+    "error-last-passkey",
     "device-revoked",
     "error-invalid-email",
     "error-invalid-phone",
@@ -104,6 +109,17 @@ pub async fn security(
             expires_at: show_time(d.expires_at),
         })
         .collect();
+    let passkeys = passkeys::list(&app.store, current.user.id)
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .map(|p| PasskeyLine {
+            id: p.id,
+            name: p.name,
+            added: show_time(p.created_at),
+            last_used: p.last_used_at.map(show_time),
+        })
+        .collect();
     if query.changed.is_some() {
         page.notice = Some(tr.t("password-changed"));
     }
@@ -133,6 +149,7 @@ pub async fn security(
         email_notifications_service: settings.email_notifications_service,
         flespi,
         devices,
+        passkeys,
         history,
         next,
     };

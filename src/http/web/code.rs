@@ -23,6 +23,7 @@ use crate::{
         Method, backup,
         challenge::{self, Answer},
     },
+    passkeys::PublicKeyCredential,
     verification::Channel,
 };
 
@@ -43,7 +44,10 @@ pub async fn page(
 
 #[derive(Deserialize)]
 pub struct CodeForm {
+    #[serde(default)]
     code: String,
+    /// A passkey's answer, as the script wrote it (`credential.toJSON()`).
+    credential: Option<String>,
     trust_device: Option<String>,
 }
 
@@ -59,14 +63,20 @@ pub async fn submit(
         return Ok(Redirect::to("/login").into_response());
     };
     let trust = form.trust_device.is_some();
-    let (status, message) = match login::verify(
-        app.login(),
-        &handle,
-        Answer::Code(&form.code),
-        trust,
-        to_unix(app.now()),
-    )
-    .await
+    let passkey = match form.credential.as_deref().map(serde_json::from_str::<PublicKeyCredential>) {
+        Some(Ok(credential)) => Some(credential),
+        Some(Err(_)) => {
+            let message = tr.t("error-passkey-failed");
+            return render(&app, visitor, StatusCode::UNPROCESSABLE_ENTITY, None, Some(message), false).await;
+        }
+        None => None,
+    };
+    let rp = app.relying_party().ok();
+    let answer = match (&passkey, rp) {
+        (Some(credential), Some(rp)) => Answer::Passkey(credential, rp),
+        _ => Answer::Code(&form.code),
+    };
+    let (status, message) = match login::verify(app.login(), &handle, answer, trust, to_unix(app.now())).await
     {
         Ok(signed_in) => {
             let remember = signed_in.session.remember_me;
@@ -79,6 +89,9 @@ pub async fn submit(
                 _ => "/".to_owned(),
             };
             return Ok((visitor.jar, Redirect::to(&next)).into_response());
+        }
+        Err(Error::InvalidCode { attempts_left, .. }) if passkey.is_some() => {
+            (StatusCode::UNAUTHORIZED, tr.t1("error-wrong-passkey", "attempts", attempts_left))
         }
         Err(Error::InvalidCode { attempts_left, .. }) => {
             (StatusCode::UNAUTHORIZED, tr.t1("error-wrong-code", "attempts", attempts_left))
@@ -142,7 +155,12 @@ async fn render(
         }
         Err(e) => return Err(PageError::Domain(e, tr)),
     };
+    let passkey_options = challenge::passkey_options(&app.store, app.relying_party().ok(), &handle, now)
+        .await
+        .map_err(|e| PageError::Domain(e, tr))?
+        .map(|options| serde_json::to_string(&options).unwrap_or_default());
     let sent_to = match &waiting.sent {
+        None if waiting.method == Method::Passkey => tr.t("code-passkey-or-code"),
         None => tr.t("code-from-authenticator"),
         Some(sent) => {
             let key = match (waiting.method, sent.channel) {
@@ -164,6 +182,7 @@ async fn render(
         channels: waiting.channels.iter().map(|c| c.as_str()).collect(),
         contact: waiting.contact,
         may_trust_device: waiting.may_trust_device,
+        passkey_options,
     };
     Ok((status, visitor.jar, code_page).into_response())
 }

@@ -23,7 +23,7 @@ use crate::{
     error::Error,
     http::extract::Client,
     i18n::Tr,
-    policy::{self, CodeDelivery, PolicyChange},
+    policy::{self, CodeDelivery, PasskeyRequirement, PasskeyRule, PolicyChange},
     values::{Contact, UserId},
 };
 
@@ -32,6 +32,8 @@ pub const ACTIONS: &[&str] = &[
     "two_factor.changed",
     "two_factor_policy.changed",
     "two_factor.reset",
+    "passkey.added",
+    "passkey.removed",
     "second_factor.sent",
     "second_factor.passed",
     "second_factor.failed_3_times",
@@ -146,6 +148,7 @@ pub async fn page(
         allow_trusted_devices: policy.allow_trusted_devices,
         default_web: policy.defaults.web,
         default_manager: policy.defaults.manager,
+        passkeys: policy.require_passkey,
     };
     Ok((visitor.jar, company).into_response())
 }
@@ -266,6 +269,23 @@ pub async fn save_general(
 pub struct DefaultsForm {
     web: Option<String>,
     manager: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct PasskeysForm {
+    passkey_web: PasskeyRule,
+    passkey_manager: PasskeyRule,
+}
+
+/// `POST /company/passkeys`: who must sign in with a passkey, per app.
+pub async fn save_passkeys(
+    State(app): State<App>,
+    session: CompanyAdmin,
+    client: Client,
+    FormPost(form): FormPost<PasskeysForm>,
+) -> Result<Response, PageError> {
+    let rule = PasskeyRequirement { web: form.passkey_web, manager: form.passkey_manager };
+    save(&app, &session, &client, PolicyChange { require_passkey: Some(rule), ..Default::default() }).await
 }
 
 /// `POST /company/defaults`: 2FA for new users, per app.

@@ -27,6 +27,7 @@ mod integrations;
 mod login;
 mod members;
 mod oidc;
+mod passkeys;
 mod recovery;
 mod returns;
 mod switch;
@@ -44,6 +45,9 @@ pub fn routes() -> Router<App> {
         .route("/login/code", get(code::page).post(code::submit))
         .route("/login/code/resend", post(code::resend))
         .route("/login/code/cancel", post(code::cancel))
+        .route("/login/passkey", post(passkeys::sign_in))
+        .route("/passkey", get(passkeys::duty_page))
+        .route("/security/passkeys/{id}/remove", post(passkeys::remove))
         .route("/logout", post(login::logout))
         .route("/switch", get(switch::page))
         .route("/switch/back", post(switch::back))
@@ -74,6 +78,7 @@ pub fn routes() -> Router<App> {
         .route("/company/audit.csv", get(company::audit_csv))
         .route("/company/general", post(company::save_general))
         .route("/company/defaults", post(company::save_defaults))
+        .route("/company/passkeys", post(company::save_passkeys))
         .route("/company/audit", get(company::audit_log))
         .route("/company/apps", get(apps::page).post(apps::create))
         .route("/company/apps/{client_id}/delete", post(apps::delete))
@@ -91,6 +96,10 @@ pub fn routes() -> Router<App> {
         .route(
             "/static/app.js",
             get(|| asset("text/javascript; charset=utf-8", include_str!("static/app.js"))),
+        )
+        .route(
+            "/static/passkeys.js",
+            get(|| asset("text/javascript; charset=utf-8", include_str!("static/passkeys.js"))),
         )
         .route("/static/app.css", get(|| asset("text/css; charset=utf-8", include_str!("static/app.css"))))
 }

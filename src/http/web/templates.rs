@@ -65,6 +65,8 @@ pub struct CodePage {
     pub contact: Option<crate::values::Contact>,
     /// Whether to offer "Don't ask on this device for 30 days".
     pub may_trust_device: bool,
+    /// For a passkey: the options the browser is asked with, as JSON.
+    pub passkey_options: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -123,6 +125,12 @@ pub struct SwitchPage {
     pub q: String,
     /// `all`, `users` or `accounts`.
     pub kind: &'static str,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "passkey.html")]
+pub struct PasskeyDutyPage {
+    pub page: Layout,
 }
 
 #[derive(Template, WebTemplate)]
@@ -224,6 +232,7 @@ pub struct SecurityPage {
     /// The flespi settings, for top users only.
     pub flespi: Option<FlespiSection>,
     pub devices: Vec<DeviceLine>,
+    pub passkeys: Vec<PasskeyLine>,
     pub history: Vec<HistoryRow>,
     pub next: Option<i64>,
 }
@@ -244,6 +253,13 @@ pub struct FlespiSection {
     pub check: Option<(bool, String)>,
 }
 
+pub struct PasskeyLine {
+    pub id: i64,
+    pub name: String,
+    pub added: String,
+    pub last_used: Option<String>,
+}
+
 pub struct DeviceLine {
     pub id: i64,
     pub agent: Agent,
@@ -262,6 +278,16 @@ pub struct CompanyPage {
     pub allow_trusted_devices: bool,
     pub default_web: bool,
     pub default_manager: bool,
+    /// Who must sign in with a passkey, per app.
+    pub passkeys: crate::policy::PasskeyRequirement,
+}
+
+impl CompanyPage {
+    /// The passkey rule for `app` (`web`, `manager`), as the form's values spell it.
+    pub fn passkey_rule(&self, app: &str) -> &'static str {
+        let rule = if app == "manager" { self.passkeys.manager } else { self.passkeys.web };
+        rule.as_str()
+    }
 }
 
 #[derive(Template, WebTemplate)]
