@@ -3,7 +3,7 @@
 //! from the sign-in page, to answer the code page, and added when the company asks for
 //! one; in English, Russian and Spanish, and every page passes the accessibility checks.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::{
