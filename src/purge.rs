@@ -46,6 +46,8 @@ fn cutoff(what: Expired, idle: i64, now: i64) -> i64 {
         Expired::Notices => now.div_euclid(DAY) - 1,
         // A retired key is already kept published until its tokens expire.
         Expired::OidcKeys => now,
+        // An unfinished ceremony is of no use to anyone once over.
+        Expired::PasskeyCeremonies => now,
         _ => now - DAY,
     }
 }

@@ -51,6 +51,8 @@ pub async fn set(
         reauth::check_current(store, hasher, &user, password, "current_password", now).await?;
     }
     let mut tx = store.write().await?;
+    // Held until the change is in: a passkey or an authenticator removed meanwhile waits.
+    tx.user_for_update(id).await?;
     let delivery = policy::of_account(&mut tx, user.account_id).await?.delivery;
     let means = method::means(&mut tx, id).await?;
     for method in changes.iter().filter_map(|(_, m)| *m) {

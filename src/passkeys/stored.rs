@@ -65,6 +65,9 @@ pub async fn remove(
     let user = store.read().await?.user_by_id(user_id).await?.ok_or(Error::Unauthenticated)?;
     reauth::check_current(store, hasher, &user, password, "current_password", now).await?;
     let mut tx = store.write().await?;
+    // The user's row, held: a second factor set to "passkey" meanwhile, or another
+    // passkey removed at once, waits its turn and sees what this one leaves.
+    tx.user_for_update(user_id).await?;
     let name = tx.delete_passkey(user_id, id).await?.ok_or(Error::NotFound)?;
     let in_use = tx.two_factor_settings(user_id).await?.iter().any(|(_, m)| m == Method::Passkey.as_str());
     if in_use && tx.passkeys_of(user_id).await?.is_empty() {

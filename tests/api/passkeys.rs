@@ -462,3 +462,34 @@ db_test! {
         assert!(trail.iter().any(|(a, d)| a == "two_factor_policy.changed" && d["after"]["require_passkey.web"] == "administrators"), "{trail:?}");
     }
 }
+
+db_test! {
+    async fn the_sign_in_pages_passkey_form_signs_in_acting_as_someone_and_refuses_a_wrong_answer_on_the_page(app: TestApp) {
+        let company = app.company("acme").await;
+        let driver = app.user(company.account, company.admin, "driver").await;
+        app.admin_may_act_as(&company, &[driver]).await;
+        let admin = app.signed_in("acme-admin").await;
+        let mut key = SoftPasskey::es256(&origin(&app));
+        register(&app, &admin, &mut key, "Laptop").await;
+        let agent = crate::agent::Agent::new(&app);
+        let login = agent.visit("/login").await;
+        let (_, _, page) = login.page();
+        // What the page's script sends: the options' handle and the answer, as JSON.
+        let (challenge, options) = sign_in_options(&app).await;
+        let mut wrong = key.get(&options);
+        wrong["response"]["clientDataJSON"] = json!("e30");
+        let fields = [("challenge", challenge.as_str()), ("credential", &wrong.to_string()), ("login_as", "")];
+        let refused = agent.submit(page, "/login/passkey", &fields).await;
+        let (path, status, body) = refused.page();
+        assert_eq!((path, status), ("/login/passkey", StatusCode::UNAUTHORIZED));
+        assert!(body.contains("This passkey was not accepted."), "{body}");
+        let (challenge, options) = sign_in_options(&app).await;
+        let answer = key.get(&options).to_string();
+        let fields = [("challenge", challenge.as_str()), ("credential", answer.as_str()), ("login_as", "driver")];
+        let home = agent.submit(body, "/login/passkey", &fields).await;
+        let (path, status, _) = home.page();
+        assert_eq!((path, status), ("/", StatusCode::OK));
+        let acting: Vec<Option<i64>> = app.column("SELECT acting_as_id FROM sessions ORDER BY id DESC LIMIT 1").await;
+        assert_eq!(acting, [Some(driver.0)], "\"Login as\" names the target");
+    }
+}

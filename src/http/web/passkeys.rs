@@ -31,6 +31,8 @@ pub struct SignInForm {
     /// The browser's answer, as `credential.toJSON()` wrote it.
     credential: String,
     remember_me: Option<String>,
+    /// "Login as", as typed in the sign-in form.
+    login_as: Option<String>,
 }
 
 /// `POST /login/passkey`: the sign-in page's passkey, as the script sends it.
@@ -54,7 +56,7 @@ pub async fn sign_in(
                 user_agent: client.user_agent,
                 language: None,
                 device: None,
-                login_as: None,
+                login_as: form.login_as.filter(|name| !name.trim().is_empty()),
             };
             let attempt = PasskeyAttempt { handle: form.challenge, answer, arrival };
             match login::with_passkey(app.login(), rp, attempt, to_unix(app.now())).await {
@@ -67,6 +69,8 @@ pub async fn sign_in(
                 Err(Error::CodeExpired) => refused(StatusCode::GONE, "error-passkey-expired"),
                 Err(Error::Locked { retry_after }) => (StatusCode::LOCKED, locked_message(tr, retry_after)),
                 Err(Error::AccountBlocked { .. }) => refused(StatusCode::FORBIDDEN, "error-account-blocked"),
+                Err(Error::Forbidden) => refused(StatusCode::FORBIDDEN, "error-login-as"),
+                Err(Error::TargetBlocked) => refused(StatusCode::FORBIDDEN, "error-target-blocked"),
                 Err(e) => return Err(PageError::Domain(e, tr)),
             }
         }

@@ -6,7 +6,8 @@
 //                              answer goes into the form's `credential` field (and the
 //                              options' handle into `challenge`), and the form is sent.
 //                              With data-conditional, the browser's autofill offers
-//                              passkeys on the username field as well.
+//                              passkeys on the username field as well. Fields with
+//                              data-copy-of take the value of that element of the page.
 //   form[data-passkey-create]  adds a passkey through the API, then goes to data-next.
 //
 // Anything that fails shows the form's [data-passkey-error] text in its role=alert box.
@@ -48,6 +49,13 @@
     if (!credential) return;
     form.elements.credential.value = JSON.stringify(credential.toJSON());
     if (given.challenge && form.elements.challenge) form.elements.challenge.value = given.challenge;
+    // What the person chose in the password form ("Login as", "Remember me") goes along.
+    form.querySelectorAll("[data-copy-of]").forEach(function (field) {
+      const source = document.getElementById(field.dataset.copyOf);
+      if (!source) return;
+      if (source.type === "checkbox") field.disabled = !source.checked;
+      field.value = source.type === "checkbox" ? source.value : source.value.trim();
+    });
     form.submit();
   }
 
