@@ -80,17 +80,18 @@ impl FastReads {
         // By name: SQLite numbers `$N` parameters in the order they first appear.
         let params: &[(&str, &dyn rusqlite::ToSql)] = &[("$1", &grant), ("$2", &caller)];
         self.read_one(SESSION_BY_GRANT, params, |row| {
+            let g = AFTER_SESSION;
             Ok((
                 view_of(row)?,
                 GrantView {
-                    grant_id: row.get(24)?,
-                    client_id: row.get(25)?,
-                    client_account_id: AccountId(row.get(26)?),
-                    scope: row.get(27)?,
-                    granted_at: row.get(28)?,
-                    caller_exists: row.get(29)?,
-                    caller_secret: row.get(30)?,
-                    caller_account: row.get::<_, Option<i64>>(31)?.map(AccountId),
+                    grant_id: row.get(g)?,
+                    client_id: row.get(g + 1)?,
+                    client_account_id: AccountId(row.get(g + 2)?),
+                    scope: row.get(g + 3)?,
+                    granted_at: row.get(g + 4)?,
+                    caller_exists: row.get(g + 5)?,
+                    caller_secret: row.get(g + 6)?,
+                    caller_account: row.get::<_, Option<i64>>(g + 7)?.map(AccountId),
                 },
             ))
         })
@@ -113,6 +114,10 @@ impl FastReads {
         Ok(found?)
     }
 }
+
+/// The first column after those `select_sessions!` lists (the view's 24, then the token's
+/// hash).
+const AFTER_SESSION: usize = 25;
 
 /// The session's columns, in the order `select_sessions!` lists them.
 fn view_of(row: &Row<'_>) -> rusqlite::Result<SessionView> {
