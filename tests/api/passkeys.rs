@@ -2,6 +2,7 @@
 //! listing and removing them, and signing in without a password under the same rules as
 //! a password sign-in.
 
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD as B64};
 use portcullis::users::UserRequest;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -133,9 +134,10 @@ db_test! {
         let unknown = json_of(sign_in_with(&app, &mut stranger, json!({})).await, StatusCode::UNAUTHORIZED).await;
         let (challenge, options) = sign_in_options(&app).await;
         let mut answer = key.get(&options);
-        let signature = answer["response"]["signature"].as_str().unwrap().to_owned();
-        let flipped = if signature.ends_with('A') { "B" } else { "A" };
-        answer["response"]["signature"] = json!(format!("{}{flipped}", &signature[..signature.len() - 1]));
+        // One bit of the signature's first integer turned over.
+        let mut signature = B64.decode(answer["response"]["signature"].as_str().unwrap()).unwrap();
+        signature[10] ^= 0x01;
+        answer["response"]["signature"] = json!(B64.encode(signature));
         let body = json!({ "challenge": challenge, "credential": answer });
         let tampered = json_of(app.post("/api/v1/login/passkey", None, body).await, StatusCode::UNAUTHORIZED).await;
         assert_eq!(phished, unknown, "nothing tells an unknown passkey from a wrong answer");
