@@ -286,14 +286,22 @@ db_test! {
     }
 }
 
+/// `acme-admin`, holding `act_as` on `driver`, with a passkey; the driver's id.
+async fn admin_with_passkey_who_may_act_as_driver(
+    app: &TestApp,
+) -> (portcullis::values::UserId, SoftPasskey) {
+    let company = app.company("acme").await;
+    let driver = app.user(company.account, company.admin, "driver").await;
+    app.admin_may_act_as(&company, &[driver]).await;
+    let admin = app.signed_in("acme-admin").await;
+    let mut key = SoftPasskey::es256(&origin(app));
+    register(app, &admin, &mut key, "Laptop").await;
+    (driver, key)
+}
+
 db_test! {
     async fn login_as_with_a_passkey_acts_as_the_target_and_names_the_signer(app: TestApp) {
-        let company = app.company("acme").await;
-        let driver = app.user(company.account, company.admin, "driver").await;
-        app.admin_may_act_as(&company, &[driver]).await;
-        let admin = app.signed_in("acme-admin").await;
-        let mut key = SoftPasskey::es256(&origin(&app));
-        register(&app, &admin, &mut key, "Laptop").await;
+        let (_, mut key) = admin_with_passkey_who_may_act_as_driver(&app).await;
         let signed_in = sign_in_with(&app, &mut key, json!({ "login_as": "driver" })).await;
         let signed_in = json_of(signed_in, StatusCode::OK).await;
         assert_eq!(signed_in["session"]["user"]["username"], "driver");
@@ -467,12 +475,7 @@ db_test! {
 
 db_test! {
     async fn the_sign_in_pages_passkey_form_signs_in_acting_as_someone_and_refuses_a_wrong_answer_on_the_page(app: TestApp) {
-        let company = app.company("acme").await;
-        let driver = app.user(company.account, company.admin, "driver").await;
-        app.admin_may_act_as(&company, &[driver]).await;
-        let admin = app.signed_in("acme-admin").await;
-        let mut key = SoftPasskey::es256(&origin(&app));
-        register(&app, &admin, &mut key, "Laptop").await;
+        let (driver, mut key) = admin_with_passkey_who_may_act_as_driver(&app).await;
         let agent = crate::agent::Agent::new(&app);
         let login = agent.visit("/login").await;
         let (_, _, page) = login.page();

@@ -119,6 +119,15 @@ impl SoftPasskey {
         cbor::map(&mut attestation, 0);
         cbor::text(&mut attestation, "authData");
         cbor::bytes(&mut attestation, &auth_data);
+        self.credential(json!({
+            "clientDataJSON": B64.encode(client_data),
+            "attestationObject": B64.encode(attestation),
+            "transports": ["internal"],
+        }))
+    }
+
+    /// A `PublicKeyCredential` of this passkey, as `toJSON()` writes it.
+    fn credential(&self, response: Value) -> Value {
         let id = B64.encode(&self.credential_id);
         json!({
             "id": id,
@@ -126,11 +135,7 @@ impl SoftPasskey {
             "type": "public-key",
             "authenticatorAttachment": "platform",
             "clientExtensionResults": {},
-            "response": {
-                "clientDataJSON": B64.encode(client_data),
-                "attestationObject": B64.encode(attestation),
-                "transports": ["internal"],
-            },
+            "response": response,
         })
     }
 
@@ -147,20 +152,12 @@ impl SoftPasskey {
             Key::Es256(key) => key.sign(&SystemRandom::new(), &signed).unwrap().as_ref().to_vec(),
             Key::EdDsa(key) => key.sign(&signed).as_ref().to_vec(),
         };
-        let id = B64.encode(&self.credential_id);
-        json!({
-            "id": id,
-            "rawId": id,
-            "type": "public-key",
-            "authenticatorAttachment": "platform",
-            "clientExtensionResults": {},
-            "response": {
-                "clientDataJSON": B64.encode(client_data),
-                "authenticatorData": B64.encode(auth_data),
-                "signature": B64.encode(signature),
-                "userHandle": B64.encode(&self.user_handle),
-            },
-        })
+        self.credential(json!({
+            "clientDataJSON": B64.encode(client_data),
+            "authenticatorData": B64.encode(auth_data),
+            "signature": B64.encode(signature),
+            "userHandle": B64.encode(&self.user_handle),
+        }))
     }
 }
 

@@ -145,6 +145,15 @@ pub enum LoginAnswer {
     SecondFactor(SecondFactorBody),
 }
 
+impl From<Outcome> for LoginAnswer {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::SignedIn(signed_in) => Self::SignedIn(signed_in.into()),
+            Outcome::SecondFactor(opened) => Self::SecondFactor(opened.into()),
+        }
+    }
+}
+
 /// Sign in with a username and password.
 #[utoipa::path(post, path = "/api/v1/login", tag = "sign-in", request_body = LoginBody, responses(
     (status = 200, description = "Signed in (`status: ok`), or a code is on its way (`status: second_factor`)", body = LoginAnswer),
@@ -170,10 +179,7 @@ pub async fn login(
             login_as: body.login_as,
         },
     };
-    Ok(Json(match login::sign_in(app.login(), attempt, to_unix(app.now())).await? {
-        Outcome::SignedIn(signed_in) => LoginAnswer::SignedIn(signed_in.into()),
-        Outcome::SecondFactor(opened) => LoginAnswer::SecondFactor(opened.into()),
-    }))
+    Ok(Json(login::sign_in(app.login(), attempt, to_unix(app.now())).await?.into()))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

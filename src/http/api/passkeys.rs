@@ -13,7 +13,7 @@ use crate::{
     error::Error,
     error::Result,
     http::extract::{AnySession, ApiJson, ApiPath, Client, Session},
-    login::{self, Arrival, Outcome, PasskeyAttempt},
+    login::{self, Arrival, PasskeyAttempt},
     passkeys::{
         self, CreationChallengeResponse, PasskeyInfo, PublicKeyCredential, RegisterPublicKeyCredential,
         RequestOptions, registration,
@@ -199,8 +199,5 @@ pub async fn sign_in(
             login_as: body.login_as,
         },
     };
-    Ok(Json(match login::with_passkey(app.login(), rp, attempt, to_unix(app.now())).await? {
-        Outcome::SignedIn(signed_in) => LoginAnswer::SignedIn(signed_in.into()),
-        Outcome::SecondFactor(opened) => LoginAnswer::SecondFactor(opened.into()),
-    }))
+    Ok(Json(login::with_passkey(app.login(), rp, attempt, to_unix(app.now())).await?.into()))
 }
