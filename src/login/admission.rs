@@ -12,11 +12,11 @@ use crate::{
         challenge::{self, Signing},
         devices,
     },
-    policy,
+    policy::{self, TwoFactorPolicy},
     rights::Actor,
     sessions::{self},
     store::{NewSession, Tx},
-    values::{User, contact::Blocked},
+    values::{AppKind, User, contact::Blocked},
 };
 
 /// After a right password or passkey: the account's blocking, the language chosen,
@@ -48,16 +48,16 @@ pub(super) async fn admit(
     };
     let origin = Origin { acting_as: acting_as.as_ref(), ..attempt.origin(proof) };
     if proof == Proof::Passkey {
-        return start(cx, tx, &user, origin, None, now).await.map(Outcome::SignedIn);
+        return start(cx, tx, &user, origin, (None, false), now).await.map(Outcome::SignedIn);
     }
     let policy = policy::of_account(&mut tx, user.account_id).await?;
     // Where the company asks for a passkey, one who has a passkey answers with it,
     // whatever their own setting, and no trusted device stands in for it.
-    let passkey_asked = policy.require_passkey.covers(attempt.app, user.top_user)
-        && !tx.passkeys_of(user.id).await?.is_empty();
+    let asked = passkey_asked(&mut tx, &policy, &user, attempt.app).await?;
+    let (passkey_asked, passkey_due) = (asked == Some(true), asked == Some(false));
     let own = mfa::settings(&mut tx, user.id).await?.get(attempt.app);
     let Some(method) = (if passkey_asked { Some(Method::Passkey) } else { own }) else {
-        return start(cx, tx, &user, origin, None, now).await.map(Outcome::SignedIn);
+        return start(cx, tx, &user, origin, (None, passkey_due), now).await.map(Outcome::SignedIn);
     };
     if let Some(device) = &attempt.device
         && !passkey_asked
@@ -65,7 +65,7 @@ pub(super) async fn admit(
         && devices::is_trusted(&mut tx, user.id, device, now).await?
     {
         let passed = Some("trusted_device");
-        return start(cx, tx, &user, origin, passed, now).await.map(Outcome::SignedIn);
+        return start(cx, tx, &user, origin, (passed, passkey_due), now).await.map(Outcome::SignedIn);
     }
     if let Err(locked) =
         lockout::ensure_unlocked(&mut tx, Scope::Code, &[&challenge::subject(user.id)], now).await
@@ -85,23 +85,31 @@ pub(super) async fn admit(
     challenge::open(cx.store, cx.outbox, cx.relying_party, tx, signing, now).await.map(Outcome::SecondFactor)
 }
 
-/// Starts the session of a finished sign-in and records it.
+/// Whether the company asks this person, signing in to `app`, for a passkey (`None`: it
+/// does not) and, if it does, whether they have one.
+pub(super) async fn passkey_asked(
+    tx: &mut Tx,
+    policy: &TwoFactorPolicy,
+    user: &User,
+    app: AppKind,
+) -> Result<Option<bool>> {
+    if !policy.require_passkey.covers(app, user.top_user) {
+        return Ok(None);
+    }
+    Ok(Some(tx.has_passkey(user.id).await?))
+}
+
+/// Starts the session of a finished sign-in and records it: the second factor passed, if
+/// any, and whether the session must add a passkey before anything else (the company asks
+/// for one and the person has none).
 pub(super) async fn start(
     cx: Context<'_>,
     mut tx: Tx,
     user: &User,
     origin: Origin<'_>,
-    second_factor: Option<&str>,
+    (second_factor, passkey_due): (Option<&str>, bool),
     now: i64,
 ) -> Result<SignedIn> {
-    // A company that asks this person for a passkey, when they have none: the first thing
-    // the session does is add one.
-    let passkey_due = origin.proof == Proof::Password
-        && policy::of_account(&mut tx, user.account_id)
-            .await?
-            .require_passkey
-            .covers(origin.app, user.top_user)
-        && tx.passkeys_of(user.id).await?.is_empty();
     let new = NewSession {
         user_id: user.id,
         acting_as_id: origin.acting_as.map(|u| u.id),

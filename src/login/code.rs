@@ -1,7 +1,7 @@
 //! Finishing a sign-in with its second factor.
 
 use super::{
-    admission::{blocked_notice, record, start},
+    admission::{blocked_notice, passkey_asked, record, start},
     attempt::{Context, Origin, Proof, SignedIn},
 };
 use crate::{
@@ -65,24 +65,25 @@ async fn check_code(
         tx.commit().await?;
         return Err(notice);
     }
-    let device_token =
-        if trust_device && policy::of_account(&mut tx, user.account_id).await?.allow_trusted_devices {
-            let token = devices::trust(&mut tx, user.id, origin.user_agent, origin.ip, now).await?;
-            let actor = Actor::user(user.id, None, Some(origin.ip.to_owned()));
-            let details =
-                serde_json::json!({ "user_agent": origin.user_agent, "days": devices::LIFETIME / 86_400 });
-            let event =
-                Event::new(user.account_id, &actor, "trusted_device.added").subject(user.id).details(details);
-            audit::record(&mut tx, event, now).await?;
-            Some(token)
-        } else {
-            None
-        };
+    let policy = policy::of_account(&mut tx, user.account_id).await?;
+    let passkey_due = passkey_asked(&mut tx, &policy, &user, origin.app).await? == Some(false);
+    let device_token = if trust_device && policy.allow_trusted_devices {
+        let token = devices::trust(&mut tx, user.id, origin.user_agent, origin.ip, now).await?;
+        let actor = Actor::user(user.id, None, Some(origin.ip.to_owned()));
+        let details =
+            serde_json::json!({ "user_agent": origin.user_agent, "days": devices::LIFETIME / 86_400 });
+        let event =
+            Event::new(user.account_id, &actor, "trusted_device.added").subject(user.id).details(details);
+        audit::record(&mut tx, event, now).await?;
+        Some(token)
+    } else {
+        None
+    };
     let passed = match (accepted.by_passkey, accepted.backup_codes_left) {
         (true, _) => "passkey",
         (false, Some(_)) => "backup_code",
         (false, None) => challenge.channel.as_str(),
     };
-    let signed_in = start(cx, tx, &user, origin, Some(passed), now).await?;
+    let signed_in = start(cx, tx, &user, origin, (Some(passed), passkey_due), now).await?;
     Ok(SignedIn { device_token, backup_codes_left: accepted.backup_codes_left, ..signed_in })
 }

@@ -96,6 +96,6 @@ pub struct Means {
 pub async fn means(tx: &mut Tx, user: UserId) -> Result<Means> {
     Ok(Means {
         authenticator: tx.authenticator(user).await?.is_some_and(|a| a.secret.is_some()),
-        passkey: !tx.passkeys_of(user).await?.is_empty(),
+        passkey: tx.has_passkey(user).await?,
     })
 }

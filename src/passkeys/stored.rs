@@ -70,7 +70,7 @@ pub async fn remove(
     tx.user_for_update(user_id).await?;
     let name = tx.delete_passkey(user_id, id).await?.ok_or(Error::NotFound)?;
     let in_use = tx.two_factor_settings(user_id).await?.iter().any(|(_, m)| m == Method::Passkey.as_str());
-    if in_use && tx.passkeys_of(user_id).await?.is_empty() {
+    if in_use && !tx.has_passkey(user_id).await? {
         return Err(Error::invalid("id", "choose another second factor before removing your last passkey"));
     }
     let details = serde_json::json!({ "id": id, "name": name });

@@ -69,6 +69,17 @@ impl Tx {
             .await)?)
     }
 
+    /// Whether the user has a passkey.
+    pub async fn has_passkey(&mut self, user: UserId) -> Result<bool> {
+        let found: Option<i64> = with_tx!(self, c => sqlx::query_scalar(
+            "SELECT id FROM passkeys WHERE user_id = $1 LIMIT 1",
+        )
+        .bind(user)
+        .fetch_optional(c)
+        .await)?;
+        Ok(found.is_some())
+    }
+
     pub async fn passkeys_of(&mut self, user: UserId) -> Result<Vec<PasskeyRow>> {
         Ok(with_tx!(self, c => sqlx::query_as(select_passkeys!("WHERE user_id = $1 ORDER BY id"))
             .bind(user)
