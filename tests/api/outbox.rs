@@ -39,10 +39,12 @@ async fn outbox_rows(app: &TestApp) -> i64 {
     app.column::<i64>("SELECT COUNT(*) FROM outbox").await[0]
 }
 
-/// Waits until the senders have tried every queued message once.
+/// Waits until the senders have tried every queued message once and recorded the
+/// failure. A message only claimed is not enough: its failure, recorded after the test
+/// moves the clock, would put its next try beyond the test's reach.
 async fn all_tried(app: &TestApp) {
     for _ in 0..100 {
-        if app.column::<i64>("SELECT COUNT(*) FROM outbox WHERE attempts = 0").await[0] == 0 {
+        if app.column::<i64>("SELECT COUNT(*) FROM outbox WHERE last_error IS NULL").await[0] == 0 {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
