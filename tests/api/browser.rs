@@ -154,7 +154,9 @@ impl Browser {
         if confirm {
             self.client.accept_alert().await.expect("the button asks first");
         }
-        for _ in 0..100 {
+        // Generous: a sign-in hashes its password on low-priority threads, which a loaded
+        // machine may hold back for seconds. A passing test waits no longer for it.
+        for _ in 0..600 {
             if old_page.tag_name().await.is_err() {
                 return self.arrived().await;
             }
@@ -166,14 +168,14 @@ impl Browser {
     /// Every page a test reaches is checked once loaded: no serious accessibility fault,
     /// nothing wider than the window.
     async fn arrived(&self) {
-        for _ in 0..100 {
+        for _ in 0..1500 {
             let state = self.client.execute("return document.readyState;", vec![]).await;
             if state.is_ok_and(|s| s == "complete") {
-                break;
+                return self.assert_accessible_and_fits().await;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        self.assert_accessible_and_fits().await;
+        panic!("the page never finished loading");
     }
 
     pub async fn text(&self, css: &str) -> String {
@@ -196,6 +198,18 @@ impl Browser {
 
     pub async fn path(&self) -> String {
         self.client.current_url().await.unwrap().path().to_owned()
+    }
+
+    /// Waits (up to 30 s) until the browser has come to `path` by itself: a script that
+    /// signs in, a page that moves on.
+    pub async fn arrive_at(&self, path: &str) {
+        for _ in 0..600 {
+            if self.path().await == path {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the browser stayed at {}, not {path}", self.path().await);
     }
 
     /// Signs in through the sign-in page.

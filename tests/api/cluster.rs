@@ -241,7 +241,8 @@ fn per_address(mails: &[Mail]) -> std::collections::BTreeMap<String, usize> {
 async fn every_instance_sends_from_one_outbox_and_each_message_goes_out_once() {
     let mut app = TestApp::spawn(Backend::Postgres).await;
     let users = users_with_addresses(&app, "calm", 30).await;
-    let cluster = Cluster::start(&mut app, 3, &[]).await;
+    // No instance dies here: a claim that cannot run out makes any second copy a fault.
+    let cluster = Cluster::start(&mut app, 3, &[("PORTCULLIS_OUTBOX_CLAIM_SECONDS", "60")]).await;
     ask_for_resets(&cluster.front, &users).await;
     app.smtp.wait_for(users.len()).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -258,10 +259,11 @@ async fn every_instance_sends_from_one_outbox_and_each_message_goes_out_once() {
 async fn an_instance_killed_mid_send_loses_no_message_and_duplicates_only_what_it_held() {
     let mut app = TestApp::spawn(Backend::Postgres).await;
     let users = users_with_addresses(&app, "busy", 24).await;
-    // Each message takes a second to hand over (less than the claim, three seconds): every
-    // sender of every instance is in the middle of one when instance 1 is killed.
+    // Each message takes a second to hand over (well within the claim, six seconds, so
+    // only the killed instance's claims run out): every sender of every instance is in
+    // the middle of one when instance 1 is killed.
     app.smtp.slow_down(Duration::from_secs(1));
-    let cluster = Cluster::start(&mut app, 3, &[]).await;
+    let cluster = Cluster::start(&mut app, 3, &[("PORTCULLIS_OUTBOX_CLAIM_SECONDS", "6")]).await;
     ask_for_resets(&cluster.front, &users).await;
     assert!(app.smtp.mails().len() < users.len(), "the kill comes while messages wait");
     assert!(cluster.script(&["kill", "1"]));

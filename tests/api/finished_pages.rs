@@ -188,12 +188,7 @@ async fn signing_in_and_reaching_the_security_tab_work_by_keyboard_alone() {
     field.click().await.unwrap();
     let typed = format!("driver{}{PASSWORD}{}", char::from(Key::Tab), char::from(Key::Enter));
     browser.client.active_element().await.unwrap().send_keys(&typed).await.unwrap();
-    for _ in 0..100 {
-        if browser.path().await == "/" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    browser.arrive_at("/").await;
     assert_eq!(browser.text("#who").await, "driver");
     // Tab from the top: the brand, then the sections, in reading order.
     browser.client.execute("document.activeElement.blur();", vec![]).await.unwrap();
@@ -215,12 +210,6 @@ async fn signing_in_and_reaching_the_security_tab_work_by_keyboard_alone() {
         .send_keys(&char::from(Key::Enter).to_string())
         .await
         .unwrap();
-    for _ in 0..100 {
-        if browser.path().await == "/security" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(browser.path().await, "/security");
+    browser.arrive_at("/security").await;
     browser.close().await;
 }

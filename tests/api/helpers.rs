@@ -127,11 +127,17 @@ impl TestApp {
     /// instance, or the same one after a restart), its clock at this one's time. It has
     /// this one's public URL, as the instances of a cluster do.
     pub async fn another_instance(&self) -> Self {
+        self.another_instance_with(&[]).await
+    }
+
+    /// [`Self::another_instance`], with more command-line arguments.
+    pub async fn another_instance_with(&self, more: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let key = std::fs::read_to_string(self.dir.path().join("secret.key")).expect("key");
         let key = key.trim().to_owned();
         std::fs::write(dir.path().join("secret.key"), &key).expect("key copied");
-        let extra = ["--secret-key", &key, "--public-url", self.app.public_url().as_str()];
+        let mut extra = vec!["--secret-key", &key, "--public-url", self.app.public_url().as_str()];
+        extra.extend_from_slice(more);
         Self::start(
             self.backend,
             (self.smtp.clone(), self.sms.clone()),
@@ -205,7 +211,7 @@ impl TestApp {
     /// test that moves the clock while a message is still in a sender's hand would see
     /// its claim run out and the message sent twice, as after a crash.
     pub async fn outbox_settled(&self) {
-        for _ in 0..200 {
+        for _ in 0..1200 {
             let waiting: Vec<i64> =
                 self.column("SELECT id FROM outbox WHERE sent_at IS NULL AND gave_up_at IS NULL").await;
             if waiting.is_empty() {
@@ -214,6 +220,22 @@ impl TestApp {
             tokio::time::sleep(std::time::Duration::from_millis(25)).await;
         }
         panic!("the outbox did not settle");
+    }
+
+    /// Waits until the senders have tried every message that waits and recorded the
+    /// failure. A message only claimed is not enough: a failure recorded after the test
+    /// moves the clock would put the next try beyond the test's reach.
+    pub async fn outbox_tried(&self) {
+        for _ in 0..1200 {
+            let untried: Vec<i64> = self
+                .column("SELECT id FROM outbox WHERE sent_at IS NULL AND gave_up_at IS NULL AND last_error IS NULL")
+                .await;
+            if untried.is_empty() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the senders left messages untried");
     }
 
     /// The stored payloads of the outbox, oldest first.

@@ -64,7 +64,7 @@ fn authorize(client_id: &str, rp: &str) -> String {
 async fn press_until(browser: &Browser, css: &str, prefix: &str) -> String {
     let button = browser.client.find(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{css} on the page"));
     button.click().await.unwrap();
-    for _ in 0..200 {
+    for _ in 0..600 {
         let url = browser.client.current_url().await.unwrap().to_string();
         let loaded = browser.client.execute("return document.readyState;", vec![]).await;
         if url.starts_with(prefix) && loaded.is_ok_and(|s| s == "complete") {

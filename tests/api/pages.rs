@@ -147,9 +147,9 @@ async fn a_quick_login_link_works_only_from_the_address_of_its_session() {
     browser.close().await;
 }
 
-/// Polls `check` every 100 ms for up to 10 s.
+/// Polls `check` every 100 ms for up to 30 s.
 async fn eventually<F: std::future::Future<Output = bool>>(mut check: impl FnMut() -> F) -> bool {
-    for _ in 0..100 {
+    for _ in 0..300 {
         if check().await {
             return true;
         }

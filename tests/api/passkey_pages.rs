@@ -30,17 +30,6 @@ async fn add_on_the_security_tab(browser: &Browser, name: &str) {
     browser.click("#add-passkey").await;
 }
 
-/// Waits until the browser has come to `path` by itself (a script that signs in).
-async fn arrive_at(browser: &Browser, path: &str) {
-    for _ in 0..100 {
-        if browser.path().await == path {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the browser stayed at {}, not {path}", browser.path().await);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passkey_added_on_the_security_tab_signs_in_from_the_sign_in_pages_autofill_without_a_password() {
     let (app, _, browser) = driver_in_a_browser("en").await;
@@ -51,7 +40,7 @@ async fn a_passkey_added_on_the_security_tab_signs_in_from_the_sign_in_pages_aut
     browser.click("#sign-out").await;
     // The sign-in page offers the passkey in the browser's autofill list (conditional
     // mediation); the virtual authenticator picks it at once, as a person would.
-    arrive_at(&browser, "/").await;
+    browser.arrive_at("/").await;
     let used: Vec<Option<i64>> = app.column("SELECT last_used_at FROM passkeys").await;
     assert!(used[0].is_some(), "the sign-in used the passkey");
     let amr: Vec<String> = app.column("SELECT amr FROM sessions ORDER BY id DESC LIMIT 1").await;

@@ -141,6 +141,7 @@ db_test! {
             let forgot = json!({ "username": "deputy", "email": "deputy@fleet.example" });
             assert_eq!(app.post("/api/v1/password/forgot", None, forgot).await.status(), StatusCode::ACCEPTED);
             let link = crate::recovery::link_in_mail(&app, round + 1).await;
+            app.outbox_settled().await;
             let (sms, language) = (round % 2 == 0, ["ru", "es"][round % 2]);
             let base = app.url("");
             let ((status, page), patched) = tokio::join!(

@@ -98,6 +98,7 @@ db_test! {
         driver_with_email(&app).await;
         forgot(&app, "driver", "driver@fleet.example").await;
         let first = link_in_mail(&app, 1).await;
+        app.outbox_settled().await;
         app.advance(Duration::minutes(1));
         forgot(&app, "driver", "driver@fleet.example").await;
         let second = link_in_mail(&app, 2).await;

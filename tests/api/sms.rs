@@ -51,9 +51,9 @@ impl SmsGateway {
         self.sent.lock().unwrap().clone()
     }
 
-    /// Waits (up to 10 s) until `count` messages have arrived and returns the last.
+    /// Waits (up to 30 s) until `count` messages have arrived and returns the last.
     pub async fn wait_for(&self, count: usize) -> Sms {
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             let notified = self.arrived.notified();
             if let Some(sms) = self.sent.lock().unwrap().get(count - 1) {

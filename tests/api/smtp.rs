@@ -166,9 +166,9 @@ impl SmtpReceiver {
         self.mails.lock().unwrap().clone()
     }
 
-    /// Waits (up to 10 s) until `count` messages have arrived and returns the last.
+    /// Waits (up to 30 s) until `count` messages have arrived and returns the last.
     pub async fn wait_for(&self, count: usize) -> Mail {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let notified = self.arrived.notified();
             if let Some(mail) = self.mails.lock().unwrap().get(count - 1) {
