@@ -34,6 +34,9 @@ pub enum Error {
     NoCodeDestination { contact: Option<Box<crate::values::contact::Contact>> },
     #[error("the code has expired; ask for a new one")]
     CodeExpired,
+    /// A passkey's options ran out or were answered already.
+    #[error("the passkey request has expired or was answered already; ask for new options")]
+    CeremonyExpired,
     #[error("no SMS can be sent: {reason}")]
     SmsUnavailable { reason: &'static str },
     #[error("too soon; try again later")]

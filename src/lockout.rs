@@ -47,6 +47,11 @@ pub fn username_subject(username: &str) -> String {
     format!("user:{username}")
 }
 
+/// The subject that counts what comes from one client address.
+pub fn address_subject(ip: &str) -> String {
+    format!("ip:{ip}")
+}
+
 /// What is being counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -54,6 +59,8 @@ pub enum Scope {
     Code,
     /// Password reset requests (not failures, but counted the same way).
     Reset,
+    /// Passwordless passkey sign-ins begun (each keeps a ceremony until it runs out).
+    PasskeyOptions,
 }
 
 impl Scope {
@@ -62,6 +69,7 @@ impl Scope {
             Self::Password => "password",
             Self::Code => "code",
             Self::Reset => "reset",
+            Self::PasskeyOptions => "passkey_options",
         }
     }
 }

@@ -76,7 +76,7 @@ pub async fn request(
         return Err(Error::invalid("email", "not an email address"));
     }
     let subject = lockout::username_subject(username.as_str());
-    let by_address = format!("ip:{}", request.ip);
+    let by_address = lockout::address_subject(request.ip);
     let limits = [(subject.as_str(), &REQUESTS_PER_USERNAME), (by_address.as_str(), &REQUESTS_PER_ADDRESS)];
     let mut tx = store.write().await?;
     match lockout::reserve(&mut tx, Scope::Reset, &limits, now).await {

@@ -57,7 +57,8 @@ impl IntoResponse for Error {
             Error::SmsUnavailable { reason } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "sms_unavailable", json!({ "reason": reason }))
             }
-            Error::CodeExpired => (StatusCode::GONE, "code_expired", json!({})),
+            // One code for both: to a client, either means "start this step again".
+            Error::CodeExpired | Error::CeremonyExpired => (StatusCode::GONE, "code_expired", json!({})),
             Error::TooSoon { retry_after } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too_soon",

@@ -43,7 +43,7 @@ async fn check_passkey(
     now: i64,
 ) -> Result<Outcome> {
     let arrival = &attempt.arrival;
-    let by_address = format!("ip:{}", arrival.ip);
+    let by_address = lockout::address_subject(&arrival.ip);
     let mut tx = cx.store.write().await?;
     let begun = passkeys::sign_in::take(&mut tx, &attempt.handle, now).await?;
     if let Err(locked) = lockout::ensure_unlocked(&mut tx, Scope::Password, &[&by_address], now).await {

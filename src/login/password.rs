@@ -49,7 +49,7 @@ async fn check_password(cx: Context<'_>, attempt: &Attempt, now: i64) -> Result<
     let slot = cx.hasher.slot()?;
     let store = cx.store;
     let by_user = lockout::username_subject(&attempt.username);
-    let by_address = format!("ip:{}", attempt.arrival.ip);
+    let by_address = lockout::address_subject(&attempt.arrival.ip);
     let (user, counted) = {
         let mut tx = store.write().await?;
         let limits = [(by_user.as_str(), &PASSWORD_PER_USER), (by_address.as_str(), &PASSWORD_PER_ADDRESS)];

@@ -30,6 +30,15 @@ impl Purpose {
             Self::SecondFactor => "second_factor",
         }
     }
+
+    /// What a caller is told when the ceremony is gone: as a second factor it lives and
+    /// dies with its sign-in challenge, whose code has run out; otherwise the options have.
+    pub fn expired(self) -> Error {
+        match self {
+            Self::SecondFactor => Error::CodeExpired,
+            Self::Registration | Self::SignIn => Error::CeremonyExpired,
+        }
+    }
 }
 
 /// The key a session's registration is kept under: one at a time per session.
@@ -78,8 +87,9 @@ fn open<S: DeserializeOwned>(
     purpose: Purpose,
     now: i64,
 ) -> Result<(Option<UserId>, S)> {
-    let row =
-        row.filter(|r| r.purpose == purpose.as_str() && r.expires_at > now).ok_or(Error::CodeExpired)?;
+    let row = row
+        .filter(|r| r.purpose == purpose.as_str() && r.expires_at > now)
+        .ok_or_else(|| purpose.expired())?;
     let state = serde_json::from_str(&row.state).map_err(|e| Error::Unexpected(e.into()))?;
     Ok((row.user_id, state))
 }

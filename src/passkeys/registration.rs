@@ -78,7 +78,7 @@ pub async fn finish(
     let (owner, state): (_, PasskeyRegistration) =
         ceremony::take(&mut tx, &key, Purpose::Registration, now).await?;
     if owner != Some(user_id) {
-        return Err(Error::CodeExpired);
+        return Err(Purpose::Registration.expired());
     }
     let user = tx.user_by_id(user_id).await?.ok_or(Error::Unauthenticated)?;
     let passkey = rp

@@ -56,7 +56,7 @@ pub async fn check(
     let (owner, state): (_, PasskeyAuthentication) =
         ceremony::peek(tx, challenge, Purpose::SecondFactor, now).await?;
     if owner != Some(user) {
-        return Err(Error::CodeExpired);
+        return Err(Purpose::SecondFactor.expired());
     }
     let result = match rp.verifier().finish_passkey_authentication(answer, &state) {
         Ok(result) => result,

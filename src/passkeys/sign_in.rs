@@ -15,20 +15,31 @@ use super::{
 };
 use crate::{
     error::{Error, Result},
+    lockout::{self, Rule, Scope},
     store::{PasskeyRow, Store, Tx},
     tokens::{Token, TokenHash},
 };
 
-/// Begins a sign-in: the handle the answer must come back with, and the options for the
-/// browser's `navigator.credentials.get()` (a modal prompt, or the autofill list with
-/// `mediation: "conditional"`).
-pub async fn begin(store: &Store, rp: &RelyingParty, now: i64) -> Result<(Token, RequestOptions)> {
+/// Sign-ins begun from one address: every sign-in page shown asks once (for the
+/// browser's autofill), so an office whose people share an address stays well within it;
+/// a client that asks faster is told to wait a minute rather than fill the table.
+const BEGUN_PER_ADDRESS: Rule = Rule { max_failures: 300, window: 60, lock: 60, max_lock: 60 };
+
+/// Begins a sign-in for a client at `ip`: the handle the answer must come back with, and
+/// the options for the browser's `navigator.credentials.get()` (a modal prompt, or the
+/// autofill list with `mediation: "conditional"`).
+pub async fn begin(store: &Store, rp: &RelyingParty, ip: &str, now: i64) -> Result<(Token, RequestOptions)> {
     let (options, state) = rp
         .verifier()
         .start_discoverable_authentication()
         .map_err(|e| Error::Unexpected(anyhow::anyhow!("cannot begin a passkey sign-in: {e}")))?;
     let handle = Token::generate();
     let mut tx = store.write().await?;
+    let by_address = lockout::address_subject(ip);
+    match lockout::reserve(&mut tx, Scope::PasskeyOptions, &[(&by_address, &BEGUN_PER_ADDRESS)], now).await {
+        Err(Error::Locked { retry_after }) => return Err(Error::TooSoon { retry_after }),
+        other => other?,
+    };
     ceremony::keep(&mut tx, &handle.hash(), Purpose::SignIn, None, &state, now + ceremony::LIFETIME).await?;
     tx.commit().await?;
     Ok((handle, options.public_key))

@@ -110,6 +110,10 @@ db_test! {
         json_of(app.post("/api/v1/login/passkey", None, body.clone()).await, StatusCode::OK).await;
         let replayed = json_of(app.post("/api/v1/login/passkey", None, body).await, StatusCode::GONE).await;
         assert_eq!(replayed["error"], "code_expired");
+        assert_eq!(
+            replayed["message"],
+            "the passkey request has expired or was answered already; ask for new options"
+        );
         // The same answer to new options: their challenge is not the one it signed.
         let (challenge, _) = sign_in_options(&app).await;
         let body = json!({ "challenge": challenge, "credential": answer });
@@ -120,6 +124,25 @@ db_test! {
         app.advance(Duration::minutes(5));
         let body = json!({ "challenge": challenge, "credential": key.get(&options) });
         assert_eq!(app.post("/api/v1/login/passkey", None, body).await.status(), StatusCode::GONE);
+    }
+}
+
+db_test! {
+    async fn one_address_may_begin_three_hundred_sign_ins_a_minute_and_is_then_told_to_wait(app: TestApp) {
+        let ask = || app.post("/api/v1/login/passkey/options", None, json!({}));
+        for _ in 0..10 {
+            let batch = futures_util::future::join_all((0..30).map(|_| ask())).await;
+            assert!(batch.iter().all(|answer| answer.status() == StatusCode::OK));
+        }
+        let refused = ask().await;
+        let wait: i64 = refused.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        let refused = json_of(refused, StatusCode::TOO_MANY_REQUESTS).await;
+        assert_eq!((refused["error"].as_str(), refused["retry_after"].as_i64()), (Some("too_soon"), Some(wait)));
+        assert!((1..=60).contains(&wait), "{wait}");
+        let kept = app.column::<i64>("SELECT COUNT(*) FROM passkey_ceremonies").await;
+        assert_eq!(kept, [300], "a refused request keeps nothing");
+        app.advance(Duration::seconds(wait));
+        json_of(ask().await, StatusCode::OK).await;
     }
 }
 

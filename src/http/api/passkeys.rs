@@ -144,15 +144,23 @@ pub struct SignInOptions {
 
 /// Begin a sign-in with a passkey, without a password.
 #[utoipa::path(post, path = "/api/v1/login/passkey/options", tag = "sign-in", request_body = SignInOptionsBody,
-    responses((status = 200, body = SignInOptions)))]
-pub async fn sign_in_options(State(app): State<App>, body: axum::body::Bytes) -> Result<Json<SignInOptions>> {
+    responses(
+        (status = 200, body = SignInOptions),
+        (status = 429, description = "`too_soon`: this address began too many sign-ins this minute; `retry_after` seconds", body = super::doc::ErrorBody),
+    ))]
+pub async fn sign_in_options(
+    State(app): State<App>,
+    client: Client,
+    body: axum::body::Bytes,
+) -> Result<Json<SignInOptions>> {
     // An empty body is as good as `{}`.
     if !body.is_empty() {
         let _: SignInOptionsBody =
             serde_json::from_slice(&body).map_err(|e| crate::error::Error::invalid("body", e.to_string()))?;
     }
     let rp = app.relying_party()?;
-    let (handle, public_key) = passkeys::sign_in::begin(&app.store, rp, to_unix(app.now())).await?;
+    let (handle, public_key) =
+        passkeys::sign_in::begin(&app.store, rp, &client.ip.to_string(), to_unix(app.now())).await?;
     Ok(Json(SignInOptions { challenge: handle.expose().to_owned(), public_key }))
 }
 

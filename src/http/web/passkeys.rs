@@ -66,7 +66,7 @@ pub async fn sign_in(
                 }
                 Ok(Outcome::SecondFactor(_)) => return Err(PageError::Domain(Error::Forbidden, tr)),
                 Err(Error::InvalidCredentials) => refused(StatusCode::UNAUTHORIZED, "error-passkey-refused"),
-                Err(Error::CodeExpired) => refused(StatusCode::GONE, "error-passkey-expired"),
+                Err(Error::CeremonyExpired) => refused(StatusCode::GONE, "error-passkey-expired"),
                 Err(Error::Locked { retry_after }) => (StatusCode::LOCKED, locked_message(tr, retry_after)),
                 Err(Error::AccountBlocked { .. }) => refused(StatusCode::FORBIDDEN, "error-account-blocked"),
                 Err(Error::Forbidden) => refused(StatusCode::FORBIDDEN, "error-login-as"),
