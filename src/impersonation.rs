@@ -177,10 +177,16 @@ async fn switch(
         signed_in: Some(facts.auth_time),
         amr: facts.amr,
         passkey_due: false,
+        // Every tab of a family names the first: ending it ends them all.
+        opened_from: match switching {
+            Switching::InPlace => facts.opened_from,
+            Switching::Alongside => Some(facts.opened_from.unwrap_or(current.id)),
+        },
     };
-    let (token, _) = sessions::start(&mut tx, lifetimes, &new, now).await?;
+    let (token, id) = sessions::start(&mut tx, lifetimes, &new, now).await?;
     if switching == Switching::InPlace {
         tx.end_session_of_user(current.signed_in_user(), current.id, now).await?;
+        tx.move_tabs_opened_from(current.id, id).await?;
     }
     tx.commit().await?;
     let session = sessions::check(store, lifetimes, token.expose(), now).await?;

@@ -269,17 +269,27 @@ pub async fn list(store: &Store, lifetimes: &Lifetimes, current: &Current, now: 
         .collect())
 }
 
-/// Ends the session making the request.
+/// Ends the session making the request ("sign out"), and the tabs of their own it
+/// opened: nobody stays signed in as someone else in a tab left open.
 pub async fn end(store: &Store, current: &Current, now: i64) -> Result<()> {
-    store.end_session(current.id, now).await
+    let mut tx = store.write().await?;
+    let signer = current.signed_in_user();
+    // Already ended by a request at the same moment: signed out all the same.
+    tx.end_session_of_user(signer, current.id, now).await?;
+    tx.end_tabs_opened_from(current.id, signer, now).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
-/// Ends one of the caller's own sessions.
+/// Ends one of the caller's own sessions (or one acting as them), and the tabs of their
+/// own the caller opened from it.
 pub async fn end_own(store: &Store, current: &Current, id: i64, now: i64) -> Result<()> {
     let mut tx = store.write().await?;
-    if !tx.end_session_of_user(current.signed_in_user(), id, now).await? {
+    let signer = current.signed_in_user();
+    if !tx.end_session_of_user(signer, id, now).await? {
         return Err(Error::NotFound);
     }
+    tx.end_tabs_opened_from(id, signer, now).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -120,6 +120,7 @@ pub(super) async fn start(
         signed_in: None,
         amr: amr(origin.proof, second_factor).to_owned(),
         passkey_due,
+        opened_from: None,
     };
     let (token, _) = sessions::start(&mut tx, cx.lifetimes, &new, now).await?;
     record(&mut tx, user, origin, "sign_in", "ok", now).await?;

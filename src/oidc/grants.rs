@@ -443,6 +443,7 @@ pub async fn end_session(
 ) -> Result<()> {
     let mut tx = store.write().await?;
     tx.end_session_of_user(current.signed_in_user(), current.id, now).await?;
+    tx.end_tabs_opened_from(current.id, current.signed_in_user(), now).await?;
     tx.revoke_oidc_grants_of_session(current.id, now).await?;
     let details = json!({ "client_id": client.map(|c| c.client_id.as_str()), "client": client.map(|c| c.name.as_str()) });
     record(&mut tx, current, ip, "oidc.signed_out", details, now).await?;

@@ -28,6 +28,8 @@ pub struct NewSession {
     pub amr: String,
     /// The user must add a passkey before anything else.
     pub passkey_due: bool,
+    /// For a browser tab of its own: the session whose tab opened it.
+    pub opened_from: Option<i64>,
 }
 
 /// How a session was signed in to.
@@ -35,6 +37,8 @@ pub struct NewSession {
 pub struct SignInFacts {
     pub auth_time: i64,
     pub amr: String,
+    /// The session whose tab opened this one's, if it lives in a tab of its own.
+    pub opened_from: Option<i64>,
 }
 
 /// A session as its owner lists it: one they signed in to, or one someone else opened
@@ -110,8 +114,8 @@ impl Tx {
     ) -> Result<i64> {
         Ok(with_tx!(self, c => sqlx::query_scalar(
             "INSERT INTO sessions (token_hash, user_id, acting_as_id, app, ip, user_agent, remember, \
-             created_at, last_seen_at, expires_at, auth_time, amr, passkey_due) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12) RETURNING id",
+             created_at, last_seen_at, expires_at, auth_time, amr, passkey_due, opened_from) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(&hash.0[..])
         .bind(s.user_id)
@@ -125,6 +129,7 @@ impl Tx {
         .bind(s.signed_in.unwrap_or(now))
         .bind(s.amr.as_str())
         .bind(s.passkey_due)
+        .bind(s.opened_from)
         .fetch_one(c)
         .await)?)
     }
@@ -132,7 +137,7 @@ impl Tx {
     /// When and how the person of a session signed in.
     pub async fn sign_in_facts(&mut self, session: i64) -> Result<Option<SignInFacts>> {
         Ok(with_tx!(self, c => sqlx::query_as(
-            "SELECT COALESCE(auth_time, created_at) AS auth_time, amr FROM sessions WHERE id = $1",
+            "SELECT COALESCE(auth_time, created_at) AS auth_time, amr, opened_from FROM sessions WHERE id = $1",
         )
         .bind(session)
         .fetch_optional(c)
@@ -190,6 +195,34 @@ impl Tx {
 }
 
 impl Tx {
+    /// Ends the open sessions `signer` signed in to in tabs opened from `session`'s.
+    pub async fn end_tabs_opened_from(&mut self, session: i64, signer: UserId, now: i64) -> Result<u64> {
+        let done = with_tx!(self, c => sqlx::query(
+            "UPDATE sessions SET ended_at = $3 WHERE opened_from = $1 AND user_id = $2 AND ended_at IS NULL",
+        )
+        .bind(session)
+        .bind(signer)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done)
+    }
+
+    /// The tabs opened from `old`'s are from now on opened from `new`'s, which replaced
+    /// it in the same browser tab.
+    pub async fn move_tabs_opened_from(&mut self, old: i64, new: i64) -> Result<()> {
+        with_tx!(self, c => sqlx::query(
+            "UPDATE sessions SET opened_from = $2 WHERE opened_from = $1 AND ended_at IS NULL",
+        )
+        .bind(old)
+        .bind(new)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
     /// Ends the sessions acting as `target`: all of them, or only those `holder` signed in
     /// to (when `holder`'s grant on `target` is taken away).
     pub async fn end_sessions_acting_as(

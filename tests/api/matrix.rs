@@ -275,6 +275,7 @@ async fn session_of(app: &TestApp, world: &World, caller: Caller) -> Option<Stri
         signed_in: None,
         amr: "pwd".into(),
         passkey_due: false,
+        opened_from: None,
     };
     let mut tx = app.app.store.write().await.unwrap();
     let (token, _) = sessions::start(&mut tx, &Lifetimes::default(), &new, app.now()).await.unwrap();

@@ -1,9 +1,16 @@
-//! "Login as" in a tab of its own: each tab keeps its identity, in a real browser.
+//! "Login as" in a tab of its own: each tab keeps its identity, in a real browser; and
+//! signing out where the tabs came from signs out of them too.
 
 use fantoccini::{Locator, wd::WindowHandle};
+use portcullis::values::UserId;
 use reqwest::StatusCode;
 
-use crate::{browser::Browser, helpers::*};
+use crate::{
+    agent::{Agent, Stop},
+    browser::Browser,
+    db_test,
+    helpers::*,
+};
 
 /// An administrator who may act as `driver` and `dispatcher`, signed in in the browser.
 async fn administrator_with_two_targets() -> (TestApp, Browser) {
@@ -33,11 +40,11 @@ async fn open_in_new_tab(browser: &Browser, user: &str) -> WindowHandle {
         .click()
         .await
         .unwrap();
-    for _ in 0..100 {
+    for _ in 0..600 {
         let now = browser.client.windows().await.unwrap();
         if let Some(new) = now.into_iter().find(|w| !before.contains(w)) {
             browser.client.switch_to_window(new.clone()).await.unwrap();
-            for _ in 0..100 {
+            for _ in 0..600 {
                 if browser.path().await.starts_with("/as/") && browser.count("#who").await == 1 {
                     return new;
                 }
@@ -135,4 +142,59 @@ async fn a_tab_without_its_trailing_slash_is_sent_to_it_and_a_stranger_in_a_tab_
         .await
         .unwrap();
     assert_eq!(json_of(api, StatusCode::OK).await["user"]["username"], "acme-admin");
+}
+
+/// Whom the page `stop` shows as signed in: `acme-admin (driver)` while acting.
+fn who(stop: &Stop) -> String {
+    let (_, _, body) = stop.page();
+    let from = body.find(r#"id="who">"#).expect("a signed-in page") + r#"id="who">"#.len();
+    body[from..from + body[from..].find('<').unwrap()].to_owned()
+}
+
+/// Opens "Login as `user`" in a new tab, from the first tab's switcher; answers the tab's
+/// address (`/as/<tab>/`).
+async fn tab_acting_as(agent: &Agent, user: UserId) -> String {
+    let switcher = agent.visit("/switch").await;
+    let opened = agent.submit(switcher.page().2, &format!("/switch/{}?tab=new", user.0), &[]).await;
+    let path = opened.page().0.to_owned();
+    assert!(path.starts_with("/as/"), "{path}");
+    path
+}
+
+db_test! {
+    async fn signing_out_signs_out_of_the_tabs_opened_from_there_and_a_tab_signs_out_alone(app: TestApp) {
+        let company = app.company("acme").await;
+        let driver = app.user(company.account, company.admin, "driver").await;
+        let dispatcher = app.user(company.account, company.admin, "dispatcher").await;
+        for user in ["driver", "dispatcher"] {
+            app.signed_in(user).await;
+        }
+        app.admin_may_act_as(&company, &[driver, dispatcher]).await;
+        let agent = Agent::new(&app);
+        let home = agent.sign_in(agent.visit("/login").await, "acme-admin", PASSWORD).await;
+        assert_eq!(who(&home), "acme-admin");
+        let driver_tab = tab_acting_as(&agent, driver).await;
+        let dispatcher_tab = tab_acting_as(&agent, dispatcher).await;
+        assert_eq!(who(&agent.visit(&driver_tab).await), "acme-admin (driver)");
+
+        // A tab signs out of itself only.
+        let page = agent.visit(&dispatcher_tab).await;
+        let out = agent.submit(page.page().2, &format!("{dispatcher_tab}logout"), &[]).await;
+        assert_eq!(out.page().0, format!("{dispatcher_tab}login"));
+        assert_eq!(who(&agent.visit(&driver_tab).await), "acme-admin (driver)");
+        assert_eq!(who(&agent.visit("/").await), "acme-admin");
+
+        // The first tab acts as the dispatcher in place: its tabs go along with it.
+        let switcher = agent.visit("/switch").await;
+        let acting = agent.submit(switcher.page().2, &format!("/switch/{}", dispatcher.0), &[]).await;
+        assert_eq!(who(&acting), "acme-admin (dispatcher)");
+        assert_eq!(who(&agent.visit(&driver_tab).await), "acme-admin (driver)");
+
+        // Signing out there leaves nobody signed in as someone else in a tab left open.
+        let out = agent.submit(acting.page().2, "/logout", &[]).await;
+        assert_eq!(out.page().0, "/login");
+        assert_eq!(agent.visit(&driver_tab).await.page().0, format!("{driver_tab}login"));
+        let acting = app.column::<i64>("SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL AND acting_as_id IS NOT NULL").await;
+        assert_eq!(acting, [0]);
+    }
 }
