@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// The pages of a signed-in company administrator, by name and address.
-const SIGNED_IN: [(&str, &str); 11] = [
+const SIGNED_IN: [(&str, &str); 12] = [
     ("home", "/"),
     ("security", "/security"),
     ("sessions", "/sessions"),
@@ -19,6 +19,7 @@ const SIGNED_IN: [(&str, &str); 11] = [
     ("users", "/company/users"),
     ("new-user", "/company/users/new"),
     ("audit", "/company/audit"),
+    ("apps", "/company/apps"),
     ("accounts", "/accounts"),
     ("password", "/password"),
     ("not-found", "/no-such-page"),
