@@ -11,8 +11,9 @@ use serde::Deserialize;
 use time::{PrimitiveDateTime, macros::format_description};
 
 use super::{
+    company_templates::{AccountTerms, AccountsPage, NewAccountForm},
     guard::{FormPost, PageError, PageSession},
-    templates::{AccountTerms, AccountsPage, NewAccountForm, show_time},
+    templates::show_time,
     visitor::Visitor,
 };
 use crate::{

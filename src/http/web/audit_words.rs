@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::templates::{AuditLine, show_time};
+use super::{company_templates::AuditLine, templates::show_time};
 use crate::{audit::Entry, i18n::Tr};
 
 /// One event as the page shows it.

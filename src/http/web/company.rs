@@ -11,8 +11,8 @@ use serde::Deserialize;
 use time::{Date, OffsetDateTime, macros::format_description};
 
 use super::{
+    company_templates::{AuditPage, CompanyPage, UserLine},
     guard::{CompanyAdmin, FormPost, PageError},
-    templates::{AuditPage, CompanyPage, UserLine},
     visitor::Visitor,
 };
 use crate::{

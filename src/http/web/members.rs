@@ -13,8 +13,9 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
+    company_templates::{MemberForm, MemberLine, MemberPage, MembersPage, RightsLine},
     guard::{CompanyAdmin, FormPost, PageError},
-    templates::{MemberForm, MemberLine, MemberPage, MembersPage, RightsLine, show_time},
+    templates::show_time,
     visitor::Visitor,
 };
 use crate::{

@@ -19,6 +19,7 @@ mod audit_words;
 mod authenticator;
 mod code;
 mod company;
+mod company_templates;
 mod csrf;
 mod duties;
 mod guard;
