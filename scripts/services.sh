@@ -61,8 +61,9 @@ ensure_axe() {
 drop_test_databases() {
     local server
     for server in "$PORTCULLIS_TEST_POSTGRES_URL" ${PORTCULLIS_TEST_OUTAGE_POSTGRES_URL:-}; do
-        psql "$server" -qtAc "SELECT datname FROM pg_database WHERE datname LIKE 'portcullis\_test\_%'" |
-            while read -r db; do psql "$server" -qc "DROP DATABASE IF EXISTS $db" >/dev/null; done
+        # One connection drops them all, each statement on its own (no transaction).
+        psql "$server" -qtAc "SELECT format('DROP DATABASE IF EXISTS %I;', datname) FROM pg_database
+                              WHERE datname LIKE 'portcullis\_test\_%'" | psql "$server" -q >/dev/null
     done
 }
 
