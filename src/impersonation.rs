@@ -164,8 +164,10 @@ async fn switch(
     now: i64,
     switching: Switching,
 ) -> Result<Switched> {
-    // The person proved who they are when they signed in, not when they switched.
-    let facts = tx.sign_in_facts(current.id).await?.ok_or(Error::Unauthenticated)?;
+    // The person proved who they are when they signed in, not when they switched. A
+    // sign-out at the same moment comes before (and this finds the session ended) or
+    // after (and ends what this starts).
+    let facts = tx.open_session_facts_for_update(current.id).await?.ok_or(Error::Unauthenticated)?;
     let new = NewSession {
         user_id: current.signed_in_user(),
         acting_as_id: acting_as,

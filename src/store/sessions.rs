@@ -4,7 +4,7 @@
 use sqlx::FromRow;
 
 use super::{
-    db::{Backend, SqliteStore, Store, Tx, with_pool, with_tx, with_writer},
+    db::{Backend, Db, SqliteStore, Store, Tx, with_pool, with_tx, with_writer},
     session_check::{SESSION_BY_HASH, SessionView},
 };
 use crate::{
@@ -142,6 +142,23 @@ impl Tx {
         .bind(session)
         .fetch_optional(c)
         .await)?)
+    }
+
+    /// [`Tx::sign_in_facts`] of a session that has not ended, which stays so until this
+    /// transaction ends: a sign-out at the same moment waits for it, and then also sees
+    /// what it started. (SQLite's write transaction holds the whole database already.)
+    pub async fn open_session_facts_for_update(&mut self, session: i64) -> Result<Option<SignInFacts>> {
+        let sql = match self.db {
+            Db::Sqlite(..) => concat!(
+                "SELECT COALESCE(auth_time, created_at) AS auth_time, amr, opened_from FROM sessions ",
+                "WHERE id = $1 AND ended_at IS NULL"
+            ),
+            Db::Postgres(_) => concat!(
+                "SELECT COALESCE(auth_time, created_at) AS auth_time, amr, opened_from FROM sessions ",
+                "WHERE id = $1 AND ended_at IS NULL FOR UPDATE"
+            ),
+        };
+        Ok(with_tx!(self, c => sqlx::query_as(sql).bind(session).fetch_optional(c).await)?)
     }
 
     /// The user's sessions that have not ended or expired, and those of others acting as

@@ -198,3 +198,24 @@ db_test! {
         assert_eq!(acting, [0]);
     }
 }
+
+db_test! {
+    async fn a_tab_opened_while_its_first_session_signs_out_does_not_outlive_it(app: TestApp) {
+        let company = app.company("acme").await;
+        let driver = app.user(company.account, company.admin, "driver").await;
+        app.signed_in("driver").await;
+        app.admin_may_act_as(&company, &[driver]).await;
+        for round in 0..5 {
+            let agent = Agent::new(&app);
+            agent.sign_in(agent.visit("/login").await, "acme-admin", PASSWORD).await;
+            let switcher = agent.visit("/switch").await;
+            let (_, _, page) = switcher.page();
+            let opening = format!("/switch/{}?tab=new", driver.0);
+            tokio::join!(agent.submit(page, &opening, &[]), agent.submit(page, "/logout", &[]));
+            let acting = app
+                .column::<i64>("SELECT COUNT(*) FROM sessions WHERE ended_at IS NULL AND acting_as_id IS NOT NULL")
+                .await;
+            assert_eq!(acting, [0], "round {round}");
+        }
+    }
+}
