@@ -275,13 +275,7 @@ async fn a_forgotten_password_is_reset_through_the_emailed_link_in_english_and_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_logs_in_as_a_driver_switches_with_the_search_and_switches_back() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let company = app.company("acme").await;
-    let driver = app.user(company.account, company.admin, "driver").await;
-    let dispatcher = app.user(company.account, company.admin, "dispatcher").await;
-    for user in ["driver", "dispatcher"] {
-        app.signed_in(user).await;
-    }
-    app.admin_may_act_as(&company, &[driver, dispatcher]).await;
+    crate::tab_pages::administrator_with_two_targets_in(&app).await;
     let browser = Browser::open(&app).await;
     browser.sign_in_as("acme-admin", PASSWORD, "driver").await;
     assert_eq!(browser.text("#who").await, "acme-admin (driver)");

@@ -43,6 +43,6 @@ mod sessions;
 mod shutdown;
 mod sms;
 mod smtp;
-mod tab_pages;
+pub mod tab_pages;
 mod two_factor;
 mod verification;

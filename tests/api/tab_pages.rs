@@ -12,9 +12,9 @@ use crate::{
     helpers::*,
 };
 
-/// An administrator who may act as `driver` and `dispatcher`, signed in in the browser.
-async fn administrator_with_two_targets() -> (TestApp, Browser) {
-    let app = TestApp::spawn(Backend::Sqlite).await;
+/// `acme`, whose administrator may act as its `driver` and `dispatcher` (who have
+/// signed in once, so no first-login duty stands in the way).
+pub async fn administrator_with_two_targets_in(app: &TestApp) -> (UserId, UserId) {
     let company = app.company("acme").await;
     let driver = app.user(company.account, company.admin, "driver").await;
     let dispatcher = app.user(company.account, company.admin, "dispatcher").await;
@@ -22,6 +22,13 @@ async fn administrator_with_two_targets() -> (TestApp, Browser) {
         app.signed_in(user).await;
     }
     app.admin_may_act_as(&company, &[driver, dispatcher]).await;
+    (driver, dispatcher)
+}
+
+/// An administrator who may act as `driver` and `dispatcher`, signed in in the browser.
+async fn administrator_with_two_targets() -> (TestApp, Browser) {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    administrator_with_two_targets_in(&app).await;
     let browser = Browser::open(&app).await;
     browser.sign_in("acme-admin", PASSWORD).await;
     assert_eq!(browser.text("#who").await, "acme-admin");
@@ -163,13 +170,7 @@ async fn tab_acting_as(agent: &Agent, user: UserId) -> String {
 
 db_test! {
     async fn signing_out_signs_out_of_the_tabs_opened_from_there_and_a_tab_signs_out_alone(app: TestApp) {
-        let company = app.company("acme").await;
-        let driver = app.user(company.account, company.admin, "driver").await;
-        let dispatcher = app.user(company.account, company.admin, "dispatcher").await;
-        for user in ["driver", "dispatcher"] {
-            app.signed_in(user).await;
-        }
-        app.admin_may_act_as(&company, &[driver, dispatcher]).await;
+        let (driver, dispatcher) = administrator_with_two_targets_in(&app).await;
         let agent = Agent::new(&app);
         let home = agent.sign_in(agent.visit("/login").await, "acme-admin", PASSWORD).await;
         assert_eq!(who(&home), "acme-admin");
