@@ -13,6 +13,13 @@ use crate::{
     values::{AppKind, UserId},
 };
 
+/// The query behind [`SignInFacts`], for the session `$1`.
+macro_rules! sign_in_facts {
+    () => {
+        "SELECT COALESCE(auth_time, created_at) AS auth_time, amr, opened_from FROM sessions WHERE id = $1"
+    };
+}
+
 /// A session about to start.
 #[derive(Debug, Clone)]
 pub struct NewSession {
@@ -136,9 +143,7 @@ impl Tx {
 
     /// When and how the person of a session signed in.
     pub async fn sign_in_facts(&mut self, session: i64) -> Result<Option<SignInFacts>> {
-        Ok(with_tx!(self, c => sqlx::query_as(
-            "SELECT COALESCE(auth_time, created_at) AS auth_time, amr, opened_from FROM sessions WHERE id = $1",
-        )
+        Ok(with_tx!(self, c => sqlx::query_as(sign_in_facts!())
         .bind(session)
         .fetch_optional(c)
         .await)?)
@@ -149,14 +154,8 @@ impl Tx {
     /// what it started. (SQLite's write transaction holds the whole database already.)
     pub async fn open_session_facts_for_update(&mut self, session: i64) -> Result<Option<SignInFacts>> {
         let sql = match self.db {
-            Db::Sqlite(..) => concat!(
-                "SELECT COALESCE(auth_time, created_at) AS auth_time, amr, opened_from FROM sessions ",
-                "WHERE id = $1 AND ended_at IS NULL"
-            ),
-            Db::Postgres(_) => concat!(
-                "SELECT COALESCE(auth_time, created_at) AS auth_time, amr, opened_from FROM sessions ",
-                "WHERE id = $1 AND ended_at IS NULL FOR UPDATE"
-            ),
+            Db::Sqlite(..) => concat!(sign_in_facts!(), " AND ended_at IS NULL"),
+            Db::Postgres(_) => concat!(sign_in_facts!(), " AND ended_at IS NULL FOR UPDATE"),
         };
         Ok(with_tx!(self, c => sqlx::query_as(sql).bind(session).fetch_optional(c).await)?)
     }

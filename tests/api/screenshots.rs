@@ -77,6 +77,8 @@ async fn shoot(browser: &Browser, name: &str) {
     println!("{} ({})", file.display(), browser.path().await);
 }
 
+// Ignored because it rewrites files under version control (docs/screenshots/) and checks
+// nothing the unignored tour below does not: `scripts/screenshots` runs it on purpose.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "writes docs/screenshots/; scripts/screenshots runs it"]
 async fn pictures_of_the_main_pages() {
